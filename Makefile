@@ -1,0 +1,130 @@
+# mmlora — build, test, bench.  `make help` lists the targets.
+# Layout: core/ kernels/ metrics/ data/ -> build/libmmlora.a ; cli/ -> build/mmlora ; tests/ -> build/tests
+SHELL   := /bin/bash
+BUILD   ?= build
+CC      ?= cc
+SHARED_DIR ?= $(abspath ../shared)
+export SHARED_DIR
+
+# ---------------------------------------------------------------- detection
+HAVE_OPENMP := $(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo 1)
+HAVE_NVCC   := $(if $(NO_CUDA),,$(shell command -v nvcc >/dev/null 2>&1 && echo 1))
+HAVE_MPI    := $(if $(NO_MPI),,$(shell command -v mpicc >/dev/null 2>&1 && echo 1))
+ifdef NO_OPENMP
+HAVE_OPENMP :=
+endif
+
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
+CSTD    := -std=c11 -D_GNU_SOURCE
+OPT     ?= -O2 -march=native -g
+INCS    := -I. -Icore -Ikernels -I/usr/include/cjson
+CFLAGS_BASE := $(CSTD) $(WARN) $(INCS)
+LIBS    := -lopenblas -lcjson -lpcre2-8 -lcsv -lm -lpthread
+ifeq ($(HAVE_OPENMP),1)
+CFLAGS_BASE += -fopenmp -DMMLORA_OPENMP=1
+LIBS        += -fopenmp
+endif
+CFLAGS  := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_CFLAGS := $(CFLAGS_BASE) -O1 -g $(SAN_FLAGS) -DMMLORA_SANITIZE=1
+
+LIB_SRC  := $(sort $(shell find core kernels/cpu metrics data -name '*.c' -not -path 'data/raw/*' -not -path 'data/cache/*' 2>/dev/null))
+CLI_SRC  := $(sort $(wildcard cli/*.c))
+TEST_SRC := $(sort $(shell find tests/unit -name '*.c' 2>/dev/null))
+BENCH_SRC:= $(sort $(wildcard tests/bench/*.c))
+CU_SRC   := $(sort $(wildcard kernels/cuda/*.cu))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+SLIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/san/%.o)
+SCLI_OBJ := $(filter-out $(BUILD)/san/cli/main.o,$(CLI_SRC:%.c=$(BUILD)/san/%.o))
+STEST_OBJ:= $(TEST_SRC:%.c=$(BUILD)/san/%.o)
+CU_OBJ   := $(CU_SRC:%.cu=$(BUILD)/cuda/%.o)
+
+.PHONY: all help deps test test-fast test-san bench fuzz clean info cuda
+all: info $(BUILD)/mmlora $(if $(HAVE_NVCC),cuda)
+
+info:
+	@echo "mmlora build: OpenMP=$(if $(HAVE_OPENMP),yes,no) CUDA(nvcc)=$(if $(HAVE_NVCC),yes,no) MPI=$(if $(HAVE_MPI),yes,no) BUILD=$(BUILD)"
+
+help:
+	@echo "make            build build/mmlora (and compile the CUDA backend when nvcc is found)"
+	@echo "make deps       install the Debian packages mmlora needs (idempotent)"
+	@echo "make test       unit/golden tests, then the same suite under ASan+UBSan"
+	@echo "make bench      benchmarks (ratios against OpenBLAS sgemm peak measured in the same run)"
+	@echo "make fuzz       bounded libFuzzer runs of the parsers"
+	@echo "options: NO_CUDA=1 NO_OPENMP=1 NO_MPI=1 BUILD=dir"
+
+DEB_PACKAGES := build-essential clang libopenblas-dev libcjson-dev libcriterion-dev libpcre2-dev \
+                libcsv-dev wordnet-base openmpi-bin libopenmpi-dev gnuplot-nox python3 libomp-dev
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "make deps: installing $$missing"; \
+	  $$( [ $$(id -u) -eq 0 ] || echo sudo ) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$( [ $$(id -u) -eq 0 ] || echo sudo ) apt-get install -y -qq $$missing; \
+	else echo "make deps: all Debian packages present"; fi
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libmmlora.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+$(BUILD)/mmlora: $(CLI_OBJ) $(BUILD)/libmmlora.a
+	$(CC) $(CFLAGS) $(CLI_OBJ) $(BUILD)/libmmlora.a $(LIBS) -o $@
+
+# tests: one Criterion binary; the CLI objects (minus main) are linked so commands can be tested in-process
+$(BUILD)/tests: $(TEST_OBJ) $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) $(BUILD)/libmmlora.a
+	$(CC) $(CFLAGS) $^ $(LIBS) -lcriterion -o $@
+$(BUILD)/tests-san: $(STEST_OBJ) $(SCLI_OBJ) $(SLIB_OBJ)
+	$(CC) $(SAN_CFLAGS) $^ $(LIBS) -lcriterion -o $@
+
+# T='suite/*' filters tests; JOBS sets criterion workers
+T ?=
+CRIT_ARGS := $(if $(T),--filter '$(T)',) --jobs $(or $(JOBS),2)
+test: $(BUILD)/mmlora $(BUILD)/tests $(BUILD)/tests-san $(if $(HAVE_NVCC),cuda)
+	@echo "== unit + golden tests (optimized build) =="
+	$(BUILD)/tests $(CRIT_ARGS)
+	@echo "== the same suite under AddressSanitizer + UBSan =="
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/tests-san $(CRIT_ARGS)
+test-fast: $(BUILD)/tests
+	$(BUILD)/tests $(CRIT_ARGS)
+
+# ---------------------------------------------------------------- CUDA (compiled whenever nvcc exists)
+NVCC_FLAGS := -O2 -std=c++17 -I. -Icore -Ikernels --compiler-options -Wall,-Wextra,-Werror -Werror all-warnings \
+              -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80
+$(BUILD)/cuda/%.o: %.cu
+	@mkdir -p $(dir $@)
+	nvcc $(NVCC_FLAGS) -c $< -o $@
+$(BUILD)/libmmlora_cuda.a: $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(if $(CU_OBJ),ar rcs $@ $^,@echo "no CUDA sources yet" && touch $@)
+cuda: $(BUILD)/libmmlora_cuda.a
+
+# ---------------------------------------------------------------- bench / fuzz
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libmmlora.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(BUILD)/libmmlora.a $(LIBS) -o $@
+bench: $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+	@for b in $^; do echo "== $$b"; $$b || exit 1; done
+
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/*.c))
+FUZZ_SECONDS ?= 30
+FUZZ_CFLAGS := $(CSTD) $(WARN) $(INCS) -O1 -g -fsanitize=fuzzer,address,undefined
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $< $(LIB_SRC) $(filter-out -fopenmp,$(LIBS)) -o $@
+fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+	@for f in $^; do echo "== $$f ($(FUZZ_SECONDS)s)"; mkdir -p $(BUILD)/fuzz/corpus-$$(basename $$f); \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 $(BUILD)/fuzz/corpus-$$(basename $$f) tests/fuzz/seeds/$$(basename $$f) 2>&1 | tail -3 || exit 1; done
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(SLIB_OBJ:.o=.d) $(STEST_OBJ:.o=.d)
