@@ -19,7 +19,7 @@ CSTD    := -std=c11 -D_GNU_SOURCE
 OPT     ?= -O2 -march=native -g
 INCS    := -I. -Icore -Ikernels -I/usr/include/cjson
 CFLAGS_BASE := $(CSTD) $(WARN) $(INCS)
-LIBS    := -lopenblas -lcjson -lpcre2-8 -lcsv -lm -lpthread
+LIBS    := -lopenblas -lcjson -lpcre2-8 -lcsv -lcrypto -lm -lpthread
 ifeq ($(HAVE_OPENMP),1)
 CFLAGS_BASE += -fopenmp -DMMLORA_OPENMP=1
 LIBS        += -fopenmp
@@ -58,7 +58,7 @@ help:
 	@echo "options: NO_CUDA=1 NO_OPENMP=1 NO_MPI=1 BUILD=dir"
 
 DEB_PACKAGES := build-essential clang libopenblas-dev libcjson-dev libcriterion-dev libpcre2-dev \
-                libcsv-dev wordnet-base openmpi-bin libopenmpi-dev gnuplot-nox python3 libomp-dev
+                libcsv-dev libssl-dev wordnet-base openmpi-bin libopenmpi-dev gnuplot-nox python3 libomp-dev
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then echo "make deps: installing $$missing"; \

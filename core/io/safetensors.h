@@ -1,0 +1,56 @@
+/* safetensors reader (mmap, single file or sharded index) and writer (atomic).
+ * Format: ../shared/docs/models-spec.md §2.  Every error names the file and the tensor or key. */
+#ifndef MMLORA_SAFETENSORS_H
+#define MMLORA_SAFETENSORS_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    MM_DT_BOOL, MM_DT_U8, MM_DT_I8, MM_DT_F8_E5M2, MM_DT_F8_E4M3, MM_DT_I16, MM_DT_U16, MM_DT_F16,
+    MM_DT_BF16, MM_DT_I32, MM_DT_U32, MM_DT_F32, MM_DT_F64, MM_DT_I64, MM_DT_U64, MM_DT_COUNT
+} mm_dtype;
+const char *mm_dtype_name(mm_dtype dt);
+size_t mm_dtype_size(mm_dtype dt);
+
+#define MM_MAX_DIMS 8
+typedef struct {
+    const char *name;
+    mm_dtype dtype;
+    int ndim;
+    int64_t shape[MM_MAX_DIMS];
+    int64_t numel;
+    const void *data;       /* points into the mapping; may be unaligned */
+    size_t nbytes;
+    const char *file;       /* the file this tensor lives in (for messages) */
+} mm_st_tensor;
+
+typedef struct mm_safetensors mm_safetensors;
+
+/* path: a .safetensors file, a model.safetensors.index.json, or a directory holding either. */
+mm_safetensors *mm_st_open(const char *path);
+void mm_st_close(mm_safetensors *st);
+int mm_st_count(const mm_safetensors *st);
+const mm_st_tensor *mm_st_at(const mm_safetensors *st, int i);
+const mm_st_tensor *mm_st_find(const mm_safetensors *st, const char *name); /* NULL if absent */
+/* "__metadata__" value for key, or NULL. */
+const char *mm_st_metadata(const mm_safetensors *st, const char *key);
+/* Copy tensor `name` into dst as fp32 (F32, F16, BF16 converted).  expect_shape (ndim dims) must match
+ * exactly; on mismatch/missing: -1 with "<file>: tensor '<name>' has shape [..], expected [..]". */
+int mm_st_read_f32(const mm_safetensors *st, const char *name, float *dst, int ndim, const int64_t *expect_shape);
+
+typedef struct mm_st_writer mm_st_writer;
+mm_st_writer *mm_st_writer_new(void);
+/* data is copied at save time, so it must stay valid until mm_st_writer_save returns. */
+void mm_st_writer_add(mm_st_writer *w, const char *name, mm_dtype dtype, int ndim, const int64_t *shape,
+                      const void *data);
+void mm_st_writer_metadata(mm_st_writer *w, const char *key, const char *value);
+/* Write to path atomically (tmp file, fsync, rename).  Header padded to a multiple of 8. */
+int mm_st_writer_save(mm_st_writer *w, const char *path);
+void mm_st_writer_free(mm_st_writer *w);
+
+/* fp conversion helpers */
+float mm_bf16_to_f32(uint16_t h);
+uint16_t mm_f32_to_bf16(float f); /* round to nearest even, NaN preserved */
+float mm_f16_to_f32(uint16_t h);
+uint16_t mm_f32_to_f16(float f);
+#endif

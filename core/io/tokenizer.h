@@ -1,0 +1,28 @@
+/* Byte-level BPE tokenizer compatible with Hugging Face tokenizer.json (StarCoder, DeepSeek-Coder,
+ * and the files `mmlora tokenizer train` writes).  Spec: ../shared/docs/models-spec.md §3. */
+#ifndef MMLORA_TOKENIZER_H
+#define MMLORA_TOKENIZER_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mm_tokenizer mm_tokenizer;
+
+typedef struct { int32_t *ids; size_t n, cap; } mm_ids;   /* growable id buffer; free(ids.ids) */
+
+enum {
+    MM_TOK_PARSE_SPECIAL = 1, /* match added tokens in the text (HF default: true) */
+    MM_TOK_ADD_SPECIAL = 2,   /* apply the post-processor (e.g. DeepSeek's BOS) */
+};
+
+/* path: tokenizer.json or a directory holding it. NULL + mm_fail() naming the key on error. */
+mm_tokenizer *mm_tokenizer_load(const char *path);
+void mm_tokenizer_free(mm_tokenizer *t);
+int mm_tokenizer_vocab_size(const mm_tokenizer *t);     /* max id + 1, added tokens included */
+/* Appends ids for text[0..len) (any bytes) to out.  Returns 0, or -1 on internal failure. Thread-safe. */
+int mm_tokenizer_encode(const mm_tokenizer *t, const char *text, size_t len, int flags, mm_ids *out);
+/* Returns malloc'd NUL-terminated UTF-8 (invalid sequences -> U+FFFD, as HF). */
+char *mm_tokenizer_decode(const mm_tokenizer *t, const int32_t *ids, size_t n, int skip_special);
+int32_t mm_tokenizer_token_to_id(const mm_tokenizer *t, const char *token); /* -1 if absent */
+/* sha256 (hex) of the tokenizer.json bytes: part of every cache key. */
+const char *mm_tokenizer_sha256(const mm_tokenizer *t);
+#endif
