@@ -1,0 +1,66 @@
+/* Training/evaluation engine: forward, loss and hand-written backward of a model with optional
+ * adapters, over a right-padded batch [B, T] of token ids.  All activations live in one arena sized
+ * at init from (B, T, config); nothing is allocated inside a step. */
+#ifndef MMLORA_ENGINE_H
+#define MMLORA_ENGINE_H
+#include "kernels.h"
+#include "model/model.h"
+#include "peft/adapter.h"
+
+typedef struct {
+    float *resid;      /* [(L+1), N, C]: input of each layer, last = input of ln_f */
+    float *ln1, *ln1_mean, *ln1_rstd; /* [L, N, C], [L, N] */
+    float *qkv;        /* [L, N, qkv_width] */
+    float *probs;      /* [L, B, H, T, T] */
+    float *att;        /* [L, N, C] */
+    float *mid;        /* [L, N, C]: residual after the attention branch */
+    float *ln2, *ln2_mean, *ln2_rstd;
+    float *fc, *fc_act; /* [L, N, F] */
+    float *lnf, *lnf_mean, *lnf_rstd;
+    float *lora_u;     /* [L, targets, N, max_r_total] */
+    /* scratch */
+    float *d_res, *d_lnf, *d_wide, *d_qkv, *d_small, *tmp, *ad_scratch, *logits;
+    int32_t *pos, *rows;
+    float *row_w;
+    int32_t *row_t;
+} mm_activations;
+
+typedef struct {
+    const mm_kernels *k;
+    mm_model *model;
+    mm_adapters *ad;      /* NULL: no adapters */
+    float *dparams;       /* base-weight gradients (NULL when the base is frozen) */
+    int B, T;             /* capacity */
+    int logit_rows;       /* rows per lm-head chunk */
+    mm_activations a;
+    void *arena;
+    size_t arena_bytes;
+    /* dropout state of the current step */
+    uint64_t seed;
+    uint32_t step;        /* micro-step counter used by every dropout stream */
+    int train;            /* 1: dropouts active */
+    uint64_t row0;        /* global row offset of this batch (data parallel ranks) */
+} mm_engine;
+
+int mm_engine_init(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *ad, int base_trainable, int B,
+                   int T);
+void mm_engine_free(mm_engine *e);
+
+/* Forward through ln_f for tokens [B, T] (B <= capacity, T <= capacity). */
+void mm_engine_forward(mm_engine *e, const int32_t *tokens, int B, int T);
+/* All logits [B*T, V] after mm_engine_forward (evaluation, golden tests). */
+void mm_engine_logits(mm_engine *e, float *logits, int B, int T);
+/* Shifted next-token cross-entropy with weights: row (b,t) predicts tokens[b,t+1] with weight
+ * w[b,t+1] (w NULL = 1 everywhere).  Computes the loss sum, and with backward: gradients of
+ * scale·Σ w·CE into the head (and d_lnf).  Returns Σ w·CE; *wsum gets Σ w. */
+double mm_engine_head(mm_engine *e, const int32_t *tokens, const float *w, int B, int T, float scale, int backward,
+                      double *wsum);
+/* Backward from d_lnf through every layer into the adapter / base gradients. */
+void mm_engine_backward(mm_engine *e, const int32_t *tokens, int B, int T);
+
+/* Convenience: forward + head + backward; returns Σ w·CE (gradients accumulate). */
+double mm_engine_step(mm_engine *e, const int32_t *tokens, const float *w, int B, int T, float scale,
+                      double *wsum);
+/* Σ w over the shifted targets of a batch (for normalizing over accumulated micro-batches). */
+double mm_batch_weight(const float *w, int B, int T);
+#endif

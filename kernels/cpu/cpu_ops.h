@@ -1,0 +1,30 @@
+/* CPU implementations of the ops in kernels/kernels.h (internal: use the mm_kernels_cpu table). */
+#ifndef MMLORA_CPU_OPS_H
+#define MMLORA_CPU_OPS_H
+#include "kernels.h"
+
+void cpu_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc);
+void cpu_linear_fwd(float *y, int ldy, const float *x, int ldx, const float *W, const float *b, int N, int in,
+                    int out, int acc);
+void cpu_linear_bwd(float *dx, int lddx, float *dW, float *db, const float *dy, int lddy, const float *x,
+                    int ldx, const float *W, int N, int in, int out, int acc_dx);
+void cpu_layernorm_fwd(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
+                       int N, int C, float eps);
+void cpu_layernorm_bwd(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                       const float *mean, const float *rstd, int N, int C);
+void cpu_gelu_tanh_fwd(float *y, const float *x, size_t n);
+void cpu_gelu_tanh_bwd(float *dx, const float *dy, const float *x, size_t n);
+void cpu_embedding_fwd(float *y, const int32_t *ids, const int32_t *pos, const float *wte, const float *wpe,
+                       int N, int C);
+void cpu_embedding_bwd(float *dwte, float *dwpe, const float *dy, const int32_t *ids, const int32_t *pos,
+                       int N, int C);
+void cpu_dropout_fwd(float *y, const float *x, size_t n, mm_dropout d, uint64_t first);
+void cpu_attention_fwd(float *out, int ldout, float *probs, const float *qkv, int ldqkv, int B, int T, int H,
+                       int Hkv, int D, mm_dropout attn_drop);
+void cpu_attention_bwd(float *dqkv, const float *dout, int lddout, const float *qkv, int ldqkv,
+                       const float *probs, int B, int T, int H, int Hkv, int D, mm_dropout attn_drop);
+double cpu_xent_fwd_bwd(float *logits, const int32_t *targets, const float *weights, int N, int V, float scale);
+void cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
+               float eps, float wd, int t);
+#endif

@@ -1,0 +1,23 @@
+/* The CPU backend's op table. */
+#include "cpu/cpu_ops.h"
+
+const mm_kernels mm_kernels_cpu = {
+    .name = "cpu",
+    .gemm = cpu_gemm,
+    .linear_fwd = cpu_linear_fwd,
+    .linear_bwd = cpu_linear_bwd,
+    .layernorm_fwd = cpu_layernorm_fwd,
+    .layernorm_bwd = cpu_layernorm_bwd,
+    .gelu_tanh_fwd = cpu_gelu_tanh_fwd,
+    .gelu_tanh_bwd = cpu_gelu_tanh_bwd,
+    .embedding_fwd = cpu_embedding_fwd,
+    .embedding_bwd = cpu_embedding_bwd,
+    .dropout_fwd = cpu_dropout_fwd,
+    .attention_fwd = cpu_attention_fwd,
+    .attention_bwd = cpu_attention_bwd,
+    .xent_fwd_bwd = cpu_xent_fwd_bwd,
+    .adamw = cpu_adamw,
+};
+
+/* Overridden by the CUDA backend when it is linked in. */
+__attribute__((weak)) const mm_kernels *mm_kernels_cuda(void) { return 0; }

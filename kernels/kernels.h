@@ -1,0 +1,65 @@
+/* THE op interface.  Each op is declared once here, forward and backward; the CPU backend
+ * (kernels/cpu/) and the CUDA backend (kernels/cuda/) fill the same table, and the model code calls
+ * ops only through a `const mm_kernels *`.  All tensors are row-major fp32 (CPU); weights follow
+ * nn.Linear: W is [out, in] and y = x·Wᵀ + b.  "acc" arguments: 1 adds into the output, 0 overwrites.
+ * Dropout masks are never stored: they are regenerated from (seed, step, stream, index) (util/philox.h). */
+#ifndef MMLORA_KERNELS_H
+#define MMLORA_KERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint64_t seed;
+    uint32_t step;   /* global micro-step counter */
+    uint32_t stream; /* mm_rng_stream(layer, purpose) */
+    float p;         /* drop probability; 0 = identity */
+} mm_dropout;
+
+typedef struct mm_kernels {
+    const char *name;
+    /* C[M,N] = alpha·op(A)·op(B) + beta·C, row-major, op = transpose when trans* != 0 */
+    void (*gemm)(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc);
+    /* y[N,out] = x[N,in]·W[out,in]ᵀ + b (b may be NULL); ldx/ldy are row strides (0 = dense) */
+    void (*linear_fwd)(float *y, int ldy, const float *x, int ldx, const float *W, const float *b, int N,
+                       int in, int out, int acc);
+    /* dx (+)= dy·W (dx NULL: skip), dW += dyᵀ·x (NULL: skip), db += Σrows dy (NULL: skip) */
+    void (*linear_bwd)(float *dx, int lddx, float *dW, float *db, const float *dy, int lddy,
+                       const float *x, int ldx, const float *W, int N, int in, int out, int acc_dx);
+    /* LayerNorm over C; saves mean/rstd per row */
+    void (*layernorm_fwd)(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
+                          int N, int C, float eps);
+    /* dx += ...; dw, db += ... (NULL: skip) */
+    void (*layernorm_bwd)(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                          const float *mean, const float *rstd, int N, int C);
+    void (*gelu_tanh_fwd)(float *y, const float *x, size_t n);
+    void (*gelu_tanh_bwd)(float *dx, const float *dy, const float *x, size_t n); /* dx = dy·gelu'(x) */
+    /* y[n] = wte[ids[n]] + (wpe ? wpe[pos[n]] : 0) */
+    void (*embedding_fwd)(float *y, const int32_t *ids, const int32_t *pos, const float *wte, const float *wpe,
+                          int N, int C);
+    /* dwte[ids[n]] += dy[n], dwpe[pos[n]] += dy[n] (NULL: skip); deterministic order */
+    void (*embedding_bwd)(float *dwte, float *dwpe, const float *dy, const int32_t *ids, const int32_t *pos,
+                          int N, int C);
+    /* y = x ⊙ keep / (1-p) (in place allowed). `first` = index of x[0] in the stream. */
+    void (*dropout_fwd)(float *y, const float *x, size_t n, mm_dropout d, uint64_t first);
+    /* Causal self-attention over a right-padded batch [B,T]; q/k/v live in `qkv` rows of stride ldqkv at
+     * column offsets 0, H·D, H·D + Hkv·D.  probs [B,H,T,T] saved (pre-dropout); out [B·T, ld_out]. */
+    void (*attention_fwd)(float *out, int ldout, float *probs, const float *qkv, int ldqkv, int B, int T,
+                          int H, int Hkv, int D, mm_dropout attn_drop);
+    /* dqkv (same layout as qkv) is overwritten */
+    void (*attention_bwd)(float *dqkv, const float *dout, int lddout, const float *qkv, int ldqkv,
+                          const float *probs, int B, int T, int H, int Hkv, int D, mm_dropout attn_drop);
+    /* Row-wise softmax cross-entropy over V logits; rows with weight 0 are skipped.  logits are
+     * overwritten with dlogits = (softmax − onehot)·weight·scale.  Returns Σ weight·(−log p). */
+    double (*xent_fwd_bwd)(float *logits, const int32_t *targets, const float *weights, int N, int V,
+                           float scale);
+    /* AdamW (decoupled weight decay, bias correction) on n parameters */
+    void (*adamw)(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
+                  float eps, float wd, int t);
+} mm_kernels;
+
+extern const mm_kernels mm_kernels_cpu;
+
+/* CUDA backend table, or NULL when the build has no CUDA (or no device). */
+const mm_kernels *mm_kernels_cuda(void);
+#endif
