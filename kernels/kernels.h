@@ -49,7 +49,7 @@ typedef struct mm_kernels {
     /* dqkv (same layout as qkv) is overwritten */
     void (*attention_bwd)(float *dqkv, const float *dout, int lddout, const float *qkv, int ldqkv,
                           const float *probs, int B, int T, int H, int Hkv, int D, mm_dropout attn_drop);
-    /* Row-wise softmax cross-entropy over V logits; rows with weight 0 are skipped.  logits are
+    /* Row-wise softmax cross-entropy over V logits; rows with weight 0 get dlogits 0.  logits are
      * overwritten with dlogits = (softmax − onehot)·weight·scale.  Returns Σ weight·(−log p). */
     double (*xent_fwd_bwd)(float *logits, const int32_t *targets, const float *weights, int N, int V,
                            float scale);

@@ -37,7 +37,7 @@ double cpu_xent_fwd_bwd(float *logits, const int32_t *targets, const float *weig
     for (int n = 0; n < N; n++) {
         float *l = logits + (size_t)n * V;
         float w = weights ? weights[n] : 1.0f;
-        if (w == 0.0f) continue;
+        if (w == 0.0f) { memset(l, 0, (size_t)V * sizeof(float)); continue; }
         float mx = -INFINITY;
         for (int v = 0; v < V; v++) mx = l[v] > mx ? l[v] : mx;
         double s = 0.0;
