@@ -2,6 +2,7 @@
  * Spec: ../shared/docs/models-spec.md §1. */
 #ifndef MMLORA_CONFIG_H
 #define MMLORA_CONFIG_H
+#include <stddef.h>
 
 typedef enum { MM_FAMILY_GPT_BIGCODE = 0, MM_FAMILY_LLAMA = 1 } mm_family;
 
@@ -26,6 +27,10 @@ typedef struct {
 /* path: config.json or a directory holding it.  Unknown model_type, unsupported activation or
  * rope_scaling type, or a key with a wrong type: -1, message names the file and the key. */
 int mm_config_load(const char *path, mm_model_config *cfg);
+/* Same, from config.json text in memory (need not be NUL-terminated); `name` is used in messages.
+ * cfg is written only on success.  Token ids (bos/eos/pad) are -1 when absent or null; an
+ * eos_token_id list gives its first element. */
+int mm_config_parse(const char *json, size_t len, const char *name, mm_model_config *cfg);
 /* Parameter count of the base model (tied weights once). */
 long long mm_config_base_params(const mm_model_config *cfg);
 #endif
