@@ -1,0 +1,53 @@
+/* Optimization: AdamW over one flat trainable buffer, linear warm-up + linear decay (HF's
+ * get_linear_schedule_with_warmup), gradient accumulation, global-norm clipping, and atomic
+ * checkpoints that allow a bitwise-identical continuation. */
+#ifndef MMLORA_TRAINER_H
+#define MMLORA_TRAINER_H
+#include <stdint.h>
+#include "model/engine.h"
+
+typedef struct {
+    float lr;            /* peak learning rate (paper: 1e-4) */
+    float beta1, beta2, eps, weight_decay;
+    float clip_norm;     /* <= 0: no clipping (HF default 1.0) */
+    int warmup_steps;    /* paper: 100 */
+    int total_steps;     /* for the linear decay; 0 = constant after warm-up */
+    int accum;           /* micro-batches per optimizer step */
+    uint64_t seed;       /* dropout / data-order seed */
+} mm_train_config;
+
+void mm_train_config_defaults(mm_train_config *c);
+/* learning rate used by optimizer step `step` (0-based), as HF's LambdaLR with the linear schedule */
+float mm_lr_at(const mm_train_config *c, int step);
+
+/* Fills micro-batch number `micro` (0-based over the whole run): tokens [B, T] and loss weights [B, T].
+ * Returns the number of rows filled (<= B), 0 at the end of the data, -1 on error. */
+typedef int (*mm_batch_fn)(void *ctx, uint64_t micro, int32_t *tokens, float *weights, int B, int T);
+
+typedef struct {
+    mm_train_config cfg;
+    mm_engine *engine;
+    float *p, *g;       /* the trainable buffer and its gradient (model params for full fine-tuning,
+                           adapter params otherwise) */
+    size_t n;
+    float *m, *v;       /* AdamW moments */
+    int step;           /* optimizer steps done */
+    uint64_t micro;     /* micro-batches consumed */
+    int32_t *tokens;
+    float *weights;
+    /* last step's statistics */
+    double last_loss, last_tokens, last_grad_norm;
+    float last_lr;
+} mm_trainer;
+
+int mm_trainer_init(mm_trainer *tr, mm_engine *e, const mm_train_config *cfg);
+void mm_trainer_free(mm_trainer *tr);
+/* One optimizer step over cfg.accum micro-batches. Returns 1 if a step was taken, 0 when the data
+ * ended before any micro-batch, -1 on error (non-finite loss: parameters left untouched). */
+int mm_trainer_step(mm_trainer *tr, mm_batch_fn next, void *ctx);
+
+/* Checkpoint: trainable parameters, both moments, step/micro counters and the seed (safetensors,
+ * written atomically).  `extra_json` (may be NULL) is stored in the metadata as "run". */
+int mm_trainer_save(const mm_trainer *tr, const char *path, const char *extra_json);
+int mm_trainer_load(mm_trainer *tr, const char *path);
+#endif
