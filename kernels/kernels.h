@@ -49,6 +49,11 @@ typedef struct mm_kernels {
     /* dqkv (same layout as qkv) is overwritten */
     void (*attention_bwd)(float *dqkv, const float *dout, int lddout, const float *qkv, int ldqkv,
                           const float *probs, int B, int T, int H, int Hkv, int D, mm_dropout attn_drop);
+    /* Attention of R independent rows against a KV cache (decoding).  Row r belongs to sequence seq[r] at
+     * position pos[r] and attends to cache positions 0..pos[r] of its sequence (its own K/V must already be
+     * in the cache).  q [R, ldq] (heads at h·D), cache [n_seq, max_len, Hkv·D], out [R, ldout]. */
+    void (*attention_rows)(float *out, int ldout, const float *q, int ldq, const float *kcache, const float *vcache,
+                           const int32_t *seq, const int32_t *pos, int R, int max_len, int H, int Hkv, int D);
     /* Row-wise softmax cross-entropy over V logits; rows with weight 0 get dlogits 0.  logits are
      * overwritten with dlogits = (softmax − onehot)·weight·scale.  Returns Σ weight·(−log p). */
     double (*xent_fwd_bwd)(float *logits, const int32_t *targets, const float *weights, int N, int V,

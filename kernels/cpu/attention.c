@@ -126,3 +126,38 @@ void cpu_attention_bwd(float *dqkv, const float *dout, int lddout, const float *
     }
     (void)width;
 }
+
+void cpu_attention_rows(float *out, int ldout, const float *q, int ldq, const float *kcache, const float *vcache,
+                        const int32_t *seq, const int32_t *pos, int R, int max_len, int H, int Hkv, int D) {
+    const float scale = 1.0f / sqrtf((float)D);
+    const int group = H / Hkv, kvw = Hkv * D;
+#pragma omp parallel
+    {
+        float *p = malloc((size_t)max_len * sizeof(float));
+#pragma omp for collapse(2) schedule(static)
+        for (int r = 0; r < R; r++)
+            for (int h = 0; h < H; h++) {
+                const int kvh = h / group, n = pos[r] + 1;
+                const float *K = kcache + (size_t)seq[r] * max_len * kvw + (size_t)kvh * D;
+                const float *V = vcache + (size_t)seq[r] * max_len * kvw + (size_t)kvh * D;
+                const float *qr = q + (size_t)r * ldq + (size_t)h * D;
+                float mx = -INFINITY;
+                for (int j = 0; j < n; j++) {
+                    p[j] = dotf(qr, K + (size_t)j * kvw, D) * scale;
+                    if (p[j] > mx) mx = p[j];
+                }
+                float sum = 0.0f;
+                for (int j = 0; j < n; j++) { p[j] = expf(p[j] - mx); sum += p[j]; }
+                float inv = 1.0f / sum;
+                float *o = out + (size_t)r * ldout + (size_t)h * D;
+                for (int c = 0; c < D; c++) o[c] = 0.0f;
+                for (int j = 0; j < n; j++) {
+                    float w = p[j] * inv;
+                    const float *v = V + (size_t)j * kvw;
+#pragma omp simd
+                    for (int c = 0; c < D; c++) o[c] += w * v[c];
+                }
+            }
+        free(p);
+    }
+}

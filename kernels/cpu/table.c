@@ -15,6 +15,7 @@ const mm_kernels mm_kernels_cpu = {
     .dropout_fwd = cpu_dropout_fwd,
     .attention_fwd = cpu_attention_fwd,
     .attention_bwd = cpu_attention_bwd,
+    .attention_rows = cpu_attention_rows,
     .xent_fwd_bwd = cpu_xent_fwd_bwd,
     .adamw = cpu_adamw,
 };

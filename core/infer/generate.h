@@ -1,0 +1,31 @@
+/* Batched greedy decoding with a KV cache.  Sequences are independent "rows" (sequence, position), so
+ * prompts of different lengths need no padding and every sequence sees exactly the positions
+ * 0, 1, 2, ... it would see alone (HF's left padding + cumsum positions give the same numbers). */
+#ifndef MMLORA_GENERATE_H
+#define MMLORA_GENERATE_H
+#include <stdint.h>
+#include "kernels.h"
+#include "model/model.h"
+#include "peft/adapter.h"
+
+typedef struct {
+    const mm_kernels *k;
+    const mm_model *m;
+    const mm_adapters *ad;   /* may be NULL */
+    int max_seqs, max_len, max_rows;
+    float *kcache, *vcache;  /* [L, max_seqs, max_len, Hkv·D] each */
+    void *arena;
+    float *x, *ln, *qkv, *att, *tmp, *fc, *u, *scratch, *logits, *rowlogits;
+    int32_t *seq, *pos, *tok;
+} mm_generator;
+
+/* max_rows bounds the rows of one forward (the prefill processes every prompt token at once). */
+int mm_generator_init(mm_generator *g, const mm_kernels *k, const mm_model *m, const mm_adapters *ad, int max_seqs,
+                      int max_len, int max_rows);
+void mm_generator_free(mm_generator *g);
+
+/* Greedy continuation of n prompts (n <= max_seqs): at most max_new tokens each, stopping after eos
+ * (eos < 0: never).  out[i] receives the generated ids, eos excluded; out_len[i] their count. */
+int mm_generate_greedy(mm_generator *g, const int32_t *const *prompts, const int *prompt_len, int n, int max_new,
+                       int eos, int32_t **out, int *out_len);
+#endif
