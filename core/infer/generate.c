@@ -7,6 +7,9 @@ int mm_generator_init(mm_generator *g, const mm_kernels *k, const mm_model *m, c
                       int max_len, int max_rows) {
     memset(g, 0, sizeof *g);
     const mm_model_config *c = &m->cfg;
+    if (c->family != MM_FAMILY_GPT_BIGCODE)
+        return mm_fail("the %s forward pass is not implemented in this build yet (only gpt_bigcode)",
+                       c->family == MM_FAMILY_LLAMA ? "llama" : "model's");
     if (m->cfg.family == MM_FAMILY_GPT_BIGCODE && max_len > c->max_pos)
         return mm_fail("generation length %d exceeds the model's n_positions %d", max_len, c->max_pos);
     g->k = k; g->m = m; g->ad = ad;

@@ -11,6 +11,9 @@ int mm_engine_init(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *
                    int T) {
     memset(e, 0, sizeof *e);
     const mm_model_config *c = &m->cfg;
+    if (c->family != MM_FAMILY_GPT_BIGCODE)
+        return mm_fail("the %s forward pass is not implemented in this build yet (only gpt_bigcode)",
+                       c->family == MM_FAMILY_LLAMA ? "llama" : "model's");
     if (T > c->max_pos && c->family == MM_FAMILY_GPT_BIGCODE)
         return mm_fail("sequence length %d exceeds the model's n_positions %d", T, c->max_pos);
     e->k = k;

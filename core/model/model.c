@@ -63,20 +63,75 @@ static int build_gpt_bigcode(mm_model *m, int cap) {
     return m->n_tensors <= cap ? 0 : -1;
 }
 
-int mm_model_init(mm_model *m, const mm_model_config *cfg) {
+static int build_llama(mm_model *m, int cap) {
+    const mm_model_config *c = &m->cfg;
+    const int C = c->d_model, F = c->d_ff, D = c->head_dim, H = c->n_head, Hkv = c->n_kv_head;
+    size_t cur = 0;
+    char nm[96];
+    m->wte = add_tensor(m, cap, "model.embed_tokens.weight", c->vocab_size, C, &cur);
+    m->wpe = SIZE_MAX;
+    m->n_targets = 7;
+    m->qkv_width = (H + 2 * Hkv) * D;
+    static const char *tnames[7] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                                    "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+    const int tin[7] = {C, C, C, H * D, C, C, F}, tout[7] = {H * D, Hkv * D, Hkv * D, C, F, F, C};
+    for (int l = 0; l < c->n_layer; l++) {
+        size_t start = cur, w[7];
+        snprintf(nm, sizeof nm, "model.layers.%d.input_layernorm.weight", l);
+        size_t ln1 = add_tensor(m, cap, nm, C, 0, &cur);
+        size_t ln2 = 0;
+        for (int t = 0; t < 7; t++) {
+            if (t == 4) {
+                snprintf(nm, sizeof nm, "model.layers.%d.post_attention_layernorm.weight", l);
+                ln2 = add_tensor(m, cap, nm, C, 0, &cur);
+            }
+            snprintf(nm, sizeof nm, "model.layers.%d.%s.weight", l, tnames[t]);
+            w[t] = add_tensor(m, cap, nm, tout[t], tin[t], &cur);
+        }
+        if (l == 0) {
+            m->layer0 = start;
+            m->norms = (mm_layer_norms){ln1, SIZE_MAX, ln2, SIZE_MAX};
+            for (int t = 0; t < 7; t++) m->targets[t] = (mm_target){tnames[t], tin[t], tout[t], w[t], SIZE_MAX};
+        } else if (l == 1) {
+            m->layer_stride = start - m->layer0;
+        }
+    }
+    if (c->n_layer == 1) m->layer_stride = cur - m->layer0;
+    m->lnf_w = add_tensor(m, cap, "model.norm.weight", C, 0, &cur);
+    m->lnf_b = SIZE_MAX;
+    if (c->tie_embeddings) m->lm_head = m->wte;
+    else m->lm_head = add_tensor(m, cap, "lm_head.weight", c->vocab_size, C, &cur);
+    m->n_params = cur;
+    return m->n_tensors <= cap ? 0 : -1;
+}
+
+int mm_model_layout(mm_model *m, const mm_model_config *cfg) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
-    if (cfg->n_head % cfg->n_kv_head != 0 || cfg->head_dim * cfg->n_head != cfg->d_model)
+    if (cfg->n_kv_head <= 0 || cfg->n_head % cfg->n_kv_head != 0 || cfg->head_dim * cfg->n_head != cfg->d_model)
         return mm_fail("model config: n_head %d, n_kv_head %d, head_dim %d, d_model %d are inconsistent",
                        cfg->n_head, cfg->n_kv_head, cfg->head_dim, cfg->d_model);
     int cap = 8 + 16 * cfg->n_layer;
     m->tensors = mm_xcalloc((size_t)cap, sizeof *m->tensors);
     int rc;
     switch (cfg->family) {
-    case MM_FAMILY_GPT_BIGCODE: rc = build_gpt_bigcode(m, cap); break;
+    case MM_FAMILY_GPT_BIGCODE:
+        if (cfg->n_kv_head != 1) {
+            rc = mm_fail("gpt_bigcode with multi_query=false (per-head interleaved c_attn) is not supported; "
+                         "StarCoder models are multi-query");
+            break;
+        }
+        rc = build_gpt_bigcode(m, cap);
+        break;
+    case MM_FAMILY_LLAMA: rc = build_llama(m, cap); break;
     default: rc = mm_fail("model family %d is not supported by this build", (int)cfg->family);
     }
     if (rc) { free(m->tensors); m->tensors = NULL; return rc; }
+    return 0;
+}
+
+int mm_model_init(mm_model *m, const mm_model_config *cfg) {
+    if (mm_model_layout(m, cfg)) return -1;
     m->params = mm_xmalloc_aligned(m->n_params * sizeof(float));
     memset(m->params, 0, m->n_params * sizeof(float));
     return 0;

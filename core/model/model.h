@@ -25,7 +25,7 @@ typedef struct {
 } mm_tensor_view;
 
 typedef struct {
-    size_t ln1_w, ln1_b, ln2_w, ln2_b; /* offsets */
+    size_t ln1_w, ln1_b, ln2_w, ln2_b; /* offsets; biases SIZE_MAX for RMSNorm */
 } mm_layer_norms;
 
 typedef struct {
@@ -34,7 +34,7 @@ typedef struct {
     size_t n_params;
     int n_tensors;
     mm_tensor_view *tensors;
-    size_t wte, wpe, lnf_w, lnf_b, lm_head; /* offsets; lm_head == wte when tied */
+    size_t wte, wpe, lnf_w, lnf_b, lm_head; /* offsets; lm_head == wte when tied; SIZE_MAX = absent */
     int n_targets;
     mm_target targets[MM_MAX_TARGETS];       /* per-layer layout of layer 0 */
     size_t layer_stride;                     /* offset distance between layers */
@@ -43,6 +43,8 @@ typedef struct {
     int qkv_width;                           /* (H + 2 Hkv) * D */
 } mm_model;
 
+/* Build the tensor table for cfg without allocating weights (sizes, names, targets). */
+int mm_model_layout(mm_model *m, const mm_model_config *cfg);
 /* Build the tensor table for cfg and allocate zeroed weights. */
 int mm_model_init(mm_model *m, const mm_model_config *cfg);
 void mm_model_free(mm_model *m);

@@ -1,0 +1,60 @@
+/* mmlora info: model size and the trainable parameters of a method, printed as PEFT does. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "model/model.h"
+#include "peft/method.h"
+#include "util/log.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: mmlora info --model DIR [--method fpft-mix|lora-mix|lora-each] [--rank R] [--alpha A]\n"
+               "  DIR needs only config.json; prints layers, base parameters, trainable parameters and\n"
+               "  trainable%% = trainable / (frozen + trainable), tied weights once, truncated to 2 decimals.\n");
+}
+
+int cmd_info(int argc, char **argv) {
+    const char *model = NULL, *method = "lora-mix";
+    int rank = 0;
+    double alpha = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        if (i + 1 >= argc) { fprintf(stderr, "mmlora: error: option '%s' needs a value\n", a); return 2; }
+        if (!strcmp(a, "--model")) model = argv[++i];
+        else if (!strcmp(a, "--method")) method = argv[++i];
+        else if (!strcmp(a, "--rank")) rank = atoi(argv[++i]);
+        else if (!strcmp(a, "--alpha")) alpha = atof(argv[++i]);
+        else { fprintf(stderr, "mmlora: error: unknown option '%s'\n", a); usage(stderr); return 2; }
+    }
+    if (!model) { fprintf(stderr, "mmlora: error: --model DIR is required\n"); usage(stderr); return 2; }
+    mm_model_config cfg;
+    mm_model m;
+    mm_method_spec spec;
+    if (mm_config_load(model, &cfg) || mm_model_layout(&m, &cfg) || mm_method_from_name(method, &spec)) {
+        fprintf(stderr, "mmlora: error: %s\n", mm_last_error());
+        return 1;
+    }
+    if (rank < 0) { fprintf(stderr, "mmlora: error: --rank must be positive\n"); return 2; }
+    if (rank) { spec.rank = rank; if (!alpha) spec.alpha = 2.0f * rank; }
+    if (alpha) spec.alpha = (float)alpha;
+    long long base = mm_config_base_params(&cfg), trainable = mm_method_trainable(&m, &spec);
+    long long all = spec.kind == MM_METHOD_FPFT_MIX ? base : base + trainable;
+    char b[32], t[32], a[32], pct[32];
+    mm_format_thousands(b, sizeof b, base);
+    mm_format_thousands(t, sizeof t, trainable);
+    mm_format_thousands(a, sizeof a, all);
+    mm_format_percent_trunc2(pct, sizeof pct, trainable, all);
+    printf("model: %s (%s, %d layers, d_model %d, %d heads, %d kv heads, d_ff %d, vocab %d)\n", model,
+           cfg.family == MM_FAMILY_LLAMA ? "llama" : "gpt_bigcode", cfg.n_layer, cfg.d_model, cfg.n_head,
+           cfg.n_kv_head, cfg.d_ff, cfg.vocab_size);
+    printf("base params: %s\n", b);
+    if (spec.kind == MM_METHOD_FPFT_MIX) printf("method: %s (every weight trainable)\n", spec.name);
+    else {
+        printf("method: %s (r %d, alpha %g, dropout %g, targets", spec.name, spec.rank, spec.alpha, spec.dropout);
+        for (int i = 0; i < m.n_targets; i++) printf("%s %s", i ? "," : "", m.targets[i].name);
+        printf(")\n");
+    }
+    printf("trainable params: %s || all params: %s || trainable%%: %s\n", t, a, pct);
+    free(m.tensors);
+    return 0;
+}
