@@ -2,8 +2,9 @@
  * Format: ../shared/docs/models-spec.md §2.  Validation follows the reference (Rust) reader: header
  * length <= 100 MB and inside the file, UTF-8 JSON object, known dtypes, end - begin == numel * size,
  * offsets tiling the data buffer exactly (no hole, no overlap, no trailing bytes), duplicate keys
- * rejected, "__metadata__" a flat string -> string object. */
+ * rejected, "__metadata__" a flat string -> string object.  The writer is in safetensors_write.c. */
 #include "io/safetensors.h"
+#include "io/safetensors_priv.h"
 #include "util/log.h"
 #include <cJSON.h>
 #include <errno.h>
@@ -88,7 +89,7 @@ uint16_t mm_f32_to_f16(float f) {
 
 /* ------------------------------------------------------------------ helpers */
 /* Strict UTF-8 (as Rust's str::from_utf8): no overlongs, no surrogates, <= U+10FFFF. */
-static size_t utf8_invalid_at(const unsigned char *s, size_t n) {
+size_t mm_st_utf8_invalid_at(const unsigned char *s, size_t n) {
     size_t i = 0;
     while (i < n) {
         unsigned c = s[i];
@@ -154,11 +155,28 @@ static int cmp_cstr(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void add_meta(mm_safetensors *st, const char *k, const char *v) {
-    for (int i = 0; i < st->nmeta; i++)
-        if (strcmp(st->mkey[i], k) == 0) return; /* first (shard) wins */
-    st->mkey = mm_xrealloc(st->mkey, sizeof(char *) * (size_t)(st->nmeta + 1));
-    st->mval = mm_xrealloc(st->mval, sizeof(char *) * (size_t)(st->nmeta + 1));
+/* The first key of obj that occurs twice (cJSON keeps duplicates), or NULL.  O(n log n). */
+static const char *dup_key(const cJSON *obj) {
+    int n = cJSON_GetArraySize(obj), k = 0;
+    const char *dup = NULL;
+    const char **names = mm_xmalloc(sizeof(char *) * (size_t)(n ? n : 1));
+    for (const cJSON *e = obj->child; e; e = e->next) names[k++] = e->string;
+    qsort(names, (size_t)n, sizeof(char *), cmp_cstr);
+    for (int i = 1; i < n && !dup; i++)
+        if (strcmp(names[i - 1], names[i]) == 0) dup = names[i];
+    free(names);
+    return dup;
+}
+
+/* Keys already present from an earlier shard keep their value (first shard wins). */
+static void add_meta(mm_safetensors *st, int prev, const char *k, const char *v) {
+    for (int i = 0; i < prev; i++)
+        if (strcmp(st->mkey[i], k) == 0) return;
+    if ((st->nmeta & (st->nmeta - 1)) == 0) { /* grow at powers of two */
+        size_t cap = st->nmeta ? 2 * (size_t)st->nmeta : 1;
+        st->mkey = mm_xrealloc(st->mkey, sizeof(char *) * cap);
+        st->mval = mm_xrealloc(st->mval, sizeof(char *) * cap);
+    }
     st->mkey[st->nmeta] = mm_xstrdup(k);
     st->mval[st->nmeta] = mm_xstrdup(v);
     st->nmeta++;
@@ -215,11 +233,10 @@ static int parse_metadata(mm_safetensors *st, const char *fn, const cJSON *m) {
     for (const cJSON *kv = m->child; kv; kv = kv->next)
         if (!cJSON_IsString(kv))
             return mm_fail("%s: metadata key '%s' has a non-string value", fn, kv->string);
-    for (const cJSON *a = m->child; a; a = a->next)
-        for (const cJSON *b = a->next; b; b = b->next)
-            if (strcmp(a->string, b->string) == 0)
-                return mm_fail("%s: duplicate metadata key '%s'", fn, a->string);
-    for (const cJSON *kv = m->child; kv; kv = kv->next) add_meta(st, kv->string, kv->valuestring);
+    const char *dup = dup_key(m);
+    if (dup) return mm_fail("%s: duplicate metadata key '%s'", fn, dup);
+    int prev = st->nmeta;
+    for (const cJSON *kv = m->child; kv; kv = kv->next) add_meta(st, prev, kv->string, kv->valuestring);
     return 0;
 }
 
@@ -236,7 +253,7 @@ static int parse_image(mm_safetensors *st, const char *fn, const unsigned char *
     const char *hdr = (const char *)buf + 8;
     uint64_t dlen = len - 8 - n;
     if (n < 2 || hdr[0] != '{') return mm_fail("%s: header does not start with '{'", fn);
-    size_t bad = utf8_invalid_at((const unsigned char *)hdr, n);
+    size_t bad = mm_st_utf8_invalid_at((const unsigned char *)hdr, n);
     if (bad != (size_t)-1) return mm_fail("%s: header is not valid UTF-8 (byte %zu)", fn, bad);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(hdr, n, &end, 0);
@@ -249,18 +266,9 @@ static int parse_image(mm_safetensors *st, const char *fn, const unsigned char *
         }
     if (!cJSON_IsObject(root)) { mm_fail("%s: header is not a JSON object", fn); goto out; }
 
+    const char *dup = dup_key(root);
+    if (dup) { mm_fail("%s: duplicate key '%s' in header", fn, dup); goto out; }
     int cnt = cJSON_GetArraySize(root);
-    const char **names = mm_xmalloc(sizeof(char *) * (size_t)(cnt ? cnt : 1));
-    int k = 0;
-    for (const cJSON *e = root->child; e; e = e->next) names[k++] = e->string;
-    qsort(names, (size_t)cnt, sizeof(char *), cmp_cstr);
-    for (int i = 1; i < cnt; i++)
-        if (strcmp(names[i - 1], names[i]) == 0) {
-            mm_fail("%s: duplicate key '%s' in header", fn, names[i]);
-            free(names);
-            goto out;
-        }
-    free(names);
 
     int first = st->n;
     st_span *sp = mm_xmalloc(sizeof(st_span) * (size_t)(cnt ? cnt : 1));
@@ -568,226 +576,4 @@ int mm_st_read_f32(const mm_safetensors *st, const char *name, float *dst, int n
         return mm_fail("%s: tensor '%s' has dtype %s, expected F32, F16 or BF16", t->file, name,
                        k_dt_name[t->dtype]);
     }
-}
-
-/* ------------------------------------------------------------------ writer */
-typedef struct {
-    char *name;
-    mm_dtype dtype;
-    int ndim;
-    int64_t shape[MM_MAX_DIMS];
-    const void *data;
-    size_t nbytes;
-} w_entry;
-
-struct mm_st_writer {
-    w_entry *e;
-    int n, cap;
-    char **mkey, **mval;
-    int nmeta;
-    char err[512]; /* first error from add/metadata, reported by save */
-};
-
-mm_st_writer *mm_st_writer_new(void) { return mm_xcalloc(1, sizeof(mm_st_writer)); }
-
-void mm_st_writer_free(mm_st_writer *w) {
-    if (!w) return;
-    for (int i = 0; i < w->n; i++) free(w->e[i].name);
-    for (int i = 0; i < w->nmeta; i++) { free(w->mkey[i]); free(w->mval[i]); }
-    free(w->e); free(w->mkey); free(w->mval); free(w);
-}
-
-static const char *wmeta(const mm_st_writer *w, const char *key) {
-    for (int i = 0; i < w->nmeta; i++)
-        if (strcmp(w->mkey[i], key) == 0) return w->mval[i];
-    return "";
-}
-
-static int valid_utf8_str(const char *s) { return utf8_invalid_at((const unsigned char *)s, strlen(s)) == (size_t)-1; }
-
-void mm_st_writer_add(mm_st_writer *w, const char *name, mm_dtype dtype, int ndim, const int64_t *shape,
-                      const void *data) {
-    if (!w || w->err[0]) return;
-    const char *nm = name ? name : "(null)";
-    uint64_t numel = 1, nbytes = 0;
-    if (!name || !name[0] || !valid_utf8_str(name) || strcmp(name, "__metadata__") == 0) {
-        snprintf(w->err, sizeof w->err, "tensor '%s' has an invalid name", nm);
-        return;
-    }
-    if ((unsigned)dtype >= MM_DT_COUNT) { snprintf(w->err, sizeof w->err, "tensor '%s' has an invalid dtype", nm); return; }
-    if (ndim < 0 || ndim > MM_MAX_DIMS || (ndim && !shape)) {
-        snprintf(w->err, sizeof w->err, "tensor '%s' has %d dimensions (0..%d supported)", nm, ndim, MM_MAX_DIMS);
-        return;
-    }
-    for (int i = 0; i < ndim; i++)
-        if (shape[i] < 0 || __builtin_mul_overflow(numel, (uint64_t)shape[i], &numel)) {
-            snprintf(w->err, sizeof w->err, "tensor '%s' has an invalid shape", nm);
-            return;
-        }
-    if (__builtin_mul_overflow(numel, (uint64_t)k_dt_size[dtype], &nbytes) || nbytes > SIZE_MAX / 2) {
-        snprintf(w->err, sizeof w->err, "tensor '%s' is too large", nm);
-        return;
-    }
-    if (nbytes && !data) { snprintf(w->err, sizeof w->err, "tensor '%s' has no data", nm); return; }
-    for (int i = 0; i < w->n; i++)
-        if (strcmp(w->e[i].name, name) == 0) {
-            snprintf(w->err, sizeof w->err, "tensor '%s' added twice", nm);
-            return;
-        }
-    if (w->n == w->cap) {
-        w->cap = w->cap ? 2 * w->cap : 16;
-        w->e = mm_xrealloc(w->e, sizeof(w_entry) * (size_t)w->cap);
-    }
-    w_entry *e = &w->e[w->n++];
-    memset(e, 0, sizeof *e);
-    e->name = mm_xstrdup(name);
-    e->dtype = dtype;
-    e->ndim = ndim;
-    for (int i = 0; i < ndim; i++) e->shape[i] = shape[i];
-    e->data = data;
-    e->nbytes = (size_t)nbytes;
-}
-
-void mm_st_writer_metadata(mm_st_writer *w, const char *key, const char *value) {
-    if (!w || w->err[0]) return;
-    if (!key || !value || !valid_utf8_str(key) || !valid_utf8_str(value)) {
-        snprintf(w->err, sizeof w->err, "metadata key '%s' is invalid", key ? key : "(null)");
-        return;
-    }
-    for (int i = 0; i < w->nmeta; i++)
-        if (strcmp(w->mkey[i], key) == 0) { free(w->mval[i]); w->mval[i] = mm_xstrdup(value); return; }
-    w->mkey = mm_xrealloc(w->mkey, sizeof(char *) * (size_t)(w->nmeta + 1));
-    w->mval = mm_xrealloc(w->mval, sizeof(char *) * (size_t)(w->nmeta + 1));
-    w->mkey[w->nmeta] = mm_xstrdup(key);
-    w->mval[w->nmeta] = mm_xstrdup(value);
-    w->nmeta++;
-}
-
-typedef struct { char *p; size_t n, cap; } sbuf;
-static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        while (b->n + n + 1 > b->cap) b->cap = b->cap ? 2 * b->cap : 1024;
-        b->p = mm_xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-/* JSON string as serde_json writes it: \" \\ \b \f \n \r \t, other controls \u00xx, the rest raw UTF-8. */
-static void sb_json(sbuf *b, const char *s) {
-    sb_put(b, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        char esc[8];
-        const char *r = NULL;
-        switch (c) {
-        case '"': r = "\\\""; break;
-        case '\\': r = "\\\\"; break;
-        case '\b': r = "\\b"; break;
-        case '\f': r = "\\f"; break;
-        case '\n': r = "\\n"; break;
-        case '\r': r = "\\r"; break;
-        case '\t': r = "\\t"; break;
-        default:
-            if (c < 0x20) { snprintf(esc, sizeof esc, "\\u%04x", c); r = esc; }
-        }
-        if (r) sb_str(b, r); else sb_put(b, s, 1);
-    }
-    sb_put(b, "\"", 1);
-}
-
-static int cmp_wentry(const void *a, const void *b) {
-    const w_entry *x = *(const w_entry *const *)a, *y = *(const w_entry *const *)b;
-    if (x->dtype != y->dtype) return x->dtype > y->dtype ? -1 : 1; /* Python: descending dtype */
-    return strcmp(x->name, y->name);
-}
-
-static int write_all(int fd, const void *p, size_t n) {
-    const unsigned char *c = p;
-    while (n) {
-        ssize_t r = write(fd, c, n > (1u << 30) ? (1u << 30) : n);
-        if (r < 0) { if (errno == EINTR) continue; return -1; }
-        c += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
-int mm_st_writer_save(mm_st_writer *w, const char *path) {
-    if (!w || !path) return mm_fail("%s: invalid writer or path", path ? path : "(null)");
-    if (w->err[0]) return mm_fail("%s: %s", path, w->err);
-    const w_entry **ord = mm_xmalloc(sizeof(w_entry *) * (size_t)(w->n ? w->n : 1));
-    for (int i = 0; i < w->n; i++) ord[i] = &w->e[i];
-    qsort(ord, (size_t)w->n, sizeof(w_entry *), cmp_wentry);
-    char **mk = mm_xmalloc(sizeof(char *) * (size_t)(w->nmeta ? w->nmeta : 1));
-    for (int i = 0; i < w->nmeta; i++) mk[i] = w->mkey[i];
-    qsort(mk, (size_t)w->nmeta, sizeof(char *), cmp_cstr);
-
-    sbuf h = {0};
-    char num[128];
-    sb_str(&h, "{");
-    if (w->nmeta) {
-        sb_str(&h, "\"__metadata__\":{");
-        for (int i = 0; i < w->nmeta; i++) {
-            if (i) sb_str(&h, ",");
-            sb_json(&h, mk[i]);
-            sb_str(&h, ":");
-            sb_json(&h, wmeta(w, mk[i]));
-        }
-        sb_str(&h, "}");
-    }
-    uint64_t off = 0;
-    for (int i = 0; i < w->n; i++) {
-        const w_entry *e = ord[i];
-        if (i || w->nmeta) sb_str(&h, ",");
-        sb_json(&h, e->name);
-        sb_str(&h, ":{\"dtype\":");
-        sb_json(&h, k_dt_name[e->dtype]);
-        sb_str(&h, ",\"shape\":[");
-        for (int d = 0; d < e->ndim; d++) {
-            snprintf(num, sizeof num, "%s%lld", d ? "," : "", (long long)e->shape[d]);
-            sb_str(&h, num);
-        }
-        snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
-                 (unsigned long long)(off + e->nbytes));
-        sb_str(&h, num);
-        off += e->nbytes;
-    }
-    sb_str(&h, "}");
-    while (h.n % 8) sb_str(&h, " ");
-    free(mk);
-
-    size_t pl = strlen(path) + 32;
-    char *tmp = mm_xmalloc(pl);
-    snprintf(tmp, pl, "%s.tmp.%ld", path, (long)getpid());
-    int rc = -1;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) { mm_fail("%s: cannot create '%s': %s", path, tmp, strerror(errno)); goto out; }
-    uint64_t hl = h.n;
-    int bad = write_all(fd, &hl, 8) || write_all(fd, h.p, h.n);
-    for (int i = 0; !bad && i < w->n; i++)
-        if (ord[i]->nbytes) bad = write_all(fd, ord[i]->data, ord[i]->nbytes);
-    if (bad || fsync(fd) != 0) {
-        mm_fail("%s: cannot write '%s': %s", path, tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        goto out;
-    }
-    if (close(fd) != 0) { mm_fail("%s: cannot write '%s': %s", path, tmp, strerror(errno)); unlink(tmp); goto out; }
-    if (rename(tmp, path) != 0) { mm_fail("%s: cannot rename '%s': %s", path, tmp, strerror(errno)); unlink(tmp); goto out; }
-    const char *slash = strrchr(path, '/');
-    snprintf(tmp, pl, "%.*s", slash ? (int)(slash - path + (slash == path)) : 1, slash ? path : ".");
-    int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        int r = fsync(dfd), e = errno;
-        close(dfd);
-        if (r != 0 && e != EINVAL && e != EROFS) { mm_fail("%s: cannot fsync directory: %s", path, strerror(e)); goto out; }
-    }
-    rc = 0;
-out:
-    free(tmp);
-    free(h.p);
-    free(ord);
-    return rc;
 }

@@ -175,6 +175,21 @@ static int load_llama(const ctx *c, mm_model_config *m) {
     return load_rope(c, m);
 }
 
+static int cmp_cstr(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* Python's json keeps the last of duplicated keys, cJSON the first: reject them as ambiguous. */
+static int check_dups(const char *file, const char *where, const cJSON *obj) {
+    int n = cJSON_GetArraySize(obj), k = 0, rc = 0;
+    const char **names = mm_xmalloc(sizeof(char *) * (size_t)(n ? n : 1));
+    for (const cJSON *e = obj->child; e; e = e->next) names[k++] = e->string;
+    qsort(names, (size_t)n, sizeof(char *), cmp_cstr);
+    for (int i = 1; i < n && !rc; i++)
+        if (strcmp(names[i - 1], names[i]) == 0)
+            rc = mm_fail("%s: key '%s%s' appears more than once", file, where, names[i]);
+    free(names);
+    return rc;
+}
+
 int mm_config_parse(const char *json, size_t len, const char *name, mm_model_config *cfg) {
     if (!name) name = "config.json";
     cJSON *root = json ? cJSON_ParseWithLength(json, len) : NULL;
@@ -185,6 +200,13 @@ int mm_config_parse(const char *json, size_t len, const char *name, mm_model_con
     memset(&m, 0, sizeof m);
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
     if (!cJSON_IsObject(root)) { mm_fail("%s: top level is not a JSON object", name); goto out; }
+    if (check_dups(name, "", root) != 0) goto out;
+    for (const cJSON *e = root->child; e; e = e->next)
+        if (cJSON_IsObject(e) && (strcmp(e->string, "rope_scaling") == 0 || strcmp(e->string, "rope_parameters") == 0)) {
+            char where[32];
+            snprintf(where, sizeof where, "%s.", e->string);
+            if (check_dups(name, where, e) != 0) goto out;
+        }
     if (!mt) { mm_fail("%s: key 'model_type' missing; supported: gpt_bigcode, llama", name); goto out; }
     if (!cJSON_IsString(mt)) { mm_fail("%s: key 'model_type' must be a string", name); goto out; }
     if (strcmp(mt->valuestring, "gpt_bigcode") == 0) rc = load_gpt_bigcode(&c, &m);

@@ -153,6 +153,10 @@ Test(config, bad_configs_name_the_key) {
                      "cfg.json: key 'rope_scaling.factor' must be a number >= 1");
     cr_assert_str_eq(err_of("{\"model_type\": \"llama\", \"rope_scaling\": \"linear\"}"),
                      "cfg.json: key 'rope_scaling' must be an object or null");
+    cr_assert_str_eq(err_of("{\"model_type\": \"llama\", \"n_layer\": 1, \"n_layer\": 2}"),
+                     "cfg.json: key 'n_layer' appears more than once");
+    cr_assert_str_eq(err_of("{\"model_type\": \"llama\", \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2, \"factor\": 4}}"),
+                     "cfg.json: key 'rope_scaling.factor' appears more than once");
     cr_assert_str_eq(err_of("{\"model_type\": \"llama\", \"rope_theta\": \"1e4\"}"),
                      "cfg.json: key 'rope_theta' must be a number");
 }

@@ -355,6 +355,8 @@ Test(safetensors, bad_headers_in_memory) {
     cr_assert_str_eq(open_err("{\"a\":[]}", 0), "bad.st: tensor 'a' header entry is not a JSON object");
     cr_assert_str_eq(open_err("{\"__metadata__\":{\"format\":1}}", 0),
                      "bad.st: metadata key 'format' has a non-string value");
+    cr_assert_str_eq(open_err("{\"__metadata__\":{\"k\":\"1\",\"j\":\"2\",\"k\":\"3\"}}", 0),
+                     "bad.st: duplicate metadata key 'k'");
     cr_assert_str_eq(open_err("{\"__metadata__\":[]}", 0), "bad.st: key '__metadata__' is not a JSON object");
     cr_assert_str_eq(open_err("{}      ", 4), "bad.st: header lists no tensors but the data buffer holds 4 bytes");
     cr_assert_str_eq(open_err("{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4),
