@@ -43,7 +43,8 @@ typedef struct mm_kernels {
     /* y = x ⊙ keep / (1-p) (in place allowed). `first` = index of x[0] in the stream. */
     void (*dropout_fwd)(float *y, const float *x, size_t n, mm_dropout d, uint64_t first);
     /* Causal self-attention over a right-padded batch [B,T]; q/k/v live in `qkv` rows of stride ldqkv at
-     * column offsets 0, H·D, H·D + Hkv·D.  probs [B,H,T,T] saved (pre-dropout); out [B·T, ld_out]. */
+     * column offsets 0, H·D, H·D + Hkv·D.  probs [B,H,T,T] saved (pre-dropout; an entry that dropout zeroed is stored with its sign bit set, so
+     * |probs| are the probabilities and backward needs no mask); out [B·T, ld_out]. */
     void (*attention_fwd)(float *out, int ldout, float *probs, const float *qkv, int ldqkv, int B, int T,
                           int H, int Hkv, int D, mm_dropout attn_drop);
     /* dqkv (same layout as qkv) is overwritten */

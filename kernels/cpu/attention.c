@@ -54,6 +54,8 @@ void cpu_attention_fwd(float *out, int ldout, float *probs, const float *qkv, in
                     if (keep) probs_mask_row(keep, d, b, h, i, H, T);
                     for (int j = 0; j <= i; j++) {
                         float w = keep ? (keep[j] ? p[j] * dscale : 0.0f) : p[j];
+                        /* a dropped probability is saved with its sign bit set, so backward needs no mask */
+                        if (keep && !keep[j]) p[j] = copysignf(p[j], -1.0f);
                         const float *v = V + (size_t)j * ldqkv;
 #pragma omp simd
                         for (int c = 0; c < D; c++) o[c] += w * v[c];
@@ -72,7 +74,6 @@ void cpu_attention_bwd(float *dqkv, const float *dout, int lddout, const float *
     const int width = (H + 2 * Hkv) * D;
 #pragma omp parallel
     {
-        uint8_t *keep = d.p > 0.0f ? malloc((size_t)T) : NULL;
         float *dp = malloc((size_t)T * sizeof(float));
         /* one task per (b, kv head): the heads of a group share dK/dV, so they run in order */
 #pragma omp for collapse(2) schedule(static)
@@ -94,22 +95,22 @@ void cpu_attention_bwd(float *dqkv, const float *dout, int lddout, const float *
                         float *dq = dbase + (size_t)i * ldqkv + (size_t)h * D;
                         const float *p = probs + (((size_t)b * H + h) * T + i) * (size_t)T;
                         const float *go = dout + ((size_t)b * T + i) * lddout + (size_t)h * D;
-                        if (keep) probs_mask_row(keep, d, b, h, i, H, T);
                         float sum = 0.0f;
                         for (int j = 0; j <= i; j++) {
-                            float m = keep ? (keep[j] ? dscale : 0.0f) : 1.0f;
+                            float pj = fabsf(p[j]);
+                            float m = d.p > 0.0f ? (signbit(p[j]) ? 0.0f : dscale) : 1.0f;
                             float g = dotf(go, V + (size_t)j * ldqkv, D) * m; /* dP (pre-dropout) */
                             dp[j] = g;
-                            sum += g * p[j];
+                            sum += g * pj;
                             /* dV[j] += P_dropped[i,j] * dout[i] */
-                            float w = p[j] * m;
+                            float w = pj * m;
                             float *dv = dV + (size_t)j * ldqkv;
 #pragma omp simd
                             for (int c = 0; c < D; c++) dv[c] += w * go[c];
                         }
                         for (int c = 0; c < D; c++) dq[c] = 0.0f;
                         for (int j = 0; j <= i; j++) {
-                            float ds = p[j] * (dp[j] - sum) * scale;
+                            float ds = fabsf(p[j]) * (dp[j] - sum) * scale;
                             const float *k = K + (size_t)j * ldqkv;
                             float *dk = dK + (size_t)j * ldqkv;
 #pragma omp simd
@@ -121,7 +122,6 @@ void cpu_attention_bwd(float *dqkv, const float *dout, int lddout, const float *
                     }
                 }
             }
-        free(keep);
         free(dp);
     }
     (void)width;

@@ -146,3 +146,22 @@ Test(engine_golden, peft_lora_r8_philox_dropout) {
     run_and_compare(&g, 0);
     free_case(&g);
 }
+
+/* Bad input: weights whose shapes do not match config.json name the file and the tensor. */
+Test(engine_golden, shape_mismatch_names_file_and_tensor) {
+    mm_model_config c;
+    cr_assert_eq(mm_config_load(FIX "tiny", &c), 0);
+    c.d_ff = 128; /* the file holds n_inner 256 */
+    mm_model m;
+    cr_assert_eq(mm_model_init(&m, &c), 0);
+    cr_assert_eq(mm_model_load_weights(&m, FIX "tiny"), -1);
+    cr_expect(strstr(mm_last_error(), "model.safetensors") && strstr(mm_last_error(), "transformer.h.0.mlp.c_fc.weight"),
+              "%s", mm_last_error());
+    mm_model_free(&m);
+}
+
+Test(engine_golden, missing_weights_file_is_a_clear_error) {
+    mm_model m;
+    cr_assert_eq(mm_model_load(&m, "models/starcoderbase-1b"), -1); /* config only, no weights */
+    cr_expect(strstr(mm_last_error(), "starcoderbase-1b") != NULL, "%s", mm_last_error());
+}

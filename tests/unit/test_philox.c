@@ -24,6 +24,8 @@ Test(philox, mask_independent_of_chunking) {
     mm_dropout_mask(b, 333, 0.3f, 42, 7, 99, 0);
     mm_dropout_mask(b + 333, 667, 0.3f, 42, 7, 99, 333);
     cr_assert_arr_eq(a, b, 1000);
+    for (int i = 0; i < 1000; i++)
+        cr_assert_eq(a[i], mm_u32_to_unit(mm_rng_u32(42, 7, 99, (uint64_t)i)) >= 0.3f, "element %d", i);
     int kept = 0;
     for (int i = 0; i < 1000; i++) kept += a[i];
     cr_expect(kept > 630 && kept < 770, "keep rate %d/1000 far from 0.7", kept);
