@@ -32,6 +32,20 @@ typedef struct mm_kernels {
     /* dx += ...; dw, db += ... (NULL: skip) */
     void (*layernorm_bwd)(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                           const float *mean, const float *rstd, int N, int C);
+    /* RMSNorm (LLaMA): x̂ = x·rsqrt(mean(x²) + eps) in fp32, y = w ⊙ x̂; saves rstd per row */
+    void (*rmsnorm_fwd)(float *y, float *rstd, const float *x, const float *w, int N, int C, float eps);
+    /* dx += ...; dw += Σ dy ⊙ x̂ (NULL: skip) */
+    void (*rmsnorm_bwd)(float *dx, float *dw, const float *dy, const float *x, const float *w, const float *rstd,
+                        int N, int C);
+    /* Rotary embedding, HF rotate-half (NeoX) pairing, in place on n_heads heads of width D starting at
+     * column col0 of rows x[N, ldx]; row n has position pos[n].  cos/sin tables [max_pos, D/2] come from
+     * mm_rope_tables().  inverse != 0 rotates by −θ (the backward). */
+    void (*rope)(float *x, int ldx, int col0, int n_heads, int D, const int32_t *pos, int N, const float *cos_t,
+                 const float *sin_t, int inverse);
+    /* SwiGLU: act = silu(gate) ⊙ up */
+    void (*swiglu_fwd)(float *act, const float *gate, const float *up, size_t n);
+    /* dgate = dact ⊙ up ⊙ silu'(gate), dup = dact ⊙ silu(gate) (overwrite) */
+    void (*swiglu_bwd)(float *dgate, float *dup, const float *dact, const float *gate, const float *up, size_t n);
     void (*gelu_tanh_fwd)(float *y, const float *x, size_t n);
     void (*gelu_tanh_bwd)(float *dx, const float *dy, const float *x, size_t n); /* dx = dy·gelu'(x) */
     /* y[n] = wte[ids[n]] + (wpe ? wpe[pos[n]] : 0) */
@@ -65,6 +79,10 @@ typedef struct mm_kernels {
 } mm_kernels;
 
 extern const mm_kernels mm_kernels_cpu;
+
+/* cos/sin tables [max_pos, D/2] in fp32 as HF computes them: inv_freq[i] = 1/theta^(2i/D), divided by
+ * the linear scaling factor, angle = pos·inv_freq (fp32). */
+void mm_rope_tables(float *cos_t, float *sin_t, int max_pos, int D, float theta, float linear_scale);
 
 /* CUDA backend table, or NULL when the build has no CUDA (or no device). */
 const mm_kernels *mm_kernels_cuda(void);
