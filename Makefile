@@ -80,6 +80,7 @@ $(BUILD)/san/%.o: %.c
 
 $(BUILD)/libmmlora.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
+	@rm -f $@
 	ar rcs $@ $^
 $(BUILD)/mmlora: $(CLI_OBJ) $(BUILD)/libmmlora.a
 	$(CC) $(CFLAGS) $(CLI_OBJ) $(BUILD)/libmmlora.a $(LIBS) -o $@

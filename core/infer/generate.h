@@ -15,7 +15,7 @@ typedef struct {
     int max_seqs, max_len, max_rows;
     float *kcache, *vcache;  /* [L, max_seqs, max_len, Hkv·D] each */
     void *arena;
-    float *x, *ln, *qkv, *att, *tmp, *fc, *u, *scratch, *logits, *rowlogits;
+    float *rope_cos, *rope_sin, *up, *x, *ln, *qkv, *att, *tmp, *fc, *u, *scratch, *logits, *rowlogits;
     int32_t *seq, *pos, *tok;
 } mm_generator;
 

@@ -1,5 +1,5 @@
 /* Engine set-up, forward pass and the language-model head.  Backward: backward.c. */
-#include "model/engine.h"
+#include "model/engine_internal.h"
 #include <stdlib.h>
 #include <string.h>
 #include "util/log.h"
@@ -11,9 +11,6 @@ int mm_engine_init(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *
                    int T) {
     memset(e, 0, sizeof *e);
     const mm_model_config *c = &m->cfg;
-    if (c->family != MM_FAMILY_GPT_BIGCODE)
-        return mm_fail("the %s forward pass is not implemented in this build yet (only gpt_bigcode)",
-                       c->family == MM_FAMILY_LLAMA ? "llama" : "model's");
     if (T > c->max_pos && c->family == MM_FAMILY_GPT_BIGCODE)
         return mm_fail("sequence length %d exceeds the model's n_positions %d", T, c->max_pos);
     e->k = k;
@@ -26,6 +23,7 @@ int mm_engine_init(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *
     const size_t H = c->n_head, V = c->vocab_size;
     const size_t R = ad ? (size_t)ad->max_r_total : 0, NT = m->n_targets;
     const size_t wide = imax(imax(C, F), Q);
+    const int llama = c->family == MM_FAMILY_LLAMA;
     size_t sizes[] = {
         (L + 1) * N * C,           /* resid */
         L * N * C, L * N, L * N,   /* ln1 */
@@ -34,6 +32,8 @@ int mm_engine_init(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *
         L * N * C, L * N * C,      /* att, mid */
         L * N * C, L * N, L * N,   /* ln2 */
         L * N * F, L * N * F,      /* fc, fc_act */
+        llama ? L * N * F : 0,     /* up */
+        llama ? (size_t)T * c->head_dim / 2 : 0, llama ? (size_t)T * c->head_dim / 2 : 0, /* rope tables */
         N * C, N, N,               /* lnf */
         L * NT * N * R,            /* lora_u */
         N * C, N * C, N * wide, N * Q, N * C, N * wide, /* d_res d_lnf d_wide d_qkv d_small tmp */
@@ -42,7 +42,7 @@ int mm_engine_init(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *
         N, N, N, N                 /* pos rows row_w row_t (4-byte each) */
     };
     float **ptrs[] = {&e->a.resid, &e->a.ln1, &e->a.ln1_mean, &e->a.ln1_rstd, &e->a.qkv, &e->a.probs, &e->a.att,
-                      &e->a.mid, &e->a.ln2, &e->a.ln2_mean, &e->a.ln2_rstd, &e->a.fc, &e->a.fc_act, &e->a.lnf,
+                      &e->a.mid, &e->a.ln2, &e->a.ln2_mean, &e->a.ln2_rstd, &e->a.fc, &e->a.fc_act, &e->a.up, &e->a.rope_cos, &e->a.rope_sin, &e->a.lnf,
                       &e->a.lnf_mean, &e->a.lnf_rstd, &e->a.lora_u, &e->a.d_res, &e->a.d_lnf, &e->a.d_wide,
                       &e->a.d_qkv, &e->a.d_small, &e->a.tmp, &e->a.ad_scratch, &e->a.logits,
                       (float **)&e->a.pos, (float **)&e->a.rows, &e->a.row_w, (float **)&e->a.row_t};
@@ -58,6 +58,7 @@ int mm_engine_init(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *
         *ptrs[i] = p;
         p += (sizes[i] + 15) & ~(size_t)15;
     }
+    if (llama) mm_rope_tables(e->a.rope_cos, e->a.rope_sin, T, c->head_dim, c->rope_theta, c->rope_scale);
     if (base_trainable) {
         e->dparams = mm_xmalloc_aligned(m->n_params * sizeof(float));
         memset(e->dparams, 0, m->n_params * sizeof(float));
@@ -71,24 +72,36 @@ void mm_engine_free(mm_engine *e) {
     memset(e, 0, sizeof *e);
 }
 
-static mm_dropout drop_of(const mm_engine *e, float p, int layer, uint32_t purpose) {
-    mm_dropout d = {e->seed, e->step, mm_rng_stream(layer, purpose), e->train ? p : 0.0f};
-    return d;
-}
-
-/* y = base(x) + adapters(x) for target t of layer l */
-static void adapted_linear_fwd(mm_engine *e, int l, int t, float *y, const float *x, int N) {
+void mm_engine_linear_fwd(mm_engine *e, int l, int t, float *y, int ldy, const float *x, int N) {
     const mm_model *m = e->model;
     const mm_target *tg = &m->targets[t];
     const float *W = mm_layer_ptr(m, m->params, l, tg->w_off);
     const float *b = tg->b_off == SIZE_MAX ? NULL : mm_layer_ptr(m, m->params, l, tg->b_off);
-    e->k->linear_fwd(y, tg->out, x, tg->in, W, b, N, tg->in, tg->out, 0);
+    e->k->linear_fwd(y, ldy, x, tg->in, W, b, N, tg->in, tg->out, 0);
     if (e->ad) {
         const mm_adapted *md = mm_adapted_at(e->ad, l, t);
         if (md->n_experts) {
             float *u = e->a.lora_u + ((size_t)l * m->n_targets + t) * (size_t)N * e->ad->max_r_total;
-            mm_adapted_fwd(e->k, e->ad, md, y, tg->out, x, N, u, e->a.ad_scratch, drop_of(e, 1.0f, l, 0), l, t,
+            mm_adapted_fwd(e->k, e->ad, md, y, ldy, x, N, u, e->a.ad_scratch, mm_engine_drop(e, 1.0f, l, 0), l, t,
                            e->row0);
+        }
+    }
+}
+
+void mm_engine_linear_bwd(mm_engine *e, int l, int t, float *dx, const float *dy, int lddy, const float *x, int N,
+                          int acc) {
+    const mm_model *m = e->model;
+    const mm_target *tg = &m->targets[t];
+    const float *W = mm_layer_ptr(m, m->params, l, tg->w_off);
+    float *dW = e->dparams ? mm_layer_ptr(m, e->dparams, l, tg->w_off) : NULL;
+    float *db = e->dparams && tg->b_off != SIZE_MAX ? mm_layer_ptr(m, e->dparams, l, tg->b_off) : NULL;
+    e->k->linear_bwd(dx, tg->in, dW, db, dy, lddy, x, tg->in, W, N, tg->in, tg->out, acc);
+    if (e->ad) {
+        const mm_adapted *md = mm_adapted_at(e->ad, l, t);
+        if (md->n_experts) {
+            const float *u = e->a.lora_u + ((size_t)l * m->n_targets + t) * (size_t)N * e->ad->max_r_total;
+            mm_adapted_bwd(e->k, e->ad, md, dx, dy, lddy, x, N, u, e->a.ad_scratch, mm_engine_drop(e, 1.0f, l, 0), l,
+                           t, e->row0);
         }
     }
 }
@@ -97,39 +110,50 @@ void mm_engine_forward(mm_engine *e, const int32_t *tokens, int B, int T) {
     const mm_model *m = e->model;
     const mm_model_config *c = &m->cfg;
     const mm_kernels *k = e->k;
-    const int N = B * T, C = c->d_model, F = c->d_ff, Q = m->qkv_width, H = c->n_head;
-    const size_t NC = (size_t)N * C;
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) e->a.pos[b * T + t] = t;
+    const int N = B * T, C = c->d_model;
+    const int llama = c->family == MM_FAMILY_LLAMA;
     mm_activations *a = &e->a;
-    k->embedding_fwd(a->resid, tokens, a->pos, m->params + m->wte, m->params + m->wpe, N, C);
-    k->dropout_fwd(a->resid, a->resid, NC, drop_of(e, c->embd_pdrop, -1, MM_RNG_EMBD), e->row0 * C);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) a->pos[b * T + t] = t;
+    k->embedding_fwd(a->resid, tokens, a->pos, m->params + m->wte, llama ? NULL : m->params + m->wpe, N, C);
+    if (!llama)
+        k->dropout_fwd(a->resid, a->resid, (size_t)N * C, mm_engine_drop(e, c->embd_pdrop, -1, MM_RNG_EMBD),
+                       e->row0 * C);
     for (int l = 0; l < c->n_layer; l++) {
-        const float *x = a->resid + (size_t)l * NC;
-        float *ln1 = a->ln1 + (size_t)l * NC, *qkv = a->qkv + (size_t)l * N * Q, *att = a->att + (size_t)l * NC;
-        float *mid = a->mid + (size_t)l * NC, *ln2 = a->ln2 + (size_t)l * NC;
-        float *fc = a->fc + (size_t)l * N * F, *fc_act = a->fc_act + (size_t)l * N * F;
-        float *out = a->resid + (size_t)(l + 1) * NC;
-        k->layernorm_fwd(ln1, a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, x,
-                         mm_layer_ptr(m, m->params, l, m->norms.ln1_w), mm_layer_ptr(m, m->params, l, m->norms.ln1_b),
-                         N, C, c->norm_eps);
-        adapted_linear_fwd(e, l, MM_T_ATTN_QKV, qkv, ln1, N);
-        k->attention_fwd(att, C, a->probs + (size_t)l * B * H * T * T, qkv, Q, B, T, H, c->n_kv_head, c->head_dim,
-                         drop_of(e, c->attn_pdrop, l, MM_RNG_ATTN_PROBS));
-        adapted_linear_fwd(e, l, MM_T_ATTN_PROJ, a->tmp, att, N);
-        k->dropout_fwd(a->tmp, a->tmp, NC, drop_of(e, c->resid_pdrop, l, MM_RNG_RESID_ATTN), e->row0 * C);
-        for (size_t i = 0; i < NC; i++) mid[i] = x[i] + a->tmp[i];
-        k->layernorm_fwd(ln2, a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, mid,
-                         mm_layer_ptr(m, m->params, l, m->norms.ln2_w), mm_layer_ptr(m, m->params, l, m->norms.ln2_b),
-                         N, C, c->norm_eps);
-        adapted_linear_fwd(e, l, MM_T_MLP_FC, fc, ln2, N);
-        k->gelu_tanh_fwd(fc_act, fc, (size_t)N * F);
-        adapted_linear_fwd(e, l, MM_T_MLP_PROJ, a->tmp, fc_act, N);
-        k->dropout_fwd(a->tmp, a->tmp, NC, drop_of(e, c->resid_pdrop, l, MM_RNG_RESID_MLP), e->row0 * C);
-        for (size_t i = 0; i < NC; i++) out[i] = mid[i] + a->tmp[i];
+        if (llama) mm_block_fwd_llama(e, l, B, T);
+        else mm_block_fwd_gpt_bigcode(e, l, B, T);
     }
-    k->layernorm_fwd(a->lnf, a->lnf_mean, a->lnf_rstd, a->resid + (size_t)c->n_layer * NC, m->params + m->lnf_w,
-                     m->params + m->lnf_b, N, C, c->norm_eps);
+    const float *x = a->resid + (size_t)c->n_layer * N * C;
+    if (llama) k->rmsnorm_fwd(a->lnf, a->lnf_rstd, x, m->params + m->lnf_w, N, C, c->norm_eps);
+    else k->layernorm_fwd(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->params + m->lnf_w, m->params + m->lnf_b, N, C,
+                          c->norm_eps);
+}
+
+void mm_engine_backward(mm_engine *e, const int32_t *tokens, int B, int T) {
+    const mm_model *m = e->model;
+    const mm_model_config *c = &m->cfg;
+    const mm_kernels *k = e->k;
+    const int N = B * T, C = c->d_model, L = c->n_layer;
+    const int llama = c->family == MM_FAMILY_LLAMA;
+    const size_t NC = (size_t)N * C;
+    mm_activations *a = &e->a;
+    float *dp = e->dparams;
+    memset(a->d_res, 0, NC * sizeof(float));
+    if (llama)
+        k->rmsnorm_bwd(a->d_res, dp ? dp + m->lnf_w : NULL, a->d_lnf, a->resid + (size_t)L * NC, m->params + m->lnf_w,
+                       a->lnf_rstd, N, C);
+    else
+        k->layernorm_bwd(a->d_res, dp ? dp + m->lnf_w : NULL, dp ? dp + m->lnf_b : NULL, a->d_lnf,
+                         a->resid + (size_t)L * NC, m->params + m->lnf_w, a->lnf_mean, a->lnf_rstd, N, C);
+    for (int l = L - 1; l >= 0; l--) {
+        if (llama) mm_block_bwd_llama(e, l, B, T);
+        else mm_block_bwd_gpt_bigcode(e, l, B, T);
+    }
+    if (dp) {
+        if (!llama)
+            k->dropout_fwd(a->d_res, a->d_res, NC, mm_engine_drop(e, c->embd_pdrop, -1, MM_RNG_EMBD), e->row0 * C);
+        k->embedding_bwd(dp + m->wte, llama ? NULL : dp + m->wpe, a->d_res, tokens, a->pos, N, C);
+    }
 }
 
 void mm_engine_logits(mm_engine *e, float *logits, int B, int T) {

@@ -15,7 +15,9 @@ typedef struct {
     float *att;        /* [L, N, C] */
     float *mid;        /* [L, N, C]: residual after the attention branch */
     float *ln2, *ln2_mean, *ln2_rstd;
-    float *fc, *fc_act; /* [L, N, F] */
+    float *fc, *fc_act; /* [L, N, F]: GELU input/output, or (LLaMA) gate and silu(gate)·up */
+    float *up;          /* [L, N, F] LLaMA only */
+    float *rope_cos, *rope_sin; /* [T, D/2] LLaMA only */
     float *lnf, *lnf_mean, *lnf_rstd;
     float *lora_u;     /* [L, targets, N, max_r_total] */
     /* scratch */

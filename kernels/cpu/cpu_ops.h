@@ -13,6 +13,13 @@ void cpu_layernorm_fwd(float *y, float *mean, float *rstd, const float *x, const
                        int N, int C, float eps);
 void cpu_layernorm_bwd(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                        const float *mean, const float *rstd, int N, int C);
+void cpu_rmsnorm_fwd(float *y, float *rstd, const float *x, const float *w, int N, int C, float eps);
+void cpu_rmsnorm_bwd(float *dx, float *dw, const float *dy, const float *x, const float *w, const float *rstd,
+                     int N, int C);
+void cpu_rope(float *x, int ldx, int col0, int n_heads, int D, const int32_t *pos, int N, const float *cos_t,
+              const float *sin_t, int inverse);
+void cpu_swiglu_fwd(float *act, const float *gate, const float *up, size_t n);
+void cpu_swiglu_bwd(float *dgate, float *dup, const float *dact, const float *gate, const float *up, size_t n);
 void cpu_gelu_tanh_fwd(float *y, const float *x, size_t n);
 void cpu_gelu_tanh_bwd(float *dx, const float *dy, const float *x, size_t n);
 void cpu_embedding_fwd(float *y, const int32_t *ids, const int32_t *pos, const float *wte, const float *wpe,

@@ -12,6 +12,9 @@ saves it with save_pretrained, and dumps inputs, logits, loss and every gradient
               from the engine's Philox streams (philox.py) and injected into torch's dropout
   ft_drop     full fine-tuning with the model's dropouts 0.1 (Philox masks)
 and greedy generations (model.generate(do_sample=False)) of the base model for a few prompts.
+The same for a tiny random LlamaForCausalLM (grouped-query attention: 4 heads, 2 kv heads; linear rope
+scaling 4.0; untied head) in tests/fixtures/engine_llama/: ft, lora (all seven projections), lora_drop
+(lora_dropout 0.1 with Philox masks) and generation.
 """
 import json
 import os
@@ -89,7 +92,7 @@ def inputs():
     return ids, w, labels
 
 
-def dump_case(name, model, names_grads, train, lora_plan=None):
+def dump_case(name, model, names_grads, train, lora_plan=None, out_dir=None):
     ids, w, labels = inputs()
     plan = MaskPlan()
     if lora_plan is not None:
@@ -110,7 +113,7 @@ def dump_case(name, model, names_grads, train, lora_plan=None):
          "seed_step": np.array([SEED, STEP], dtype=np.int64)}
     for n, p in names_grads(model):
         t["grad." + n] = p.grad.detach().numpy().astype(np.float32).copy()
-    save_file(t, os.path.join(OUT, f"case_{name}.safetensors"))
+    save_file(t, os.path.join(out_dir or OUT, f"case_{name}.safetensors"))
     print(f"{name}: loss {out.loss.item():.6f}, {len(t) - 5} gradients")
 
 
@@ -179,5 +182,58 @@ def main():
                 % (torch.__version__, __import__("transformers").__version__))
 
 
+def llama_plan(n_layer):
+    return [philox.stream_lora(l, t, 0) for l in range(n_layer) for t in range(7)]
+
+
+def generations(model, out_dir, vocab):
+    model.eval()
+    g = torch.Generator().manual_seed(3)
+    prompts = [torch.randint(1, vocab, (n,), generator=g) for n in (5, 9, 3)]
+    gens = {}
+    with torch.no_grad():
+        for i, pr in enumerate(prompts):
+            out = model.generate(pr[None, :], max_new_tokens=12, do_sample=False, eos_token_id=0, pad_token_id=0)
+            gens[f"prompt{i}"] = pr.numpy().astype(np.int32)
+            gens[f"output{i}"] = out[0, len(pr):].numpy().astype(np.int32)
+            logits = model(out[:, :-1]).logits[0, len(pr) - 1:]
+            top2 = torch.topk(logits, 2, dim=-1).values
+            print(f"generation {i}: {out[0, len(pr):].tolist()} min margin {float((top2[:, 0] - top2[:, 1]).min()):.4f}")
+    save_file(gens, os.path.join(out_dir, "generate.safetensors"))
+
+
+def main_llama():
+    from transformers import LlamaConfig, LlamaForCausalLM
+    out = os.path.join(os.path.dirname(__file__), "..", "fixtures", "engine_llama")
+    os.makedirs(out, exist_ok=True)
+    cfg = LlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=176, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64, rms_norm_eps=1e-6,
+                      rope_theta=100000.0, rope_scaling={"type": "linear", "factor": 4.0}, tie_word_embeddings=False,
+                      attention_bias=False, mlp_bias=False, hidden_act="silu", initializer_range=0.1,
+                      bos_token_id=1, eos_token_id=0, attn_implementation="eager")
+    torch.manual_seed(1)
+    base = LlamaForCausalLM(cfg)
+    base.save_pretrained(os.path.join(out, "tiny"), safe_serialization=True)
+    sd = base.state_dict()
+    dump_case("ft", base, base_grads, train=True, out_dir=out)
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    for name, ldrop in (("lora", 0.0), ("lora_drop", 0.1)):
+        m = LlamaForCausalLM(cfg)
+        m.load_state_dict(sd)
+        pm = get_peft_model(m, LoraConfig(r=8, lora_alpha=16, lora_dropout=ldrop, target_modules=targets,
+                                          bias="none", task_type="CAUSAL_LM"))
+        torch.manual_seed(12)
+        for n, p in pm.named_parameters():
+            if "lora_B" in n:
+                torch.nn.init.normal_(p, std=0.05)
+        pm.save_pretrained(os.path.join(out, name), safe_serialization=True)
+        readme = os.path.join(out, name, "README.md")
+        if os.path.exists(readme):
+            os.remove(readme)
+        dump_case(name, pm, lora_grads, train=True, lora_plan=llama_plan(2) if ldrop > 0 else None, out_dir=out)
+    generations(base, out, 512)
+
+
 if __name__ == "__main__":
     main()
+    main_llama()

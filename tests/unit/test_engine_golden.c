@@ -21,16 +21,18 @@ typedef struct {
     int B, T;
 } golden;
 
-static void load_case(golden *g, const char *case_name, const char *adapter_dir, float pdrop) {
+static void load_case_in(golden *g, const char *fix, const char *case_name, const char *adapter, float pdrop) {
     memset(g, 0, sizeof *g);
-    cr_assert_eq(mm_model_load(&g->m, FIX "tiny"), 0, "%s", mm_last_error());
-    g->m.cfg.embd_pdrop = g->m.cfg.attn_pdrop = g->m.cfg.resid_pdrop = pdrop;
-    if (adapter_dir) {
-        cr_assert_eq(mm_adapters_load_peft(&g->ad, &g->m, adapter_dir), 0, "%s", mm_last_error());
+    char path[256];
+    snprintf(path, sizeof path, "%stiny", fix);
+    cr_assert_eq(mm_model_load(&g->m, path), 0, "%s", mm_last_error());
+    if (g->m.cfg.family == MM_FAMILY_GPT_BIGCODE) g->m.cfg.embd_pdrop = g->m.cfg.attn_pdrop = g->m.cfg.resid_pdrop = pdrop;
+    if (adapter) {
+        snprintf(path, sizeof path, "%s%s", fix, adapter);
+        cr_assert_eq(mm_adapters_load_peft(&g->ad, &g->m, path), 0, "%s", mm_last_error());
         g->has_ad = 1;
     }
-    char path[256];
-    snprintf(path, sizeof path, FIX "case_%s.safetensors", case_name);
+    snprintf(path, sizeof path, "%scase_%s.safetensors", fix, case_name);
     g->st = mm_st_open(path);
     cr_assert(g->st, "%s", mm_last_error());
     const mm_st_tensor *ids = mm_st_find(g->st, "input_ids");
@@ -42,6 +44,10 @@ static void load_case(golden *g, const char *case_name, const char *adapter_dir,
     g->w = malloc(sizeof(float) * g->B * g->T);
     int64_t ws[2] = {g->B, g->T};
     cr_assert_eq(mm_st_read_f32(g->st, "weights", g->w, 2, ws), 0, "%s", mm_last_error());
+}
+
+static void load_case(golden *g, const char *case_name, const char *adapter, float pdrop) {
+    load_case_in(g, FIX, case_name, adapter, pdrop);
 }
 
 static void free_case(golden *g) {
@@ -95,10 +101,12 @@ static void run_and_compare(golden *g, int base_trainable) {
             cr_assert(v, "no parameter %s", pname);
             got = e.dparams + v->offset;
         } else {
-            /* base_model.model.transformer.h.L.<target>.lora_X.weight */
+            /* base_model.model.{transformer.h|model.layers}.L.<target>.lora_X.weight */
             int l;
             char rest[128];
-            cr_assert_eq(sscanf(pname, "base_model.model.transformer.h.%d.%127s", &l, rest), 2, "%s", pname);
+            int ok = sscanf(pname, "base_model.model.transformer.h.%d.%127s", &l, rest) == 2 ||
+                     sscanf(pname, "base_model.model.model.layers.%d.%127s", &l, rest) == 2;
+            cr_assert(ok, "%s", pname);
             char *dot = strstr(rest, ".lora_");
             cr_assert(dot);
             char ab = dot[6];
@@ -115,7 +123,8 @@ static void run_and_compare(golden *g, int base_trainable) {
         free(w);
         compared++;
     }
-    cr_expect(compared == (base_trainable ? 28 : 16), "compared %d gradients", compared);
+    int expect = base_trainable ? g->m.n_tensors - (g->m.cfg.tie_embeddings ? 0 : 0) : 2 * g->m.n_targets * g->m.cfg.n_layer;
+    cr_expect(compared == expect, "compared %d gradients, expected %d", compared, expect);
     mm_engine_free(&e);
 }
 
@@ -135,14 +144,14 @@ Test(engine_golden, full_finetune_philox_dropout) {
 
 Test(engine_golden, peft_lora_r8_no_dropout) {
     golden g;
-    load_case(&g, "lora", FIX "lora", 0.0f);
+    load_case(&g, "lora", "lora", 0.0f);
     run_and_compare(&g, 0);
     free_case(&g);
 }
 
 Test(engine_golden, peft_lora_r8_philox_dropout) {
     golden g;
-    load_case(&g, "lora_drop", FIX "lora_drop", 0.1f);
+    load_case(&g, "lora_drop", "lora_drop", 0.1f);
     run_and_compare(&g, 0);
     free_case(&g);
 }
@@ -164,4 +173,25 @@ Test(engine_golden, missing_weights_file_is_a_clear_error) {
     mm_model m;
     cr_assert_eq(mm_model_load(&m, "models/starcoderbase-1b"), -1); /* config only, no weights */
     cr_expect(strstr(mm_last_error(), "starcoderbase-1b") != NULL, "%s", mm_last_error());
+}
+
+/* LLaMA family: grouped-query attention, RoPE with linear scaling, SwiGLU, untied head */
+#define FIXL "tests/fixtures/engine_llama/"
+Test(engine_golden, llama_full_finetune) {
+    golden g;
+    load_case_in(&g, FIXL, "ft", NULL, 0.0f);
+    run_and_compare(&g, 1);
+    free_case(&g);
+}
+Test(engine_golden, llama_peft_lora_all_projections) {
+    golden g;
+    load_case_in(&g, FIXL, "lora", "lora", 0.0f);
+    run_and_compare(&g, 0);
+    free_case(&g);
+}
+Test(engine_golden, llama_peft_lora_philox_dropout) {
+    golden g;
+    load_case_in(&g, FIXL, "lora_drop", "lora_drop", 0.0f);
+    run_and_compare(&g, 0);
+    free_case(&g);
 }

@@ -9,10 +9,13 @@
 
 #define FIX "tests/fixtures/engine/"
 
-static void check_generation(int batched) {
+static void check_generation_in(const char *fix, int batched) {
     mm_model m;
-    cr_assert_eq(mm_model_load(&m, FIX "tiny"), 0, "%s", mm_last_error());
-    mm_safetensors *st = mm_st_open(FIX "generate.safetensors");
+    char path[256];
+    snprintf(path, sizeof path, "%stiny", fix);
+    cr_assert_eq(mm_model_load(&m, path), 0, "%s", mm_last_error());
+    snprintf(path, sizeof path, "%sgenerate.safetensors", fix);
+    mm_safetensors *st = mm_st_open(path);
     cr_assert(st, "%s", mm_last_error());
     enum { NP = 3 };
     const int32_t *prompts[NP];
@@ -54,6 +57,9 @@ static void check_generation(int batched) {
     mm_model_free(&m);
 }
 
+static void check_generation(int batched) { check_generation_in(FIX, batched); }
+
+Test(generate, llama_greedy_equals_hf) { check_generation_in("tests/fixtures/engine_llama/", 1); }
 Test(generate, greedy_equals_hf_one_by_one) { check_generation(0); }
 /* batched, with a prefill chunk (8 rows) smaller than the prompts' total: same tokens */
 Test(generate, greedy_equals_hf_batched_chunked_prefill) { check_generation(1); }

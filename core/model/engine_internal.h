@@ -1,0 +1,21 @@
+/* Shared pieces of the engine's forward/backward (engine.c, block_*.c).  Not a public API. */
+#ifndef MMLORA_ENGINE_INTERNAL_H
+#define MMLORA_ENGINE_INTERNAL_H
+#include "model/engine.h"
+#include "util/philox.h"
+
+static inline mm_dropout mm_engine_drop(const mm_engine *e, float p, int layer, uint32_t purpose) {
+    mm_dropout d = {e->seed, e->step, mm_rng_stream(layer, purpose), e->train ? p : 0.0f};
+    return d;
+}
+/* y[N, ldy] = base(x) + adapters(x) for target t of layer l */
+void mm_engine_linear_fwd(mm_engine *e, int l, int t, float *y, int ldy, const float *x, int N);
+/* dx (=, or += when acc) dy·W + adapter part; dW, db accumulate when the base is trainable */
+void mm_engine_linear_bwd(mm_engine *e, int l, int t, float *dx, const float *dy, int lddy, const float *x, int N,
+                          int acc);
+
+void mm_block_fwd_gpt_bigcode(mm_engine *e, int l, int B, int T);
+void mm_block_bwd_gpt_bigcode(mm_engine *e, int l, int B, int T);
+void mm_block_fwd_llama(mm_engine *e, int l, int B, int T);
+void mm_block_bwd_llama(mm_engine *e, int l, int B, int T);
+#endif
