@@ -18,7 +18,7 @@ int mm_generator_init(mm_generator *g, const mm_kernels *k, const mm_model *m, c
     const int llama = c->family == MM_FAMILY_LLAMA;
     const size_t rope = llama ? (size_t)max_len * c->head_dim / 2 : 0;
     size_t sizes[] = {cache, cache, rope, rope, llama ? R * F : 0, R * C, R * C, R * Q, R * C, R * C, R * F, R * rmax + 16,
-                      R * (C > F ? C : F) + 16, (size_t)max_seqs * V, (size_t)max_seqs * V, R, R, R};
+                      ad ? mm_adapted_scratch(max_rows, C > F ? C : F, 0, (int)rmax, ad->max_experts) : 16, (size_t)max_seqs * V, (size_t)max_seqs * V, R, R, R};
     float **ptrs[] = {&g->kcache, &g->vcache, &g->rope_cos, &g->rope_sin, &g->up, &g->x, &g->ln, &g->qkv, &g->att, &g->tmp, &g->fc, &g->u, &g->scratch,
                       &g->logits, &g->rowlogits, (float **)&g->seq, (float **)&g->pos, (float **)&g->tok};
     (void)wide;
@@ -28,6 +28,7 @@ int mm_generator_init(mm_generator *g, const mm_kernels *k, const mm_model *m, c
     g->arena = mm_xmalloc_aligned(total * sizeof(float));
     float *p = g->arena;
     for (int i = 0; i < NB; i++) { *ptrs[i] = p; p += (sizes[i] + 15) & ~(size_t)15; }
+    if (ad) mm_adapters_reserve((mm_adapters *)ad, max_rows);
     if (llama) mm_rope_tables(g->rope_cos, g->rope_sin, max_len, c->head_dim, c->rope_theta, c->rope_scale);
     return 0;
 }

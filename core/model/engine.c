@@ -37,7 +37,7 @@ int mm_engine_init(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *
         N * C, N, N,               /* lnf */
         L * NT * N * R,            /* lora_u */
         N * C, N * C, N * wide, N * Q, N * C, N * wide, /* d_res d_lnf d_wide d_qkv d_small tmp */
-        2 * N * imax(C, F) + N * R + 64, /* ad_scratch */
+        ad ? mm_adapted_scratch((int)N, (int)imax(C, F), (int)wide, (int)R, ad->max_experts) : 64, /* ad_scratch */
         (size_t)e->logit_rows * V, /* logits */
         N, N, N, N                 /* pos rows row_w row_t (4-byte each) */
     };
@@ -58,6 +58,7 @@ int mm_engine_init(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *
         *ptrs[i] = p;
         p += (sizes[i] + 15) & ~(size_t)15;
     }
+    if (ad) mm_adapters_reserve(ad, (int)N);
     if (llama) mm_rope_tables(e->a.rope_cos, e->a.rope_sin, T, c->head_dim, c->rope_theta, c->rope_scale);
     if (base_trainable) {
         e->dparams = mm_xmalloc_aligned(m->n_params * sizeof(float));

@@ -6,71 +6,177 @@
 #include "util/log.h"
 #include "util/philox.h"
 
-int mm_adapters_init_lora(mm_adapters *ad, const mm_model *m, int r, float alpha, float dropout,
-                          unsigned target_mask, uint64_t seed) {
+static void uniform_init(float *w, size_t n, float bound, uint64_t seed, uint32_t stream) {
+    for (size_t i = 0; i < n; i++) w[i] = (2.0f * mm_u32_to_unit(mm_rng_u32(seed, 0, stream, i)) - 1.0f) * bound;
+}
+
+int mm_adapters_build(mm_adapters *ad, const mm_model *m, mm_module_spec_fn fn, void *ctx, size_t n_extra,
+                      uint64_t seed) {
     memset(ad, 0, sizeof *ad);
-    if (r <= 0) return mm_fail("LoRA rank must be positive (got %d)", r);
-    if (dropout < 0.0f || dropout >= 1.0f) return mm_fail("LoRA dropout must be in [0, 1) (got %g)", dropout);
     ad->n_layers = m->cfg.n_layer;
     ad->n_targets = m->n_targets;
     ad->mods = mm_xcalloc((size_t)ad->n_layers * ad->n_targets, sizeof *ad->mods);
     size_t off = 0;
     for (int l = 0; l < ad->n_layers; l++)
         for (int t = 0; t < ad->n_targets; t++) {
-            if (!(target_mask & (1u << t))) continue;
+            mm_module_spec sp;
+            memset(&sp, 0, sizeof sp);
+            fn(ctx, l, t, &sp);
+            if (sp.n_experts <= 0) continue;
+            if (sp.n_experts > MM_MAX_EXPERTS) {
+                mm_adapters_free(ad);
+                return mm_fail("layer %d %s: %d experts exceed the maximum of %d", l, m->targets[t].name,
+                               sp.n_experts, MM_MAX_EXPERTS);
+            }
+            if (sp.token_router && (sp.top_k < 1 || sp.top_k > sp.n_experts)) {
+                mm_adapters_free(ad);
+                return mm_fail("layer %d %s: top-k %d must be in [1, %d]", l, m->targets[t].name, sp.top_k,
+                               sp.n_experts);
+            }
             mm_adapted *md = mm_adapted_at(ad, l, t);
-            md->n_experts = 1;
+            md->n_experts = sp.n_experts;
             md->in = m->targets[t].in;
             md->out = m->targets[t].out;
-            md->r_total = r;
-            md->experts = mm_xcalloc(1, sizeof *md->experts);
-            mm_expert *e = &md->experts[0];
-            e->r = r;
-            e->alpha = alpha;
-            e->scale = alpha / (float)r;
-            e->dropout = dropout;
-            e->u_col = 0;
-            e->a_off = off;
-            off += (size_t)r * md->in;
-            e->b_off = off;
-            off += (size_t)md->out * r;
-            if (r > ad->max_r_total) ad->max_r_total = r;
+            md->experts = mm_xcalloc((size_t)sp.n_experts, sizeof *md->experts);
+            for (int e = 0; e < sp.n_experts; e++) {
+                const mm_expert_spec *es = &sp.experts[e];
+                if (es->r <= 0 || es->dropout < 0.0f || es->dropout >= 1.0f) {
+                    mm_adapters_free(ad);
+                    return mm_fail("layer %d %s expert %d: rank %d must be positive and dropout %g in [0, 1)", l,
+                                   m->targets[t].name, e, es->r, es->dropout);
+                }
+                mm_expert *ex = &md->experts[e];
+                ex->r = es->r;
+                ex->alpha = es->alpha;
+                ex->scale = es->alpha / (float)es->r;
+                ex->dropout = es->dropout;
+                ex->u_col = md->r_total;
+                md->r_total += es->r;
+                ex->a_off = off;
+                off += (size_t)es->r * md->in;
+                ex->b_off = off;
+                off += (size_t)md->out * es->r;
+            }
+            if (sp.token_router) {
+                md->token_router = 1;
+                md->top_k = sp.top_k;
+                md->r_off = off;
+                off += (size_t)sp.n_experts * md->in;
+            }
+            if (md->r_total > ad->max_r_total) ad->max_r_total = md->r_total;
+            if (md->n_experts > ad->max_experts) ad->max_experts = md->n_experts;
         }
+    ad->extra_off = off;
+    ad->n_extra = n_extra;
+    off += n_extra;
     ad->n_params = off;
     ad->params = mm_xmalloc_aligned((off ? off : 1) * sizeof(float));
     ad->grads = mm_xmalloc_aligned((off ? off : 1) * sizeof(float));
     memset(ad->params, 0, off * sizeof(float));
     memset(ad->grads, 0, off * sizeof(float));
-    /* A: kaiming_uniform_(a=sqrt(5)) on [r, in] -> bound = 1/sqrt(in) */
     for (int l = 0; l < ad->n_layers; l++)
         for (int t = 0; t < ad->n_targets; t++) {
             mm_adapted *md = mm_adapted_at(ad, l, t);
-            for (int e = 0; e < md->n_experts; e++) {
-                float bound = 1.0f / sqrtf((float)md->in);
-                float *A = ad->params + md->experts[e].a_off;
-                size_t n = (size_t)md->experts[e].r * md->in;
-                for (size_t i = 0; i < n; i++) {
-                    uint32_t u = mm_rng_u32(seed, 0, mm_rng_stream_lora(l, t, e) | 0x800u, i);
-                    A[i] = (2.0f * mm_u32_to_unit(u) - 1.0f) * bound;
-                }
-            }
+            float bound = 1.0f / sqrtf((float)md->in);
+            for (int e = 0; e < md->n_experts; e++)
+                uniform_init(ad->params + md->experts[e].a_off, (size_t)md->experts[e].r * md->in, bound, seed,
+                             mm_rng_stream_lora(l, t, e) | 0x800u);
+            if (md->token_router)
+                uniform_init(ad->params + md->r_off, (size_t)md->n_experts * md->in, bound, seed,
+                             mm_rng_stream_lora(l, t, 255) | 0x800u);
         }
+    snprintf(ad->method, sizeof ad->method, "custom");
+    return 0;
+}
+
+typedef struct { int r; float alpha, dropout; unsigned mask; } lora_ctx;
+static void lora_spec(void *p, int layer, int target, mm_module_spec *out) {
+    const lora_ctx *c = p;
+    (void)layer;
+    if (!(c->mask & (1u << target))) return;
+    out->n_experts = 1;
+    out->experts[0] = (mm_expert_spec){c->r, c->alpha, c->dropout};
+}
+
+int mm_adapters_init_lora(mm_adapters *ad, const mm_model *m, int r, float alpha, float dropout,
+                          unsigned target_mask, uint64_t seed) {
+    if (r <= 0) return mm_fail("LoRA rank must be positive (got %d)", r);
+    if (dropout < 0.0f || dropout >= 1.0f) return mm_fail("LoRA dropout must be in [0, 1) (got %g)", dropout);
+    lora_ctx c = {r, alpha, dropout, target_mask};
+    if (mm_adapters_build(ad, m, lora_spec, &c, 0, seed)) return -1;
     snprintf(ad->method, sizeof ad->method, "lora");
     return 0;
 }
 
+void mm_adapters_reserve(mm_adapters *ad, int N) {
+    if (N <= ad->reserved_rows) return;
+    for (int i = 0; i < ad->n_layers * ad->n_targets; i++) {
+        mm_adapted *md = &ad->mods[i];
+        if (!md->token_router) continue;
+        free(md->tr_probs);
+        free(md->tr_gates);
+        md->tr_probs = mm_xcalloc((size_t)N * md->n_experts, sizeof(float));
+        md->tr_gates = mm_xcalloc((size_t)N * md->n_experts, sizeof(float));
+    }
+    ad->reserved_rows = N;
+}
+
 void mm_adapters_free(mm_adapters *ad) {
     if (ad->mods)
-        for (int i = 0; i < ad->n_layers * ad->n_targets; i++) free(ad->mods[i].experts);
+        for (int i = 0; i < ad->n_layers * ad->n_targets; i++) {
+            free(ad->mods[i].experts);
+            free(ad->mods[i].tr_probs);
+            free(ad->mods[i].tr_gates);
+        }
     free(ad->mods);
     free(ad->params);
     free(ad->grads);
     memset(ad, 0, sizeof *ad);
 }
 
-static inline float gate_of(const mm_adapters *ad, int e) { return ad->gates ? ad->gates[e] : 1.0f; }
+void mm_topk_renorm(const float *p, int E, int k, float *w) {
+    int sel[MM_MAX_EXPERTS];
+    int used[MM_MAX_EXPERTS] = {0};
+    for (int j = 0; j < k; j++) {
+        int best = -1;
+        for (int e = 0; e < E; e++)
+            if (!used[e] && (best < 0 || p[e] > p[best])) best = e;
+        used[best] = 1;
+        sel[j] = best;
+    }
+    float s = 0.0f;
+    for (int j = 0; j < k; j++) s += p[sel[j]];
+    for (int e = 0; e < E; e++) w[e] = 0.0f;
+    for (int j = 0; j < k; j++) w[sel[j]] = p[sel[j]] / s;
+}
 
-/* drop_e(x) for expert e into out (or returns x when dropout is 0) */
+void mm_topk_renorm_bwd(const float *p, const float *w, const float *dw, int E, float *dp) {
+    float s = 0.0f, dot = 0.0f;
+    int kept = 0;
+    for (int e = 0; e < E; e++)
+        if (w[e] != 0.0f) { s += p[e]; dot += dw[e] * w[e]; kept++; }
+    for (int e = 0; e < E; e++) dp[e] = (w[e] != 0.0f && s > 0.0f) ? (dw[e] - dot) / s : 0.0f;
+    (void)kept;
+}
+
+size_t mm_adapted_scratch(int N, int in, int out, int r_total, int n_experts) {
+    (void)out;
+    return 2 * (size_t)N * in + 2 * (size_t)N * (r_total > 0 ? r_total : 1) + (size_t)N * n_experts + 64;
+}
+
+/* gate of row n for expert e: token router, group gates, or 1 */
+static inline float gate_at(const mm_adapters *ad, const mm_adapted *md, int n, int e) {
+    if (md->token_router) return md->tr_gates[(size_t)n * md->n_experts + e];
+    if (!ad->gates) return 1.0f;
+    int g = ad->gate_group ? n / ad->gate_group : 0;
+    return ad->gates[(size_t)g * ad->max_experts + e];
+}
+/* 1 when every row of this module has the same gate for expert e (no per-row work needed) */
+static inline int gate_uniform(const mm_adapters *ad, const mm_adapted *md) {
+    return !md->token_router && (!ad->gates || ad->gate_group == 0);
+}
+
+/* drop_e(x) for expert e into out (or returns x when dropout is off) */
 static const float *dropped_input(const mm_kernels *k, const mm_expert *ex, const float *x, int N, int in,
                                   float *out, mm_dropout base, int layer, int target, int e, uint64_t row0) {
     if (ex->dropout <= 0.0f || base.p == 0.0f) return x;
@@ -81,39 +187,92 @@ static const float *dropped_input(const mm_kernels *k, const mm_expert *ex, cons
     return out;
 }
 
+static void token_router_fwd(const mm_kernels *k, const mm_adapters *ad, const mm_adapted *md, const float *x, int N) {
+    const int E = md->n_experts;
+    /* logits = x·Rᵀ, softmax in fp32, top-k renormalized */
+    k->gemm(0, 1, N, E, md->in, 1.0f, x, md->in, ad->params + md->r_off, md->in, 0.0f, md->tr_probs, E);
+    for (int n = 0; n < N; n++) {
+        float *p = md->tr_probs + (size_t)n * E;
+        float mx = p[0], s = 0.0f;
+        for (int e = 1; e < E; e++) mx = p[e] > mx ? p[e] : mx;
+        for (int e = 0; e < E; e++) { p[e] = expf(p[e] - mx); s += p[e]; }
+        for (int e = 0; e < E; e++) p[e] /= s;
+        mm_topk_renorm(p, E, md->top_k, md->tr_gates + (size_t)n * E);
+    }
+}
+
 void mm_adapted_fwd(const mm_kernels *k, const mm_adapters *ad, const mm_adapted *md, float *y, int ldy,
                     const float *x, int N, float *u, float *scratch, mm_dropout drop_base, int layer, int target,
                     uint64_t row0) {
-    if (ad->gate_rows) { mm_warn("per-row gates are not implemented in this build"); return; }
+    if (md->token_router) token_router_fwd(k, ad, md, x, N);
+    float *h_buf = scratch, *gu = scratch + (size_t)N * md->in;
     for (int e = 0; e < md->n_experts; e++) {
         const mm_expert *ex = &md->experts[e];
-        float g = gate_of(ad, e);
-        const float *h = dropped_input(k, ex, x, N, md->in, scratch, drop_base, layer, target, e, row0);
+        const float *h = dropped_input(k, ex, x, N, md->in, h_buf, drop_base, layer, target, e, row0);
         float *ue = u + ex->u_col;
         /* u_e[N, r] = h · Aᵀ */
         k->gemm(0, 1, N, ex->r, md->in, 1.0f, h, md->in, ad->params + ex->a_off, md->in, 0.0f, ue, md->r_total);
-        if (g == 0.0f) continue;
-        /* y[N, out] += g s u_e · Bᵀ */
-        k->gemm(0, 1, N, md->out, ex->r, g * ex->scale, ue, md->r_total, ad->params + ex->b_off, ex->r, 1.0f, y,
-                ldy);
+        if (gate_uniform(ad, md)) {
+            float g = gate_at(ad, md, 0, e);
+            if (g == 0.0f) continue;
+            k->gemm(0, 1, N, md->out, ex->r, g * ex->scale, ue, md->r_total, ad->params + ex->b_off, ex->r, 1.0f, y,
+                    ldy);
+        } else {
+            /* per-row gates: gu = g_row ⊙ u_e, then y += s·gu·Bᵀ */
+            for (int n = 0; n < N; n++) {
+                float g = gate_at(ad, md, n, e);
+                for (int c = 0; c < ex->r; c++) gu[(size_t)n * ex->r + c] = g * ue[(size_t)n * md->r_total + c];
+            }
+            k->gemm(0, 1, N, md->out, ex->r, ex->scale, gu, ex->r, ad->params + ex->b_off, ex->r, 1.0f, y, ldy);
+        }
     }
 }
 
 void mm_adapted_bwd(const mm_kernels *k, mm_adapters *ad, const mm_adapted *md, float *dx, const float *dy,
                     int lddy, const float *x, int N, const float *u, float *scratch, mm_dropout drop_base, int layer,
                     int target, uint64_t row0) {
-    float *h_buf = scratch;                          /* N * in */
-    float *dh = scratch + (size_t)N * md->in;        /* N * in */
-    float *du = dh + (size_t)N * md->in;             /* N * r */
-    for (int e = 0; e < md->n_experts; e++) {
+    const int E = md->n_experts, uniform = gate_uniform(ad, md);
+    float *h_buf = scratch;                             /* N * in */
+    float *dh = h_buf + (size_t)N * md->in;             /* N * in */
+    float *v = dh + (size_t)N * md->in;                 /* N * r: dy·B */
+    float *gu = v + (size_t)N * md->r_total;            /* N * r: g ⊙ u (then reused for du) */
+    float *dgate = gu + (size_t)N * md->r_total;        /* N * E: per-row dL/dgate */
+    const int want_dgate = md->token_router || (!uniform && ad->dgates);
+    if (want_dgate) memset(dgate, 0, (size_t)N * E * sizeof(float));
+    for (int e = 0; e < E; e++) {
         const mm_expert *ex = &md->experts[e];
-        float gs = gate_of(ad, e) * ex->scale;
-        if (gs == 0.0f) continue; /* unselected expert: exactly zero gradient */
         const float *ue = u + ex->u_col;
-        /* dB[out, r] += gs · dyᵀ · u_e */
-        k->gemm(1, 0, md->out, ex->r, N, gs, dy, lddy, ue, md->r_total, 1.0f, ad->grads + ex->b_off, ex->r);
-        /* du[N, r] = gs · dy · B */
-        k->gemm(0, 0, N, ex->r, md->out, gs, dy, lddy, ad->params + ex->b_off, ex->r, 0.0f, du, ex->r);
+        float gs = uniform ? gate_at(ad, md, 0, e) * ex->scale : ex->scale;
+        if (gs == 0.0f) continue; /* unselected expert: exactly zero gradient */
+        /* v[N, r] = dy · B */
+        k->gemm(0, 0, N, ex->r, md->out, 1.0f, dy, lddy, ad->params + ex->b_off, ex->r, 0.0f, v, ex->r);
+        const float *du;
+        if (uniform) {
+            /* dB += gs · dyᵀ·u ; du = gs · v */
+            k->gemm(1, 0, md->out, ex->r, N, gs, dy, lddy, ue, md->r_total, 1.0f, ad->grads + ex->b_off, ex->r);
+            for (size_t i = 0; i < (size_t)N * ex->r; i++) v[i] *= gs;
+            du = v;
+        } else {
+            for (int n = 0; n < N; n++) {
+                float g = gate_at(ad, md, n, e);
+                const float *ur = ue + (size_t)n * md->r_total;
+                float *vr = v + (size_t)n * ex->r, *gr = gu + (size_t)n * ex->r;
+                if (want_dgate) {
+                    float s = 0.0f;
+                    for (int c = 0; c < ex->r; c++) s += vr[c] * ur[c];
+                    dgate[(size_t)n * E + e] = ex->scale * s;
+                }
+                for (int c = 0; c < ex->r; c++) gr[c] = g * ur[c];
+            }
+            /* dB += s · dyᵀ·(g ⊙ u) */
+            k->gemm(1, 0, md->out, ex->r, N, ex->scale, dy, lddy, gu, ex->r, 1.0f, ad->grads + ex->b_off, ex->r);
+            /* du = s · g ⊙ v */
+            for (int n = 0; n < N; n++) {
+                float gsn = ex->scale * gate_at(ad, md, n, e);
+                for (int c = 0; c < ex->r; c++) v[(size_t)n * ex->r + c] *= gsn;
+            }
+            du = v;
+        }
         /* dA[r, in] += duᵀ · drop(x) */
         const float *h = dropped_input(k, ex, x, N, md->in, h_buf, drop_base, layer, target, e, row0);
         k->gemm(1, 0, ex->r, md->in, N, 1.0f, du, ex->r, h, md->in, 1.0f, ad->grads + ex->a_off, md->in);
@@ -128,6 +287,26 @@ void mm_adapted_bwd(const mm_kernels *k, mm_adapters *ad, const mm_adapted *md, 
             k->dropout_fwd(dh, dh, (size_t)N * md->in, d, row0 * (uint64_t)md->in);
             size_t n = (size_t)N * md->in;
             for (size_t i = 0; i < n; i++) dx[i] += dh[i];
+        }
+    }
+    if (md->token_router) {
+        /* through the renormalized top-k and the softmax to the router logits, then R and x */
+        float *dlog = h_buf; /* N * E <= N * in */
+        for (int n = 0; n < N; n++) {
+            const float *p = md->tr_probs + (size_t)n * E, *w = md->tr_gates + (size_t)n * E;
+            float dp[MM_MAX_EXPERTS];
+            mm_topk_renorm_bwd(p, w, dgate + (size_t)n * E, E, dp);
+            float dot = 0.0f;
+            for (int e = 0; e < E; e++) dot += dp[e] * p[e];
+            for (int e = 0; e < E; e++) dlog[(size_t)n * E + e] = p[e] * (dp[e] - dot);
+        }
+        k->gemm(1, 0, E, md->in, N, 1.0f, dlog, E, x, md->in, 1.0f, ad->grads + md->r_off, md->in);
+        if (dx) k->gemm(0, 0, N, md->in, E, 1.0f, dlog, E, ad->params + md->r_off, md->in, 1.0f, dx, md->in);
+    } else if (want_dgate) {
+        /* group gates: Σ over the rows of each group */
+        for (int n = 0; n < N; n++) {
+            int g = ad->gate_group ? n / ad->gate_group : 0;
+            for (int e = 0; e < E; e++) ad->dgates[(size_t)g * ad->max_experts + e] += dgate[(size_t)n * E + e];
         }
     }
 }

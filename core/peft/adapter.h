@@ -1,13 +1,17 @@
 /* The adapted linear layer (DESIGN.md §3): y = W x + b + Σ_e g_e · (α_e/r_e) · B_e A_e drop_e(x).
  * Every PEFT method is a configuration of it: LoRA = one expert with g = 1; full fine-tuning = no
- * experts and W trainable; MoLA / MMLoRA = several experts with gates (per row, or global).
- * All adapter parameters live in one flat trainable buffer (params/grads) with offsets per expert. */
+ * experts and W trainable; MoLA = experts gated per token by the module's own router (softmax, top-k,
+ * renormalized); MMLoRA = a universal expert (g = 1) plus specialized experts gated per sequence by
+ * the one Global Language Router.  All adapter parameters (experts, token routers, and any extra
+ * block such as the global router) live in one flat trainable buffer with offsets. */
 #ifndef MMLORA_ADAPTER_H
 #define MMLORA_ADAPTER_H
 #include <stddef.h>
 #include <stdint.h>
 #include "kernels.h"
 #include "model/model.h"
+
+#define MM_MAX_EXPERTS 16
 
 typedef struct {
     int r;
@@ -21,27 +25,46 @@ typedef struct {
     int in, out;
     int r_total;     /* Σ r_e: width of the saved u rows */
     mm_expert *experts;
+    /* token router (MoLA): logits = x·Rᵀ, R [n_experts, in] at r_off; top_k kept and renormalized */
+    int token_router, top_k;
+    size_t r_off;
+    float *tr_probs, *tr_gates; /* [N, n_experts] saved by forward (per step, N <= reserved rows) */
 } mm_adapted;
+
+typedef struct { int r; float alpha, dropout; } mm_expert_spec;
+typedef struct {
+    int n_experts;                           /* 0: leave the module unadapted */
+    mm_expert_spec experts[MM_MAX_EXPERTS];
+    int token_router, top_k;
+} mm_module_spec;
+typedef void (*mm_module_spec_fn)(void *ctx, int layer, int target, mm_module_spec *out);
 
 typedef struct {
     int n_layers, n_targets;
     mm_adapted *mods;       /* [layer * n_targets + target] */
     float *params, *grads;  /* flat, n_params each */
     size_t n_params;
-    int max_r_total;
-    /* gates: NULL = every gate 1.  Otherwise gates[e] is used for every row (global gates, MMLoRA)
-     * when gate_rows == 0, or gates[row * n_experts + e] per row (token routers) when gate_rows != 0.
-     * Set by the method before the forward; read by forward and backward. */
+    size_t extra_off, n_extra; /* extra trainable block (e.g. the global router) at the end of the buffer */
+    int max_r_total, max_experts;
+    /* Group gates shared by every module without a token router.  NULL = every gate 1.  Otherwise row n
+     * uses gates[(gate_group ? n / gate_group : 0) * max_experts + e]; with dgates non-NULL, backward
+     * accumulates dL/dgate there (same layout).  Set by the method before forward. */
     const float *gates;
-    int gate_rows;
+    float *dgates;
+    int gate_group;
+    int reserved_rows;
     char method[32];
-    char targets_desc[128];
 } mm_adapters;
 
-/* LoRA with rank r, alpha, dropout on the targets whose bit is set in target_mask (bit t = model target t).
- * A ~ kaiming-uniform(a=√5) = U(−1/√in, 1/√in) from seed; B = 0. */
+/* Build adapters from a per-module spec.  A ~ kaiming-uniform(a=√5) = U(−1/√in, 1/√in), B = 0, token
+ * routers U(−1/√in, 1/√in), all from seed; n_extra more trainable floats are appended (zeroed). */
+int mm_adapters_build(mm_adapters *ad, const mm_model *m, mm_module_spec_fn fn, void *ctx, size_t n_extra,
+                      uint64_t seed);
+/* LoRA with rank r, alpha, dropout on the targets whose bit is set in target_mask (bit t = model target t). */
 int mm_adapters_init_lora(mm_adapters *ad, const mm_model *m, int r, float alpha, float dropout,
                           unsigned target_mask, uint64_t seed);
+/* Per-step buffers for up to N rows (token-router gates); call once before training/generation. */
+void mm_adapters_reserve(mm_adapters *ad, int N);
 void mm_adapters_free(mm_adapters *ad);
 static inline mm_adapted *mm_adapted_at(const mm_adapters *ad, int layer, int target) {
     return &ad->mods[layer * ad->n_targets + target];
@@ -50,12 +73,19 @@ static inline mm_adapted *mm_adapted_at(const mm_adapters *ad, int layer, int ta
 /* drop_base carries the step's seed and micro-step; drop_base.p != 0 means training (each expert's own
  * dropout is then active), 0 means evaluation.  row0: global index of row 0 (dropout stream offset).
  * Forward of one adapted module's adapter part: y += Σ_e g_e s_e drop_e(x) A_eᵀ B_eᵀ.
- * u [N, r_total] receives drop_e(x)·A_eᵀ (saved for backward).  scratch: N·in floats. */
+ * u [N, r_total] receives drop_e(x)·A_eᵀ (saved for backward).  scratch: mm_adapted_scratch() floats. */
 void mm_adapted_fwd(const mm_kernels *k, const mm_adapters *ad, const mm_adapted *md, float *y, int ldy,
                     const float *x, int N, float *u, float *scratch, mm_dropout drop_base, int layer, int target,
                     uint64_t row0);
-/* Backward: dA, dB accumulate into ad->grads; dx += Σ drop_e(du_e·A_e).  scratch: 2·N·in + N·r floats. */
+/* Backward: expert and router gradients accumulate into ad->grads, group-gate gradients into ad->dgates;
+ * dx += Σ drop_e(du_e·A_e) (+ the token router's input gradient). */
 void mm_adapted_bwd(const mm_kernels *k, mm_adapters *ad, const mm_adapted *md, float *dx, const float *dy,
                     int lddy, const float *x, int N, const float *u, float *scratch, mm_dropout drop_base, int layer,
                     int target, uint64_t row0);
+size_t mm_adapted_scratch(int N, int in, int out, int r_total, int n_experts);
+
+/* top-k of p[E] (ties: lower index first), kept weights renormalized to sum 1, others exactly 0 */
+void mm_topk_renorm(const float *p, int E, int k, float *w);
+/* given probabilities p and renormalized weights w (from mm_topk_renorm) and dL/dw, returns dL/dp */
+void mm_topk_renorm_bwd(const float *p, const float *w, const float *dw, int E, float *dp);
 #endif
