@@ -7,15 +7,18 @@
 #include "util/log.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: mmlora info --model DIR [--method fpft-mix|lora-mix|lora-each] [--rank R] [--alpha A]\n"
+    fprintf(f, "usage: mmlora info --model DIR [--method fpft-mix|lora-mix|lora-each|mola|mmlora] [--rank R] [--alpha A]\n"
+               "                   [--languages N] [--set key=value ...]\n"
                "  DIR needs only config.json; prints layers, base parameters, trainable parameters and\n"
                "  trainable%% = trainable / (frozen + trainable), tied weights once, truncated to 2 decimals.\n");
 }
 
 int cmd_info(int argc, char **argv) {
     const char *model = NULL, *method = "lora-mix";
-    int rank = 0;
+    int rank = 0, n_lang = 6;
     double alpha = 0;
+    const char *sets[64];
+    int n_sets = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
@@ -24,6 +27,8 @@ int cmd_info(int argc, char **argv) {
         else if (!strcmp(a, "--method")) method = argv[++i];
         else if (!strcmp(a, "--rank")) rank = atoi(argv[++i]);
         else if (!strcmp(a, "--alpha")) alpha = atof(argv[++i]);
+        else if (!strcmp(a, "--languages")) n_lang = atoi(argv[++i]);
+        else if (!strcmp(a, "--set") && n_sets < 64) sets[n_sets++] = argv[++i];
         else { fprintf(stderr, "mmlora: error: unknown option '%s'\n", a); usage(stderr); return 2; }
     }
     if (!model) { fprintf(stderr, "mmlora: error: --model DIR is required\n"); usage(stderr); return 2; }
@@ -37,7 +42,10 @@ int cmd_info(int argc, char **argv) {
     if (rank < 0) { fprintf(stderr, "mmlora: error: --rank must be positive\n"); return 2; }
     if (rank) { spec.rank = rank; if (!alpha) spec.alpha = 2.0f * rank; }
     if (alpha) spec.alpha = (float)alpha;
-    long long base = mm_config_base_params(&cfg), trainable = mm_method_trainable(&m, &spec);
+    for (int i = 0; i < n_sets; i++)
+        if (mm_method_set(&spec, sets[i])) { fprintf(stderr, "mmlora: error: %s\n", mm_last_error()); free(m.tensors); return 2; }
+    if (mm_method_validate(&spec)) { fprintf(stderr, "mmlora: error: %s\n", mm_last_error()); free(m.tensors); return 2; }
+    long long base = mm_config_base_params(&cfg), trainable = mm_method_trainable(&m, &spec, n_lang);
     long long all = spec.kind == MM_METHOD_FPFT_MIX ? base : base + trainable;
     char b[32], t[32], a[32], pct[32];
     mm_format_thousands(b, sizeof b, base);
@@ -48,11 +56,13 @@ int cmd_info(int argc, char **argv) {
            cfg.family == MM_FAMILY_LLAMA ? "llama" : "gpt_bigcode", cfg.n_layer, cfg.d_model, cfg.n_head,
            cfg.n_kv_head, cfg.d_ff, cfg.vocab_size);
     printf("base params: %s\n", b);
-    if (spec.kind == MM_METHOD_FPFT_MIX) printf("method: %s (every weight trainable)\n", spec.name);
-    else {
-        printf("method: %s (r %d, alpha %g, dropout %g, targets", spec.name, spec.rank, spec.alpha, spec.dropout);
+    char desc[512];
+    mm_method_describe(&spec, desc, sizeof desc);
+    printf("method: %s\n", desc);
+    if (spec.kind != MM_METHOD_FPFT_MIX) {
+        printf("targets:");
         for (int i = 0; i < m.n_targets; i++) printf("%s %s", i ? "," : "", m.targets[i].name);
-        printf(")\n");
+        printf("\n");
     }
     printf("trainable params: %s || all params: %s || trainable%%: %s\n", t, a, pct);
     free(m.tensors);

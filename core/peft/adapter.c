@@ -28,10 +28,11 @@ int mm_adapters_build(mm_adapters *ad, const mm_model *m, mm_module_spec_fn fn, 
                 return mm_fail("layer %d %s: %d experts exceed the maximum of %d", l, m->targets[t].name,
                                sp.n_experts, MM_MAX_EXPERTS);
             }
-            if (sp.token_router && (sp.top_k < 1 || sp.top_k > sp.n_experts)) {
+            if (sp.token_router && (sp.routed_from < 0 || sp.routed_from >= sp.n_experts || sp.top_k < 1 ||
+                                    sp.top_k > sp.n_experts - sp.routed_from)) {
                 mm_adapters_free(ad);
                 return mm_fail("layer %d %s: top-k %d must be in [1, %d]", l, m->targets[t].name, sp.top_k,
-                               sp.n_experts);
+                               sp.n_experts - sp.routed_from);
             }
             mm_adapted *md = mm_adapted_at(ad, l, t);
             md->n_experts = sp.n_experts;
@@ -60,8 +61,9 @@ int mm_adapters_build(mm_adapters *ad, const mm_model *m, mm_module_spec_fn fn, 
             if (sp.token_router) {
                 md->token_router = 1;
                 md->top_k = sp.top_k;
+                md->routed_from = sp.routed_from;
                 md->r_off = off;
-                off += (size_t)sp.n_experts * md->in;
+                off += (size_t)(sp.n_experts - sp.routed_from) * md->in;
             }
             if (md->r_total > ad->max_r_total) ad->max_r_total = md->r_total;
             if (md->n_experts > ad->max_experts) ad->max_experts = md->n_experts;
@@ -82,7 +84,7 @@ int mm_adapters_build(mm_adapters *ad, const mm_model *m, mm_module_spec_fn fn, 
                 uniform_init(ad->params + md->experts[e].a_off, (size_t)md->experts[e].r * md->in, bound, seed,
                              mm_rng_stream_lora(l, t, e) | 0x800u);
             if (md->token_router)
-                uniform_init(ad->params + md->r_off, (size_t)md->n_experts * md->in, bound, seed,
+                uniform_init(ad->params + md->r_off, (size_t)(md->n_experts - md->routed_from) * md->in, bound, seed,
                              mm_rng_stream_lora(l, t, 255) | 0x800u);
         }
     snprintf(ad->method, sizeof ad->method, "custom");
@@ -115,8 +117,8 @@ void mm_adapters_reserve(mm_adapters *ad, int N) {
         if (!md->token_router) continue;
         free(md->tr_probs);
         free(md->tr_gates);
-        md->tr_probs = mm_xcalloc((size_t)N * md->n_experts, sizeof(float));
-        md->tr_gates = mm_xcalloc((size_t)N * md->n_experts, sizeof(float));
+        md->tr_probs = mm_xcalloc((size_t)N * (md->n_experts - md->routed_from), sizeof(float));
+        md->tr_gates = mm_xcalloc((size_t)N * (md->n_experts - md->routed_from), sizeof(float));
     }
     ad->reserved_rows = N;
 }
@@ -166,7 +168,9 @@ size_t mm_adapted_scratch(int N, int in, int out, int r_total, int n_experts) {
 
 /* gate of row n for expert e: token router, group gates, or 1 */
 static inline float gate_at(const mm_adapters *ad, const mm_adapted *md, int n, int e) {
-    if (md->token_router) return md->tr_gates[(size_t)n * md->n_experts + e];
+    if (md->token_router)
+        return e < md->routed_from ? 1.0f
+                                   : md->tr_gates[(size_t)n * (md->n_experts - md->routed_from) + (e - md->routed_from)];
     if (!ad->gates) return 1.0f;
     int g = ad->gate_group ? n / ad->gate_group : 0;
     return ad->gates[(size_t)g * ad->max_experts + e];
@@ -188,7 +192,7 @@ static const float *dropped_input(const mm_kernels *k, const mm_expert *ex, cons
 }
 
 static void token_router_fwd(const mm_kernels *k, const mm_adapters *ad, const mm_adapted *md, const float *x, int N) {
-    const int E = md->n_experts;
+    const int E = md->n_experts - md->routed_from;
     /* logits = x·Rᵀ, softmax in fp32, top-k renormalized */
     k->gemm(0, 1, N, E, md->in, 1.0f, x, md->in, ad->params + md->r_off, md->in, 0.0f, md->tr_probs, E);
     for (int n = 0; n < N; n++) {
@@ -291,17 +295,18 @@ void mm_adapted_bwd(const mm_kernels *k, mm_adapters *ad, const mm_adapted *md, 
     }
     if (md->token_router) {
         /* through the renormalized top-k and the softmax to the router logits, then R and x */
-        float *dlog = h_buf; /* N * E <= N * in */
+        const int Er = E - md->routed_from;
+        float *dlog = h_buf; /* N * Er <= N * in */
         for (int n = 0; n < N; n++) {
-            const float *p = md->tr_probs + (size_t)n * E, *w = md->tr_gates + (size_t)n * E;
+            const float *p = md->tr_probs + (size_t)n * Er, *w = md->tr_gates + (size_t)n * Er;
             float dp[MM_MAX_EXPERTS];
-            mm_topk_renorm_bwd(p, w, dgate + (size_t)n * E, E, dp);
+            mm_topk_renorm_bwd(p, w, dgate + (size_t)n * E + md->routed_from, Er, dp);
             float dot = 0.0f;
-            for (int e = 0; e < E; e++) dot += dp[e] * p[e];
-            for (int e = 0; e < E; e++) dlog[(size_t)n * E + e] = p[e] * (dp[e] - dot);
+            for (int e = 0; e < Er; e++) dot += dp[e] * p[e];
+            for (int e = 0; e < Er; e++) dlog[(size_t)n * Er + e] = p[e] * (dp[e] - dot);
         }
-        k->gemm(1, 0, E, md->in, N, 1.0f, dlog, E, x, md->in, 1.0f, ad->grads + md->r_off, md->in);
-        if (dx) k->gemm(0, 0, N, md->in, E, 1.0f, dlog, E, ad->params + md->r_off, md->in, 1.0f, dx, md->in);
+        k->gemm(1, 0, Er, md->in, N, 1.0f, dlog, Er, x, md->in, 1.0f, ad->grads + md->r_off, md->in);
+        if (dx) k->gemm(0, 0, N, md->in, Er, 1.0f, dlog, Er, ad->params + md->r_off, md->in, 1.0f, dx, md->in);
     } else if (want_dgate) {
         /* group gates: Σ over the rows of each group */
         for (int n = 0; n < N; n++) {

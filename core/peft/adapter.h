@@ -25,17 +25,18 @@ typedef struct {
     int in, out;
     int r_total;     /* Σ r_e: width of the saved u rows */
     mm_expert *experts;
-    /* token router (MoLA): logits = x·Rᵀ, R [n_experts, in] at r_off; top_k kept and renormalized */
-    int token_router, top_k;
+    /* token router (MoLA): logits = x·Rᵀ over the routed experts [routed_from, n_experts), R [n_routed, in]
+     * at r_off; top_k kept and renormalized; experts before routed_from have gate 1 */
+    int token_router, top_k, routed_from;
     size_t r_off;
-    float *tr_probs, *tr_gates; /* [N, n_experts] saved by forward (per step, N <= reserved rows) */
+    float *tr_probs, *tr_gates; /* [N, n_routed] saved by forward (per step, N <= reserved rows) */
 } mm_adapted;
 
 typedef struct { int r; float alpha, dropout; } mm_expert_spec;
 typedef struct {
     int n_experts;                           /* 0: leave the module unadapted */
     mm_expert_spec experts[MM_MAX_EXPERTS];
-    int token_router, top_k;
+    int token_router, top_k, routed_from;
 } mm_module_spec;
 typedef void (*mm_module_spec_fn)(void *ctx, int layer, int target, mm_module_spec *out);
 

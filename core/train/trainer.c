@@ -44,6 +44,7 @@ int mm_trainer_init(mm_trainer *tr, mm_engine *e, const mm_train_config *cfg) {
     tr->v = mm_xcalloc(tr->n ? tr->n : 1, sizeof(float));
     tr->tokens = mm_xmalloc(sizeof(int32_t) * e->B * e->T);
     tr->weights = mm_xmalloc(sizeof(float) * e->B * e->T);
+    tr->langs = mm_xcalloc((size_t)e->B, sizeof(int32_t));
     return 0;
 }
 
@@ -52,6 +53,7 @@ void mm_trainer_free(mm_trainer *tr) {
     free(tr->v);
     free(tr->tokens);
     free(tr->weights);
+    free(tr->langs);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -61,14 +63,18 @@ int mm_trainer_step(mm_trainer *tr, mm_batch_fn next, void *ctx) {
     double loss = 0.0, wsum = 0.0;
     int taken = 0;
     for (int a = 0; a < tr->cfg.accum; a++) {
-        int rows = next(ctx, tr->micro, tr->tokens, tr->weights, e->B, e->T);
+        int rows = next(ctx, tr->micro, tr->tokens, tr->weights, tr->langs, e->B, e->T);
         if (rows < 0) return -1;
         if (rows == 0) break;
         e->seed = tr->cfg.seed;
         e->step = (uint32_t)tr->micro;
         e->train = 1;
+        if (tr->hooks.begin_micro &&
+            tr->hooks.begin_micro(tr->hooks.ctx, tr->langs, rows, e->T, 1, tr->cfg.seed, (uint32_t)tr->micro))
+            return -1;
         double ws = 0.0;
         loss += mm_engine_step(e, tr->tokens, tr->weights, rows, e->T, 1.0f, &ws);
+        if (tr->hooks.end_micro) tr->hooks.end_micro(tr->hooks.ctx);
         wsum += ws;
         tr->micro++;
         taken++;
@@ -80,6 +86,12 @@ int mm_trainer_step(mm_trainer *tr, mm_batch_fn next, void *ctx) {
     for (size_t i = 0; i < tr->n; i++) {
         tr->g[i] *= inv;
         sq += (double)tr->g[i] * tr->g[i];
+    }
+    tr->last_aux_loss = 0.0;
+    if (tr->hooks.post_normalize) {
+        tr->last_aux_loss = tr->hooks.post_normalize(tr->hooks.ctx, 1, tr->cfg.seed, (uint32_t)tr->step);
+        sq = 0.0;
+        for (size_t i = 0; i < tr->n; i++) sq += (double)tr->g[i] * tr->g[i];
     }
     double norm = sqrt(sq);
     tr->last_loss = loss / wsum;

@@ -20,9 +20,19 @@ void mm_train_config_defaults(mm_train_config *c);
 /* learning rate used by optimizer step `step` (0-based), as HF's LambdaLR with the linear schedule */
 float mm_lr_at(const mm_train_config *c, int step);
 
-/* Fills micro-batch number `micro` (0-based over the whole run): tokens [B, T] and loss weights [B, T].
- * Returns the number of rows filled (<= B), 0 at the end of the data, -1 on error. */
-typedef int (*mm_batch_fn)(void *ctx, uint64_t micro, int32_t *tokens, float *weights, int B, int T);
+/* Fills micro-batch number `micro` (0-based over the whole run): tokens [B, T], loss weights [B, T] and
+ * the language id of each sequence [B].  Returns the number of sequences filled (<= B), 0 at the end of
+ * the data, -1 on error. */
+typedef int (*mm_batch_fn)(void *ctx, uint64_t micro, int32_t *tokens, float *weights, int32_t *langs, int B, int T);
+
+/* Method-specific work around each micro-batch and step (MMLoRA's router and expert loss). */
+typedef struct {
+    void *ctx;
+    int (*begin_micro)(void *ctx, const int32_t *langs, int B, int T, int train, uint64_t seed, uint32_t step);
+    void (*end_micro)(void *ctx);
+    /* after the gradients are normalized, before clipping: add auxiliary-loss gradients, return the loss */
+    double (*post_normalize)(void *ctx, int train, uint64_t seed, uint32_t step);
+} mm_train_hooks;
 
 typedef struct {
     mm_train_config cfg;
@@ -33,10 +43,11 @@ typedef struct {
     float *m, *v;       /* AdamW moments */
     int step;           /* optimizer steps done */
     uint64_t micro;     /* micro-batches consumed */
-    int32_t *tokens;
+    int32_t *tokens, *langs;
     float *weights;
+    mm_train_hooks hooks;
     /* last step's statistics */
-    double last_loss, last_tokens, last_grad_norm;
+    double last_loss, last_aux_loss, last_tokens, last_grad_norm;
     float last_lr;
 } mm_trainer;
 

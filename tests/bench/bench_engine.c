@@ -33,7 +33,8 @@ static double sgemm_peak(void) {
     return best;
 }
 
-static int batches(void *ctx, uint64_t micro, int32_t *tok, float *w, int B, int T) {
+static int batches(void *ctx, uint64_t micro, int32_t *tok, float *w, int32_t *langs, int B, int T) {
+    for (int b = 0; b < B; b++) langs[b] = b % 6;
     int V = *(int *)ctx;
     for (int i = 0; i < B * T; i++) {
         tok[i] = (int32_t)(mm_rng_u32(1, (uint32_t)micro, 3, (uint64_t)i) % (uint32_t)V);
