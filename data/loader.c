@@ -6,6 +6,8 @@
 #include "data/xlcost.h"
 #include "util/log.h"
 
+int mm_dataset_lang_on(const mm_load_opts *o, int l) { return !o->lang_mask || (o->lang_mask >> l & 1u); }
+
 void mm_dataset_files(const mm_load_opts *o, int lang, int split, char *f1, char *f2, size_t cap) {
     const mm_lang_table *t = mm_lang_table_get(o->kind);
     if (o->kind == MM_DS_XLCOST) {
@@ -41,6 +43,7 @@ int mm_dataset_check(const mm_load_opts *o, int split_mask, char *out, size_t ou
     for (int s = 0; s < MM_N_SPLITS; s++) {
         if (!(split_mask & (1 << s))) continue;
         for (int l = 0; l < t->n_langs; l++) {
+            if (!mm_dataset_lang_on(o, l)) continue;
             mm_dataset_files(o, l, s, f1, f2, sizeof f1);
             const char *fs[2] = {f1, f2};
             for (int k = 0; k < 2; k++) {
@@ -73,6 +76,7 @@ int mm_dataset_check(const mm_load_opts *o, int split_mask, char *out, size_t ou
 }
 
 long mm_dataset_load(const mm_load_opts *o, int lang, int split, mm_example_set *out, mm_bad_report *bad) {
+    if (!mm_dataset_lang_on(o, lang)) return 0;
     if (o->kind == MM_DS_XLCOST)
         return mm_xlcost_read(o->raw, o->xlcost_level, lang, split, o->py_layout, o->strict, out, bad);
     char f1[1024];

@@ -11,7 +11,11 @@ typedef struct {
     int xlcost_level;     /* MM_XLCOST_PROGRAM (paper, Table I) or MM_XLCOST_SNIPPET */
     int py_layout;        /* MM_XLCOST_PY_TOKENS or MM_XLCOST_PY_RESTORE */
     int strict;           /* a bad input line is an error */
+    unsigned lang_mask;   /* bit l: read language l; 0 = all.  Ids stay those of the fixed table. */
 } mm_load_opts;
+
+/* 1 if language l is selected by o->lang_mask */
+int mm_dataset_lang_on(const mm_load_opts *o, int l);
 
 /* The raw file(s) of (lang, split): a .jsonl (csn, local) or the code and text files (xlcost; f2 set). */
 void mm_dataset_files(const mm_load_opts *o, int lang, int split, char *f1, char *f2, size_t cap);

@@ -55,7 +55,8 @@ void mm_prepare_cache_dir(const mm_prepare_opts *o, char *buf, size_t cap) {
                      o->load.kind == MM_DS_XLCOST && o->load.py_layout ? "-pylayout" : "",
                      o->spec.tokenizer_sha256, o->spec.max_source, o->spec.max_target);
     if (o->fraction < 1.0 && n > 0 && (size_t)n < cap)
-        snprintf(buf + n, cap - (size_t)n, "-f%g-seed%llu", o->fraction, (unsigned long long)o->seed);
+        n += snprintf(buf + n, cap - (size_t)n, "-f%g-seed%llu", o->fraction, (unsigned long long)o->seed);
+    if (o->load.lang_mask && n > 0 && (size_t)n < cap) snprintf(buf + n, cap - (size_t)n, "-L%x", o->load.lang_mask);
 }
 
 /* sha256 hex of everything split s's content depends on */
@@ -64,8 +65,8 @@ static void fingerprint(const mm_prepare_opts *o, int split, char hex[65]) {
     EVP_DigestInit_ex(md, EVP_sha256(), NULL);
     char buf[2048];
     const mm_seq_spec *sp = &o->spec;
-    int n = snprintf(buf, sizeof buf, "v%u|%s|%d|%d|%s|%d|%d|%d|%d|%.17g|%llu|%s|", MM_CACHE_VERSION,
-                     mm_prepare_dataset_name(&o->load), o->load.py_layout, split, sp->tokenizer_sha256,
+    int n = snprintf(buf, sizeof buf, "v%u|%s|%x|%d|%d|%s|%d|%d|%d|%d|%.17g|%llu|%s|", MM_CACHE_VERSION,
+                     mm_prepare_dataset_name(&o->load), o->load.lang_mask, o->load.py_layout, split, sp->tokenizer_sha256,
                      sp->max_source, sp->max_target, sp->eos_id, sp->n_sep, split == MM_SPLIT_TRAIN ? o->fraction : 1.0,
                      split == MM_SPLIT_TRAIN ? (unsigned long long)o->seed : 0ull, sp->sep_text ? sp->sep_text : "");
     EVP_DigestUpdate(md, buf, (size_t)n);
@@ -73,6 +74,7 @@ static void fingerprint(const mm_prepare_opts *o, int split, char hex[65]) {
     const mm_lang_table *t = mm_lang_table_get(o->load.kind);
     for (int l = 0; l < t->n_langs; l++) {
         char f1[1024], f2[1024];
+        if (!mm_dataset_lang_on(&o->load, l)) continue;
         mm_dataset_files(&o->load, l, split, f1, f2, sizeof f1);
         const char *fs[2] = {f1, f2};
         for (int k = 0; k < 2; k++) {
@@ -180,6 +182,7 @@ static int build_split(const mm_prepare_opts *o, const char *dir, int split, con
         mm_dataset_files(&o->load, l, split, f1, f2, sizeof f1);
         struct stat st;
         uint64_t fbytes = 0;
+        if (!mm_dataset_lang_on(&o->load, l)) f1[0] = f2[0] = 0;
         if (stat(f1, &st) == 0) fbytes += (uint64_t)st.st_size;
         if (f2[0] && stat(f2, &st) == 0) fbytes += (uint64_t)st.st_size;
         if (mm_dataset_load(&o->load, l, split, &s, &res->bad[split]) < 0) {
@@ -306,6 +309,7 @@ int mm_prepare_run(const mm_prepare_opts *o, mm_prepare_result *res) {
         for (int l = 0; l < t->n_langs; l++) {
             char f1[1024], f2[1024];
             struct stat st;
+            if (!mm_dataset_lang_on(&o->load, l)) continue;
             mm_dataset_files(&o->load, l, s, f1, f2, sizeof f1);
             if (stat(f1, &st) == 0) total += (uint64_t)st.st_size;
             if (f2[0] && stat(f2, &st) == 0) total += (uint64_t)st.st_size;

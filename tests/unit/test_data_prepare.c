@@ -212,19 +212,34 @@ Test(prepare, shared_xlcost_python) {
     snprintf(raw, sizeof raw, "%s/data", sd ? sd : "/nonexistent");
     snprintf(probe, sizeof probe, "%s/xlcost/generation/pair_data_tok_full_desc/Python-desc/val-Python-desc-tok.py", raw);
     if (!sd || !mm_file_exists(probe)) cr_skip_test("SHARED_DIR/data/xlcost absent");
-    /* only Python is shared: prepare needs every language, so read one split directly */
-    mm_example_set s = {0};
-    mm_bad_report bad = {0};
-    mm_load_opts lo = {.kind = MM_DS_XLCOST, .raw = raw};
-    cr_assert_eq(mm_dataset_load(&lo, 2, MM_SPLIT_VALID, &s, &bad), 472);
-    mm_prepare_opts o = opts(raw, "/tmp");
+    char *cache = tmpdir();
+    mm_prepare_opts o = opts(raw, cache);
+    o.load.kind = MM_DS_XLCOST;
+    o.load.lang_mask = 1u << 2;   /* only Python is shared */
+    o.split_mask = (1 << MM_SPLIT_VALID) | (1 << MM_SPLIT_TEST);
     o.spec.max_source = 400;
     o.spec.max_target = 100;
-    mm_ids sc = {0}, out = {0};
-    int n_src, sf, tf;
-    cr_assert_eq(mm_assemble(&o.spec, s.ex[0].src, s.ex[0].tgt, &sc, &out, &n_src, &sf, &tf), 0);
-    cr_assert_eq(out.n, (size_t)n_src + (size_t)(tf < 100 ? tf : 100) + 1);
-    free(sc.ids);
-    free(out.ids);
-    mm_examples_free(&s);
+    mm_prepare_result r;
+    cr_assert_eq(mm_prepare_run(&o, &r), 0, "%s", mm_last_error());
+    cr_assert_eq(r.examples, 472 + 450);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/valid.bin", r.dir);
+    mm_cache *c = mm_cache_open(path);
+    cr_assert(c);
+    cr_assert_eq(mm_cache_count(c), 472);
+    cr_assert_str_eq(mm_cache_header_get(c)->lang_names[6], "C");
+    mm_cache_example e;
+    cr_assert_eq(mm_cache_get(c, 471, &e), 0);
+    cr_assert_eq(e.lang, 2);
+    cr_assert_eq(e.line, 472);
+    cr_assert_eq(e.ids[e.n_src - 1], SEP);
+    cr_assert_eq(e.ids[e.n_tok - 1], EOS);
+    mm_cache_close(c);
+    snprintf(path, sizeof path, "%s/gold/test.Python.txt", r.dir);
+    char *g = mm_read_file(path, NULL);
+    const char *want = "0\tMinimum sum possible by removing all occurrences of any array element\n";
+    cr_assert(g && !strncmp(g, want, strlen(want)), "%.80s", g);
+    free(g);
+    rmtree(cache);
+    free(cache);
 }
