@@ -47,13 +47,6 @@ static void unescape(const char *in, char *out, size_t cap) {
     out[o] = 0;
 }
 
-/* the tokenizer lands on branch tok: weak references keep this file linkable until it does */
-#pragma weak mm_tokenizer_load
-#pragma weak mm_tokenizer_free
-#pragma weak mm_tokenizer_encode
-#pragma weak mm_tokenizer_token_to_id
-#pragma weak mm_tokenizer_sha256
-
 static int tok_encode(void *ctx, const char *text, size_t len, mm_ids *out) {
     return mm_tokenizer_encode(ctx, text, len, 0, out);
 }
@@ -157,7 +150,6 @@ int cmd_prepare(int argc, char **argv) {
     /* missing raw data first: a clear message even without a tokenizer */
     char msg[8192];
     if (mm_dataset_check(&o.load, o.split_mask ? o.split_mask : 7, msg, sizeof msg) < 0) return fail(msg);
-    if (!mm_tokenizer_load) return fail("prepare needs the tokenizer (core/io/tokenizer.c), not in this build yet");
     mm_tokenizer *tok = mm_tokenizer_load(model);
     if (!tok) return fail(mm_last_error());
     char septext[64];

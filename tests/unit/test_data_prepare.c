@@ -1,6 +1,7 @@
 /* prepare: sequence assembly + mask, cache round trip, reuse / rebuild, atomic writes, subsets.
  * Uses a byte encoder (id = byte value) so the tests need no tokenizer.json. */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,6 +241,25 @@ Test(prepare, shared_xlcost_python) {
     const char *want = "0\tMinimum sum possible by removing all occurrences of any array element\n";
     cr_assert(g && !strncmp(g, want, strlen(want)), "%.80s", g);
     free(g);
+    rmtree(cache);
+    free(cache);
+}
+
+int cmd_prepare(int argc, char **argv);
+
+Test(prepare, cli_with_real_tokenizer) {
+    char *cache = tmpdir();
+    char *argv[] = {"prepare", "--dataset", "csn", "--model", "tests/fixtures/tokenizer/st.json", "--raw", FIX,
+                    "--splits", "test", "--cache", cache, "--max-source", "8", NULL};
+    cr_redirect_stdout();
+    cr_assert_eq(cmd_prepare(13, argv), 0, "%s", mm_last_error());
+    /* the cache directory is keyed by the tokenizer's sha256 and the lengths */
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "test -f %s/csn-*-s8-t128/test.bin", cache);
+    cr_assert_eq(system(cmd), 0);
+    char *bad[] = {"prepare", "--dataset", "csn", "--model", "tests/fixtures/tokenizer/st.json", "--raw", "/nonexistent",
+                   "--cache", cache, NULL};
+    cr_assert_neq(cmd_prepare(9, bad), 0);
     rmtree(cache);
     free(cache);
 }
