@@ -181,6 +181,11 @@ int mm_extract_python(const char *s, size_t n, mm_funcs *out) {
         size_t ds = ls[B];
         if (v[ds].type != TK_STR || ds + 1 >= t.n || v[ds + 1].type != TK_NL) continue;
         if (E == B) continue;   /* only a docstring: no code left once it is removed */
+        if (ind[L] > 0) {       /* a nested def with `nonlocal` does not compile on its own */
+            int nonlocal = 0;
+            for (size_t q = B; q <= E && !nonlocal; q++) nonlocal = ind[q] == ind[B] && is_word(s, &v[ls[q]], "nonlocal");
+            if (nonlocal) continue;
+        }
         size_t end_tok = ls[E];
         while (end_tok + 1 < t.n && v[end_tok + 1].type != TK_NL) end_tok++;
         size_t c0 = ls[L];
