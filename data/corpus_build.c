@@ -274,7 +274,12 @@ static size_t dedup(recs *R, unsigned char *dup) {
             for (int q = 0; q < MH_ROWS; q++) h = (h ^ mh[b * MH_ROWS + q]) * 1099511628211ull;
             keys[b] = h;
             for (size_t p = h & (cap - 1); tab[p].used; p = (p + 1) & (cap - 1))
-                if (tab[p].key == h && jaccard(r, &R->v[tab[p].rec]) >= DUP_JACCARD) { is_dup = 1; break; }
+                if (tab[p].key == h) {
+                    const rec *o = &R->v[tab[p].rec];
+                    /* small functions share most of their tokens by nature: only identical sets count */
+                    double need = (r->n_set < 10 || o->n_set < 10) ? 1.0 : DUP_JACCARD;
+                    if (jaccard(r, o) >= need) { is_dup = 1; break; }
+                }
         }
         if (is_dup) {
             dup[i] = 1;

@@ -28,7 +28,7 @@ static void put(FILE *f, int lang, const char *code, size_t idx) {
         if (!strncmp(p, "function", 8) || p[0] == '(' || strstr(code, "=>") == strchr(code, ')') + 2)
             fprintf(f, "(%s);\n", code);
         else
-            fprintf(f, "class _C%zu {\n%s\n}\n", idx, code);
+            fprintf(f, "class _C%zu extends Object {\n%s\n}\n", idx, code);   /* a parent, for super() */
     } else {
         fprintf(f, "%s\n", code);
     }
