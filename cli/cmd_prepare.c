@@ -51,7 +51,7 @@ static int tok_encode(void *ctx, const char *text, size_t len, mm_ids *out) {
     return mm_tokenizer_encode(ctx, text, len, 0, out);
 }
 
-/* eos: config.json eos_token_id (int or list), else the tokenizer's <|endoftext|> */
+/* eos: config.json eos_token_id (int or list), else the first of the tokenizer's known end tokens */
 static int find_eos(const char *model, const mm_tokenizer *t) {
     char path[1100];
     snprintf(path, sizeof path, "%s/config.json", model);
@@ -65,7 +65,9 @@ static int find_eos(const char *model, const mm_tokenizer *t) {
         cJSON_Delete(j);
         free(txt);
     }
-    if (eos < 0) eos = mm_tokenizer_token_to_id(t, "<|endoftext|>");
+    static const char *NAMES[] = {"<|endoftext|>", "<\xef\xbd\x9c" "end\xe2\x96\x81" "of\xe2\x96\x81" "sentence\xef\xbd\x9c>",
+                                  "<|EOT|>", "</s>", NULL};   /* StarCoder, DeepSeek-Coder, ..., llama */
+    for (int i = 0; eos < 0 && NAMES[i]; i++) eos = mm_tokenizer_token_to_id(t, NAMES[i]);
     return eos;
 }
 
@@ -170,7 +172,7 @@ int cmd_prepare(int argc, char **argv) {
     o.spec.eos_id = find_eos(model, tok);
     if (o.spec.eos_id < 0) {
         mm_tokenizer_free(tok);
-        return fail("no eos: config.json has no eos_token_id and the tokenizer no <|endoftext|>");
+        return fail("no eos: config.json has no eos_token_id and the tokenizer no <|endoftext|> / end-of-sentence token");
     }
     mm_prepare_result r;
     int rc = mm_prepare_run(&o, &r);
@@ -189,8 +191,10 @@ int cmd_prepare(int argc, char **argv) {
             printf("  %s.bin: %s\n", mm_split_name(s), r.reused[s] ? "reused (valid)" : "built");
     if (mm_prepare_report(r.dir, o.split_mask, stdout) < 0) return fail(mm_last_error());
     if (r.examples)
-        printf("throughput: %llu examples, %.1f MB of text in %.2f s: %.0f examples/s, %.2f MB/s\n",
-               (unsigned long long)r.examples, (double)r.bytes_in / 1e6, r.seconds, (double)r.examples / r.seconds,
-               (double)r.bytes_in / 1e6 / r.seconds);
+        printf("throughput: %llu examples in %.2f s: %.0f examples/s, %.2f MB/s of raw input (%.1f MB), "
+               "%.2f MB/s of code+summary text (%.1f MB)\n",
+               (unsigned long long)r.examples, r.seconds, (double)r.examples / r.seconds,
+               (double)r.raw_bytes / 1e6 / r.seconds, (double)r.raw_bytes / 1e6, (double)r.bytes_in / 1e6 / r.seconds,
+               (double)r.bytes_in / 1e6);
     return 0;
 }

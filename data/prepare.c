@@ -315,6 +315,7 @@ int mm_prepare_run(const mm_prepare_opts *o, mm_prepare_result *res) {
             if (f2[0] && stat(f2, &st) == 0) total += (uint64_t)st.st_size;
         }
     }
+    res->raw_bytes = total;
     for (int s = 0; s < MM_N_SPLITS; s++) {
         if (!(todo & (1 << s))) continue;
         if (build_split(o, res->dir, s, fps[s], res, t0, total, &done) < 0) return -1;

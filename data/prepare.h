@@ -50,7 +50,8 @@ typedef struct {
     int reused[3];                 /* per split: 1 if a valid cache was found and kept */
     mm_bad_report bad[3];          /* per split: skipped input lines */
     double seconds;
-    uint64_t bytes_in;             /* raw text bytes turned into sequences */
+    uint64_t bytes_in;             /* code + summary text bytes turned into sequences */
+    uint64_t raw_bytes;            /* bytes of the raw files read (jsonl / XLCoST text) */
     uint64_t examples;
 } mm_prepare_result;
 
