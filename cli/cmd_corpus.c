@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli/commands.h"
 #include "data/corpus.h"
 #include "data/dataset.h"
@@ -40,7 +41,7 @@ static int do_build(int argc, char **argv) {
                                       {"work", 1, 0, 'w'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     mm_corpus_opts o = {0};
     o.seed = 1;
-    o.progress = 1;
+    o.progress = isatty(2) ? 1 : 2;   /* progress with ETA: redrawn line on a terminal, else a line per 10 s */
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", L, NULL)) != -1) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -90,7 +91,7 @@ int cmd_prepare(int argc, char **argv) {
     o.spec.max_target = 128;
     o.fraction = 1.0;
     o.seed = 1;
-    o.progress = 1;
+    o.progress = isatty(2) ? 1 : 2;   /* progress with ETA: redrawn line on a terminal, else a line per 10 s */
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", LONG, NULL)) != -1) {

@@ -323,15 +323,16 @@ static int build_lang(const mm_corpus_opts *o, int lang, mm_corpus_stats *st) {
 #pragma omp critical(corpus_progress)
             {
                 double tn = now_s();
-                if (tn - last > 1.0) {
+                if (tn - last > (o->progress == 1 ? 1.0 : 10.0)) {
                     last = tn;
                     double eta = done ? (tn - t0) * (double)(files.n - done) / (double)done : 0;
-                    fprintf(stderr, "\rcorpus: %-10s %zu/%zu files, ETA %.0fs   ", LANG[lang], done, files.n, eta);
+                    fprintf(stderr, "%scorpus: %-10s %zu/%zu files, ETA %.0fs   %s", o->progress == 1 ? "\r" : "",
+                            LANG[lang], done, files.n, eta, o->progress == 1 ? "" : "\n");
                 }
             }
         }
     }
-    if (o->progress) fprintf(stderr, "\r%70s\r", "");
+    if (o->progress == 1) fprintf(stderr, "\r%70s\r", "");
     recs all = {0};
     for (size_t i = 0; i < files.n; i++) {
         st->funcs[lang] += per[i].n_funcs;

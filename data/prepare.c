@@ -232,13 +232,14 @@ static int build_split(const mm_prepare_opts *o, const char *dir, int split, con
                 ls->n_tgt_truncated += meta[3 * i + 2] > o->spec.max_target;
             }
             double tn = now_s();
-            if (o->progress && tn - last > 1.0) {
+            if (o->progress && tn - last > (o->progress == 1 ? 1.0 : 10.0)) {
                 last = tn;
                 double frac = bytes_total ? ((double)*bytes_done + (double)fbytes * (double)(c0 + cn) / (double)s.n) /
                                                 (double)bytes_total : 0;
                 double eta = frac > 0 ? (tn - t_start) * (1 - frac) / frac : 0;
-                fprintf(stderr, "\rprepare: %s %-10s %zu/%zu examples, %3.0f%% of input, ETA %.0fs   ",
-                        mm_split_name(split), t->langs[l], c0 + cn, s.n, 100 * frac, eta);
+                fprintf(stderr, "%sprepare: %s %-10s %zu/%zu examples, %3.0f%% of input, ETA %.0fs   %s",
+                        o->progress == 1 ? "\r" : "", mm_split_name(split), t->langs[l], c0 + cn, s.n, 100 * frac, eta,
+                        o->progress == 1 ? "" : "\n");
             }
         }
         percentiles(src_len, s.n, ls->src_pct);
@@ -250,7 +251,7 @@ static int build_split(const mm_prepare_opts *o, const char *dir, int split, con
         free(tgt_len);
         mm_examples_free(&s);
     }
-    if (o->progress) fprintf(stderr, "\r%100s\r", "");
+    if (o->progress == 1) fprintf(stderr, "\r%100s\r", "");
     for (size_t i = 0; i < CHUNK; i++) free(outs[i].ids);
     free(outs);
     free(meta);

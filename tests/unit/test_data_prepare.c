@@ -252,6 +252,7 @@ Test(prepare, cli_with_real_tokenizer) {
     char *argv[] = {"prepare", "--dataset", "csn", "--model", "tests/fixtures/tokenizer/st.json", "--raw", FIX,
                     "--splits", "test", "--cache", cache, "--max-source", "8", NULL};
     cr_redirect_stdout();
+    cr_redirect_stderr();
     cr_assert_eq(cmd_prepare(13, argv), 0, "%s", mm_last_error());
     /* the cache directory is keyed by the tokenizer's sha256 and the lengths */
     char cmd[1200];
