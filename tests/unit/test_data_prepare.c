@@ -264,3 +264,39 @@ Test(prepare, cli_with_real_tokenizer) {
     rmtree(cache);
     free(cache);
 }
+
+Test(prepare, subset_of_train_keeps_shares) {
+    char *cache = tmpdir(), *raw = tmpdir();
+    copy_fixture_raw(raw);
+    const char *langs[] = {"go", "java", "javascript", "php", "python", "ruby"};
+    const int per[] = {300, 500, 120, 80, 1000, 30};
+    for (int l = 0; l < 6; l++) {
+        char p[1200];
+        snprintf(p, sizeof p, "%s/codesearchnet/%s/train.jsonl", raw, langs[l]);
+        FILE *f = fopen(p, "w");
+        for (int i = 0; i < per[l]; i++)
+            fprintf(f, "{\"code_tokens\": [\"f%d\", \"(\", \")\"], \"docstring_tokens\": [\"Does\", \"thing\", \"%d\"]}\n", i, i);
+        fclose(f);
+    }
+    mm_prepare_opts o = opts(raw, cache);
+    o.split_mask = 1 << MM_SPLIT_TRAIN;
+    o.fraction = 0.01;
+    o.seed = 5;
+    mm_prepare_result r;
+    cr_assert_eq(mm_prepare_run(&o, &r), 0, "%s", mm_last_error());
+    cr_assert(strstr(r.dir, "-f0.01-seed5"), "%s", r.dir);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/train.bin", r.dir);
+    mm_cache *c = mm_cache_open(path);
+    cr_assert(c);
+    const mm_cache_header *h = mm_cache_header_get(c);
+    const uint64_t want[] = {3, 5, 1, 1, 10, 1};   /* round(0.01 n), at least one */
+    for (int l = 0; l < 6; l++) cr_assert_eq(h->lang[l].n_examples, want[l], "%s", langs[l]);
+    cr_assert_eq(h->fraction, 0.01);
+    cr_assert_eq(h->seed, 5);
+    mm_cache_close(c);
+    rmtree(cache);
+    rmtree(raw);
+    free(cache);
+    free(raw);
+}
