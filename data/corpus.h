@@ -79,8 +79,8 @@ typedef struct {
     double seconds[MM_C_NLANGS];
 } mm_corpus_stats;
 int mm_corpus_build(const mm_corpus_opts *o, mm_corpus_stats *st);
-/* Parse check with the language's own tool (gofmt -e, node --check, php -l, python3 -m py_compile,
- * ruby -wc; none for java): number of codes that fail (first error in err), -1 if the tool is absent. */
+/* Parse check with the language's own tool (gofmt -e, javac parse-only, node --check, php -l,
+ * python3 -m py_compile, ruby -wc): number of codes that fail (first error in err), -1 if the tool is absent. */
 int mm_corpus_tool_available(int lang);
 long mm_corpus_check(int lang, const char *const *codes, size_t n, char *err, size_t cap);
 /* the default source roots and the Debian packages that install them (for messages and docs) */

@@ -1,4 +1,5 @@
 /* Spot-check that extracted functions parse, with each language's own tool.  See corpus.h. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,9 +7,12 @@
 #include "data/corpus.h"
 #include "util/log.h"
 
-static const char *TOOL[MM_C_NLANGS] = {"gofmt -e %s >/dev/null", NULL, "node --check %s", "php -l %s >/dev/null",
+/* javac: parse only (hidden -XDshould-stop options), since a method alone lacks its imports and types */
+static const char *TOOL[MM_C_NLANGS] = {"gofmt -e %s >/dev/null",
+                                        "javac -XDshould-stop.ifNoError=PARSE -XDshould-stop.ifError=PARSE -d /tmp %s",
+                                        "node --check %s", "php -l %s >/dev/null",
                                         "python3 -m py_compile %s", "ruby -wc %s >/dev/null"};
-static const char *PROBE[MM_C_NLANGS] = {"gofmt", NULL, "node", "php", "python3", "ruby"};
+static const char *PROBE[MM_C_NLANGS] = {"gofmt", "javac", "node", "php", "python3", "ruby"};
 static const char *SUFFIX[MM_C_NLANGS] = {".go", ".java", ".js", ".php", ".py", ".rb"};
 
 int mm_corpus_tool_available(int lang) {
@@ -18,9 +22,44 @@ int mm_corpus_tool_available(int lang) {
     return system(cmd) == 0;
 }
 
+/* java: the wrapping class is named after the method (so a constructor is one), annotations skipped */
+static void java_name(const char *code, char *name, size_t cap) {
+    const char *p = code, *paren = NULL;
+    while (*p) {
+        if (*p == '@') {   /* @Name(...) */
+            p++;
+            while (*p && (isalnum((unsigned char)*p) || *p == '_' || *p == '.')) p++;
+            while (*p == ' ') p++;
+            if (*p == '(') {
+                int d = 0;
+                for (; *p; p++) {
+                    if (*p == '(') d++;
+                    else if (*p == ')' && --d == 0) { p++; break; }
+                }
+            }
+            continue;
+        }
+        if (*p == '(') { paren = p; break; }
+        p++;
+    }
+    const char *e = paren ? paren : code;
+    while (e > code && e[-1] == ' ') e--;
+    const char *b = e;
+    while (b > code && (isalnum((unsigned char)b[-1]) || b[-1] == '_' || b[-1] == '$')) b--;
+    snprintf(name, cap, "%.*s", (int)(e - b), b);
+    static const char *RESTRICTED[] = {"permits", "record", "sealed", "var", "yield", NULL};
+    for (int k = 0; RESTRICTED[k]; k++)
+        if (!strcmp(name, RESTRICTED[k])) name[0] = 0;
+    if (!name[0]) snprintf(name, cap, "_C");
+}
+
 /* writes code wrapped so that it is a whole compilation unit of its language */
 static void put(FILE *f, int lang, const char *code, size_t idx) {
-    if (lang == MM_C_PHP) {
+    if (lang == MM_C_JAVA) {
+        char name[256];
+        java_name(code, name, sizeof name);
+        fprintf(f, "abstract class %s {\n%s\n}\n", name, code);
+    } else if (lang == MM_C_PHP) {
         fprintf(f, "class _C%zu extends _P {\n%s\n}\n", idx, code);   /* a parent, for parent:: */
     } else if (lang == MM_C_JS) {
         const char *p = code;
