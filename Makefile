@@ -63,7 +63,11 @@ help:
 	@echo "options: NO_CUDA=1 NO_OPENMP=1 NO_MPI=1 BUILD=dir"
 
 DEB_PACKAGES := build-essential clang libopenblas-dev libopenblas-openmp-dev libcjson-dev libcriterion-dev libpcre2-dev \
-                libcsv-dev libssl-dev wordnet-base openmpi-bin libopenmpi-dev gnuplot-nox python3 libomp-dev
+                libcsv-dev libssl-dev wordnet-base openmpi-bin libopenmpi-dev gnuplot-nox python3 libomp-dev \
+                unzip openjdk-17-source golang-go golang-1.19-src ruby php-cli php-symfony-console \
+                php-symfony-http-foundation php-twig php-monolog php-guzzlehttp-psr7 php-league-commonmark \
+                node-lodash node-underscore node-async node-moment node-express node-markdown-it node-esprima \
+                node-bluebird node-handlebars node-commander node-semver
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then echo "make deps: installing $$missing"; \

@@ -22,7 +22,16 @@ int mm_tokenizer_vocab_size(const mm_tokenizer *t);     /* max id + 1, added tok
 int mm_tokenizer_encode(const mm_tokenizer *t, const char *text, size_t len, int flags, mm_ids *out);
 /* Returns malloc'd NUL-terminated UTF-8 (invalid sequences -> U+FFFD, as HF). */
 char *mm_tokenizer_decode(const mm_tokenizer *t, const int32_t *ids, size_t n, int skip_special);
+/* Same, also giving the length (decoded text may contain NUL). */
+char *mm_tokenizer_decode_len(const mm_tokenizer *t, const int32_t *ids, size_t n, int skip_special, size_t *len);
 int32_t mm_tokenizer_token_to_id(const mm_tokenizer *t, const char *token); /* -1 if absent */
+/* Encodes texts[i] (lens[i] bytes) into outs[i] (appended) on n_threads threads (<= 0: all cores). */
+int mm_tokenizer_encode_batch(const mm_tokenizer *t, const char *const *texts, const size_t *lens, size_t n,
+                              int flags, mm_ids *outs, int n_threads);
+/* Trains a byte-level BPE tokenizer (pretokenizer "starcoder" or "deepseek") on the files and writes
+ * a tokenizer.json that HF `tokenizers` loads.  vocab_size counts the 256 bytes, merges and specials. */
+int mm_tokenizer_train(const char *const *files, int n_files, int vocab_size, const char *pretokenizer,
+                       const char *out_path);
 /* sha256 (hex) of the tokenizer.json bytes: part of every cache key. */
 const char *mm_tokenizer_sha256(const mm_tokenizer *t);
 #endif

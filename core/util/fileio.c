@@ -75,5 +75,5 @@ int mm_mkdirs(const char *path) {
 
 int mm_file_exists(const char *path) {
     struct stat st;
-    return stat(path, &st) == 0;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }

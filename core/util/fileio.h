@@ -8,5 +8,5 @@ char *mm_read_file(const char *path, size_t *len);
 int mm_write_file_atomic(const char *path, const void *data, size_t len);
 /* mkdir -p */
 int mm_mkdirs(const char *path);
-int mm_file_exists(const char *path);
+int mm_file_exists(const char *path); /* a regular file */
 #endif
