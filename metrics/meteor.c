@@ -1,0 +1,205 @@
+/* METEOR as computed by NLTK (see meteor.h and metrics-spec.md Part 2). */
+#include "metrics/meteor.h"
+#include "metrics/fp.h"
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "metrics/porter.h"
+#include "metrics/utext.h"
+#include "util/log.h"
+
+/* synonym-set cache: stem -> SYN(stem) (per scorer, so per thread) */
+typedef struct { char *key; mm_strset set; } syn_slot;
+
+struct mm_meteor {
+    mm_wordnet *wn;
+    int owns_wn;
+    bool morphy39;
+    syn_slot *cache; size_t ccap, cn;
+};
+
+mm_meteor *mm_meteor_new(const char *dir, bool morphy39) {
+    mm_wordnet *wn = mm_wordnet_open(dir);
+    if (!wn) return NULL;
+    mm_meteor *m = mm_xcalloc(1, sizeof *m);
+    m->wn = wn; m->owns_wn = 1; m->morphy39 = morphy39;
+    return m;
+}
+
+mm_meteor *mm_meteor_clone(const mm_meteor *src) {
+    mm_meteor *m = mm_xcalloc(1, sizeof *m);
+    m->wn = src->wn; m->owns_wn = 0; m->morphy39 = src->morphy39;
+    return m;
+}
+
+static void cache_free(mm_meteor *m) {
+    for (size_t i = 0; i < m->ccap; i++)
+        if (m->cache[i].key) { free(m->cache[i].key); mm_strset_free(&m->cache[i].set); }
+    free(m->cache);
+    m->cache = NULL; m->ccap = m->cn = 0;
+}
+
+void mm_meteor_free(mm_meteor *m) {
+    if (!m) return;
+    cache_free(m);
+    if (m->owns_wn) mm_wordnet_close(m->wn);
+    free(m);
+}
+
+static uint64_t hs(const char *p, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) { h ^= (unsigned char)p[i]; h *= 1099511628211ULL; }
+    return h ^ (h >> 31);
+}
+
+static const mm_strset *synonyms(mm_meteor *m, const char *w, size_t len) {
+    if (2 * (m->cn + 1) > m->ccap) {
+        if (m->ccap >= (1u << 20)) cache_free(m); /* bound memory */
+        size_t nc = m->ccap ? 2 * m->ccap : 1024;
+        syn_slot *nt = mm_xcalloc(nc, sizeof *nt);
+        for (size_t i = 0; i < m->ccap; i++)
+            if (m->cache[i].key) {
+                size_t h = (size_t)(hs(m->cache[i].key, strlen(m->cache[i].key)) & (nc - 1));
+                while (nt[h].key) h = (h + 1) & (nc - 1);
+                nt[h] = m->cache[i];
+            }
+        free(m->cache);
+        m->cache = nt; m->ccap = nc;
+    }
+    size_t h = (size_t)(hs(w, len) & (m->ccap - 1));
+    while (m->cache[h].key) {
+        if (strlen(m->cache[h].key) == len && !memcmp(m->cache[h].key, w, len)) return &m->cache[h].set;
+        h = (h + 1) & (m->ccap - 1);
+    }
+    syn_slot *s = &m->cache[h];
+    s->key = mm_xmalloc(len + 1);
+    memcpy(s->key, w, len); s->key[len] = 0;
+    memset(&s->set, 0, sizeof s->set);
+    mm_wordnet_synonyms(m->wn, w, len, m->morphy39, &s->set);
+    m->cn++;
+    return &s->set;
+}
+
+/* A tokenized text: lowered words and their Porter stems, as UTF-8 strings. */
+typedef struct { char **word, **stem; size_t n; } toks;
+
+static void toks_make(toks *t, const char *text, size_t len) {
+    uint32_t *cp = mm_xmalloc((len + 1) * sizeof *cp);
+    size_t n = mu_utf8_decode(text, len, cp);
+    size_t cap = n / 2 + 1;
+    t->word = mm_xmalloc(cap * sizeof *t->word);
+    t->stem = mm_xmalloc(cap * sizeof *t->stem);
+    t->n = 0;
+    uint32_t *buf = mm_xmalloc((3 * n + 8) * sizeof *buf);
+    char *out = mm_xmalloc(12 * n + 32);
+    size_t i = 0;
+    while (i < n) {
+        if (mu_is_space(cp[i])) { i++; continue; }
+        size_t j = i;
+        while (j < n && !mu_is_space(cp[j])) j++;
+        size_t ln = mu_lower(cp + i, j - i, buf);          /* preprocess = str.lower, per token */
+        size_t bl = mu_utf8_encode(buf, ln, out);
+        t->word[t->n] = mm_xmalloc(bl + 1);
+        memcpy(t->word[t->n], out, bl + 1);
+        size_t sn = mm_porter_stem_cp(buf, ln);             /* stemmer.stem(lowered word) */
+        bl = mu_utf8_encode(buf, sn, out);
+        t->stem[t->n] = mm_xmalloc(bl + 1);
+        memcpy(t->stem[t->n], out, bl + 1);
+        t->n++;
+        i = j;
+    }
+    free(cp); free(buf); free(out);
+}
+
+static void toks_free(toks *t) {
+    for (size_t i = 0; i < t->n; i++) { free(t->word[i]); free(t->stem[i]); }
+    free(t->word); free(t->stem);
+}
+
+typedef struct { int h, r; } pair;
+
+static int cmp_pair(const void *a, const void *b) {
+    const pair *x = a, *y = b;
+    return (x->h > y->h) - (x->h < y->h);
+}
+
+/* NLTK _match_enums / _enum_wordnetsyn_match: for each still-unmatched hypothesis position from the
+ * end, the last still-unmatched reference position that matches. stage 0 exact, 1 stem, 2 synonym. */
+static int greedy(mm_meteor *m, const toks *H, const toks *R, char *hused, char *rused, pair *out, int np, int stage) {
+    for (size_t ii = H->n; ii-- > 0;) {
+        if (hused[ii]) continue;
+        const mm_strset *syn = NULL;
+        if (stage == 2) syn = synonyms(m, H->stem[ii], strlen(H->stem[ii]));
+        for (size_t jj = R->n; jj-- > 0;) {
+            if (rused[jj]) continue;
+            bool eq;
+            if (stage == 0) eq = !strcmp(H->word[ii], R->word[jj]);
+            else if (stage == 1) eq = !strcmp(H->stem[ii], R->stem[jj]);
+            else eq = !strcmp(H->stem[ii], R->stem[jj]) || mm_strset_has(syn, R->stem[jj], strlen(R->stem[jj]));
+            if (eq) {
+                out[np++] = (pair){(int)ii, (int)jj};
+                hused[ii] = rused[jj] = 1;
+                break;
+            }
+        }
+    }
+    return np;
+}
+
+static double single(mm_meteor *m, const toks *H, const toks *R, mm_meteor_detail *d) {
+    const double alpha = 0.9, beta = 3.0, gamma = 0.5;
+    size_t lh = H->n, lr = R->n;
+    if (d) { memset(d, 0, sizeof *d); d->hyp_len = (int)lh; d->ref_len = (int)lr; }
+    if (lh == 0 || lr == 0) return 0.0;
+    char *hused = mm_xcalloc(lh, 1), *rused = mm_xcalloc(lr, 1);
+    pair *M = mm_xmalloc((lh < lr ? lh : lr) * sizeof *M + sizeof *M);
+    int n0 = greedy(m, H, R, hused, rused, M, 0, 0);
+    int n1 = greedy(m, H, R, hused, rused, M, n0, 1);
+    int n2 = greedy(m, H, R, hused, rused, M, n1, 2);
+    free(hused); free(rused);
+    int mc = n2;
+    if (mc == 0) { free(M); return 0.0; }
+    qsort(M, (size_t)mc, sizeof *M, cmp_pair);  /* hypothesis indices are unique */
+    int chunks = 1;
+    for (int k = 0; k + 1 < mc; k++)
+        if (!(M[k + 1].h == M[k].h + 1 && M[k + 1].r == M[k].r + 1)) chunks++;
+    free(M);
+    if (d) { d->exact = n0; d->stem = n1 - n0; d->syn = n2 - n1; d->chunks = chunks; }
+    double precision = (double)mc / (double)lh;
+    double recall = (double)mc / (double)lr;
+    double fmean = (precision * recall) / (alpha * precision + (1 - alpha) * recall);
+    double frag = (double)chunks / (double)mc;
+    double penalty = gamma * pow(frag, beta);
+    return (1 - penalty) * fmean;
+}
+
+double mm_meteor_single(mm_meteor *m, const char *hyp, size_t hl, const char *ref, size_t rl, mm_meteor_detail *d) {
+    toks H, R;
+    toks_make(&H, hyp, hl);
+    toks_make(&R, ref, rl);
+    double s = single(m, &H, &R, d);
+    toks_free(&H); toks_free(&R);
+    return s;
+}
+
+double mm_meteor_score(mm_meteor *m, const char *hyp, size_t hl, const char *const *refs, const size_t *rls, size_t nref) {
+    if (nref == 0) return mm_fail("meteor: no reference"), -1.0;
+    toks H;
+    toks_make(&H, hyp, hl);
+    double best = 0.0;
+    for (size_t r = 0; r < nref; r++) {
+        toks R;
+        toks_make(&R, refs[r], rls[r]);
+        double s = single(m, &H, &R, NULL);
+        if (r == 0 || s > best) best = s;  /* Python max(): first maximal element */
+        toks_free(&R);
+    }
+    toks_free(&H);
+    return best;
+}
+
+double mm_meteor_str(mm_meteor *m, const char *hyp, const char *ref) {
+    size_t rl = strlen(ref);
+    return mm_meteor_score(m, hyp, strlen(hyp), &ref, &rl, 1);
+}
