@@ -6,7 +6,7 @@
 #include <string.h>
 #include "util/log.h"
 
-double mm_np_sum(const double *x, size_t n) {
+static double pairwise(const double *x, size_t n) {
     if (n < 8) {
         double r = 0.0;  /* numpy: res = 0. then += (for n < 8 the first add is exact) */
         for (size_t i = 0; i < n; i++) r += x[i];
@@ -24,7 +24,16 @@ double mm_np_sum(const double *x, size_t n) {
     }
     size_t n2 = n / 2;
     n2 -= n2 % 8;
-    return mm_np_sum(x, n2) + mm_np_sum(x + n2, n - n2);
+    return pairwise(x, n2) + pairwise(x + n2, n - n2);
+}
+
+/* np.add.reduce feeds the pairwise kernel in buffer-sized blocks of 8192 elements, added in order */
+double mm_np_sum(const double *x, size_t n) {
+    const size_t BLK = 8192;
+    if (n <= BLK) return pairwise(x, n);
+    double r = pairwise(x, BLK);
+    for (size_t i = BLK; i < n; i += BLK) r += pairwise(x + i, n - i < BLK ? n - i : BLK);
+    return r;
 }
 
 static bool any_nan(const double *a, const double *b, size_t n) {
@@ -221,9 +230,10 @@ int mm_wilcoxon(const double *x, const double *y, size_t n, const mm_wilcoxon_op
             clen = nl;
         }
         long rp = (long)r_plus;  /* int(): truncation */
-        double p_less = 0.0, p_greater = 0.0;  /* exact dyadic sums: order does not matter */
-        for (long i = 0; i <= rp && (size_t)i < clen; i++) p_less += c[i];
-        for (size_t i = (size_t)rp; i < clen; i++) p_greater += c[i];
+        /* np.sum(pmf[:rp+1]) and np.sum(pmf[rp:]): pairwise sums (exact anyway when count <= 50) */
+        size_t lo = (size_t)(rp + 1) < clen ? (size_t)(rp + 1) : clen;
+        double p_less = mm_np_sum(c, lo);
+        double p_greater = (size_t)rp < clen ? mm_np_sum(c + rp, clen - (size_t)rp) : 0.0;
         if (o->alternative == MM_ALT_TWO_SIDED) {
             if ((size_t)rp == (clen - 1) / 2) prob = 1.0;
             else prob = 2 * (p_greater < p_less ? p_greater : p_less);

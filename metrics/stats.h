@@ -43,7 +43,7 @@ int mm_wilcoxon(const double *x, const double *y, size_t n, const mm_wilcoxon_op
 int mm_paired_bootstrap(const double *a, const double *b, size_t n, long resamples, uint64_t seed, mm_test_result *r);
 int mm_paired_permutation(const double *a, const double *b, size_t n, long trials, uint64_t seed, mm_test_result *r);
 
-/* numpy's pairwise float64 sum (np.add.reduce on a contiguous array). */
+/* numpy's float64 sum (np.add.reduce on a contiguous array: pairwise within 8192-element blocks). */
 double mm_np_sum(const double *x, size_t n);
 /* Regularized incomplete beta I_x(a, b); xc = 1 - x supplied for accuracy. */
 double mm_ibeta(double a, double b, double x, double xc);
