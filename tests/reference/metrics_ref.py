@@ -370,8 +370,20 @@ def gen_realtext():
         pairs = metrics_realtext.pairings(texts)
         cases = [(h, [r]) for h, r in pairs]
         m39 = meteor39_batch(cases)
+        # corpus BLEU of the 'next' pairing through the real script's file path (gold i<TAB>s_i, pred i<TAB>s_i+1)
+        with tempfile.TemporaryDirectory() as d:
+            gp, pp = os.path.join(d, "gold"), os.path.join(d, "pred")
+            with open(gp, "w", encoding="utf-8", newline="") as g, open(pp, "w", encoding="utf-8", newline="") as p:
+                for i, t in enumerate(texts):
+                    g.write("%d\t%s\n" % (i, t))
+                    p.write("%d\t%s\n" % (i, texts[(i + 1) % len(texts)]))
+            env = dict(os.environ, PYTHONIOENCODING="utf-8:strict", LANG="C.UTF-8")
+            with open(pp, "rb") as pf:
+                corpus = subprocess.run(["/usr/bin/python3", os.environ.get("CXG_BLEU", "/tmp/ref/cxg_bleu.py"), gp],
+                                        stdin=pf, capture_output=True, env=env, check=True).stdout.decode().strip()
         with open(os.path.join(OUT, "realtext", name + ".txt"), "w") as f:
-            f.write("# %d texts x 4 pairings (self, next, dropped-self, dropped-next): bleu m38 m39\n" % len(texts))
+            f.write("# %d texts x 4 pairings (self, next, dropped-self, dropped-next): bleu m38 m39; "
+                    "bleu.py on files of the next pairing: %s\n" % (len(texts), corpus))
             for (h, rs), m9 in zip(cases, m39):
                 f.write("%r %r %s\n" % (bleu_sentence(h, rs), meteor38(h, rs), m9))
         total += len(cases)
