@@ -12,11 +12,15 @@
 /* synonym-set cache: stem -> SYN(stem) (per scorer, so per thread) */
 typedef struct { char *key; mm_strset set; } syn_slot;
 
+/* stem cache: lowered word -> Porter stem (per scorer, so per thread) */
+typedef struct { char *key, *stem; } stem_slot;
+
 struct mm_meteor {
     mm_wordnet *wn;
     int owns_wn;
     bool morphy39;
     syn_slot *cache; size_t ccap, cn;
+    stem_slot *stems; size_t scap, sn;
 };
 
 mm_meteor *mm_meteor_new(const char *dir, bool morphy39) {
@@ -40,9 +44,17 @@ static void cache_free(mm_meteor *m) {
     m->cache = NULL; m->ccap = m->cn = 0;
 }
 
+static void stems_free(mm_meteor *m) {
+    for (size_t i = 0; i < m->scap; i++)
+        if (m->stems[i].key) { free(m->stems[i].key); free(m->stems[i].stem); }
+    free(m->stems);
+    m->stems = NULL; m->scap = m->sn = 0;
+}
+
 void mm_meteor_free(mm_meteor *m) {
     if (!m) return;
     cache_free(m);
+    stems_free(m);
     if (m->owns_wn) mm_wordnet_close(m->wn);
     free(m);
 }
@@ -81,10 +93,49 @@ static const mm_strset *synonyms(mm_meteor *m, const char *w, size_t len) {
     return &s->set;
 }
 
+/* UTF-8 with U+0000 written as C0 80 (so internal strings have no NUL; still injective) */
+static size_t enc(const uint32_t *cp, size_t n, char *out) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (cp[i] == 0) { out[k++] = (char)0xC0; out[k++] = (char)0x80; }
+        else k += mu_utf8_put(cp[i], out + k);
+    }
+    out[k] = 0;
+    return k;
+}
+
+/* Porter stem of a lowered word (UTF-8 w, code points cp[0..n) in buf with capacity 3n+8), cached. */
+static char *stem_of(mm_meteor *m, const char *w, size_t wl, uint32_t *cp, size_t n, char *scratch) {
+    if (2 * (m->sn + 1) > m->scap) {
+        if (m->scap >= (1u << 21)) stems_free(m); /* bound memory */
+        size_t nc = m->scap ? 2 * m->scap : 4096;
+        stem_slot *nt = mm_xcalloc(nc, sizeof *nt);
+        for (size_t i = 0; i < m->scap; i++)
+            if (m->stems[i].key) {
+                size_t h = (size_t)(hs(m->stems[i].key, strlen(m->stems[i].key)) & (nc - 1));
+                while (nt[h].key) h = (h + 1) & (nc - 1);
+                nt[h] = m->stems[i];
+            }
+        free(m->stems);
+        m->stems = nt; m->scap = nc;
+    }
+    size_t h = (size_t)(hs(w, wl) & (m->scap - 1));
+    while (m->stems[h].key) {
+        if (!strncmp(m->stems[h].key, w, wl) && m->stems[h].key[wl] == 0) return mm_xstrdup(m->stems[h].stem);
+        h = (h + 1) & (m->scap - 1);
+    }
+    size_t sn = mm_porter_stem_cp(cp, n);
+    enc(cp, sn, scratch);
+    m->stems[h].key = mm_xstrdup(w);
+    m->stems[h].stem = mm_xstrdup(scratch);
+    m->sn++;
+    return mm_xstrdup(scratch);
+}
+
 /* A tokenized text: lowered words and their Porter stems, as UTF-8 strings. */
 typedef struct { char **word, **stem; size_t n; } toks;
 
-static void toks_make(toks *t, const char *text, size_t len) {
+static void toks_make(mm_meteor *m, toks *t, const char *text, size_t len) {
     uint32_t *cp = mm_xmalloc((len + 1) * sizeof *cp);
     size_t n = mu_utf8_decode(text, len, cp);
     size_t cap = n / 2 + 1;
@@ -99,13 +150,10 @@ static void toks_make(toks *t, const char *text, size_t len) {
         size_t j = i;
         while (j < n && !mu_is_space(cp[j])) j++;
         size_t ln = mu_lower(cp + i, j - i, buf);          /* preprocess = str.lower, per token */
-        size_t bl = mu_utf8_encode(buf, ln, out);
+        size_t bl = enc(buf, ln, out);
         t->word[t->n] = mm_xmalloc(bl + 1);
         memcpy(t->word[t->n], out, bl + 1);
-        size_t sn = mm_porter_stem_cp(buf, ln);             /* stemmer.stem(lowered word) */
-        bl = mu_utf8_encode(buf, sn, out);
-        t->stem[t->n] = mm_xmalloc(bl + 1);
-        memcpy(t->stem[t->n], out, bl + 1);
+        t->stem[t->n] = stem_of(m, t->word[t->n], bl, buf, ln, out);  /* stemmer.stem(lowered word) */
         t->n++;
         i = j;
     }
@@ -176,8 +224,8 @@ static double single(mm_meteor *m, const toks *H, const toks *R, mm_meteor_detai
 
 double mm_meteor_single(mm_meteor *m, const char *hyp, size_t hl, const char *ref, size_t rl, mm_meteor_detail *d) {
     toks H, R;
-    toks_make(&H, hyp, hl);
-    toks_make(&R, ref, rl);
+    toks_make(m, &H, hyp, hl);
+    toks_make(m, &R, ref, rl);
     double s = single(m, &H, &R, d);
     toks_free(&H); toks_free(&R);
     return s;
@@ -186,11 +234,11 @@ double mm_meteor_single(mm_meteor *m, const char *hyp, size_t hl, const char *re
 double mm_meteor_score(mm_meteor *m, const char *hyp, size_t hl, const char *const *refs, const size_t *rls, size_t nref) {
     if (nref == 0) return mm_fail("meteor: no reference"), -1.0;
     toks H;
-    toks_make(&H, hyp, hl);
+    toks_make(m, &H, hyp, hl);
     double best = 0.0;
     for (size_t r = 0; r < nref; r++) {
         toks R;
-        toks_make(&R, refs[r], rls[r]);
+        toks_make(m, &R, refs[r], rls[r]);
         double s = single(m, &H, &R, NULL);
         if (r == 0 || s > best) best = s;  /* Python max(): first maximal element */
         toks_free(&R);

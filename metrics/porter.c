@@ -45,32 +45,33 @@ static bool cvc(const uint32_t *w, size_t n) {
     return n == 2 && !cons(w, 0) && cons(w, 1);
 }
 
-static bool ends(const word *x, const char *suf) {
-    size_t l = strlen(suf);
+static bool ends_n(const word *x, const char *suf, size_t l) {
     if (l > x->n) return false;
     for (size_t i = 0; i < l; i++)
         if (x->w[x->n - l + i] != (unsigned char)suf[i]) return false;
     return true;
 }
+#define ends(x, lit) ends_n((x), (lit), sizeof(lit) - 1)
 static void set_tail(word *x, size_t keep, const char *rep) {
     x->n = keep;
     for (const char *p = rep; *p; p++) x->w[x->n++] = (unsigned char)*p;
 }
 
 enum cond { C_NONE, C_M0, C_M1, C_ION, C_1B_D, C_1B_E, C_1C, C_LOGI, C_LL };
-typedef struct { const char *suf, *rep; enum cond c; } rule;
+typedef struct { const char *suf, *rep; enum cond c; unsigned char sl; } rule;
+#define R(s, r, c) {s, r, c, sizeof(s) - 1}
 
 /* _apply_rule_list: the first rule whose suffix matches decides. */
 static void apply(word *x, const rule *rules, size_t nr, size_t orig_n) {
     for (size_t r = 0; r < nr; r++) {
         const rule *ru = &rules[r];
-        if (!strcmp(ru->suf, "*d") && dbl(x->w, x->n)) {
+        if (ru->c == C_1B_D && dbl(x->w, x->n)) {
             uint32_t last = x->w[x->n - 1];
             if (last != 'l' && last != 's' && last != 'z') { x->n -= 2; x->w[x->n++] = last; }
             return;
         }
-        if (!ends(x, ru->suf)) continue;
-        size_t sn = x->n - strlen(ru->suf);
+        if (!ends_n(x, ru->suf, ru->sl)) continue;
+        size_t sn = x->n - ru->sl;
         const uint32_t *s = x->w;
         bool ok;
         switch (ru->c) {
@@ -101,7 +102,7 @@ static void apply(word *x, const rule *rules, size_t nr, size_t orig_n) {
 
 static void step1a(word *x) {
     if (ends(x, "ies") && x->n == 4) { set_tail(x, 1, "ie"); return; }
-    static const rule r[] = {{"sses", "ss", C_NONE}, {"ies", "i", C_NONE}, {"ss", "ss", C_NONE}, {"s", "", C_NONE}};
+    static const rule r[] = {R("sses", "ss", C_NONE), R("ies", "i", C_NONE), R("ss", "ss", C_NONE), R("s", "", C_NONE)};
     apply(x, r, NR(r), x->n);
 }
 
@@ -113,47 +114,48 @@ static void step1b(word *x) {
     }
     bool ok = false;
     static const char *sufs[2] = {"ed", "ing"};
+    static const size_t sl[2] = {2, 3};
     for (int k = 0; k < 2; k++)
-        if (ends(x, sufs[k]) && has_vowel(x->w, x->n - strlen(sufs[k]))) {
-            x->n -= strlen(sufs[k]);
+        if (ends_n(x, sufs[k], sl[k]) && has_vowel(x->w, x->n - sl[k])) {
+            x->n -= sl[k];
             ok = true;
             break;
         }
     if (!ok) return;
-    static const rule r[] = {{"at", "ate", C_NONE}, {"bl", "ble", C_NONE}, {"iz", "ize", C_NONE},
-                             {"*d", "", C_1B_D},    {"", "e", C_1B_E}};
+    static const rule r[] = {R("at", "ate", C_NONE), R("bl", "ble", C_NONE), R("iz", "ize", C_NONE),
+                             R("*d", "", C_1B_D),    R("", "e", C_1B_E)};
     apply(x, r, NR(r), x->n);
 }
 
 static void step1c(word *x) {
-    static const rule r[] = {{"y", "i", C_1C}};
+    static const rule r[] = {R("y", "i", C_1C)};
     apply(x, r, NR(r), x->n);
 }
 
 static void step2(word *x) {
     while (ends(x, "alli") && measure(x->w, x->n - 4) > 0) set_tail(x, x->n - 4, "al");
     static const rule r[] = {
-        {"ational", "ate", C_M0}, {"tional", "tion", C_M0}, {"enci", "ence", C_M0}, {"anci", "ance", C_M0},
-        {"izer", "ize", C_M0},    {"bli", "ble", C_M0},     {"alli", "al", C_M0},   {"entli", "ent", C_M0},
-        {"eli", "e", C_M0},       {"ousli", "ous", C_M0},   {"ization", "ize", C_M0}, {"ation", "ate", C_M0},
-        {"ator", "ate", C_M0},    {"alism", "al", C_M0},    {"iveness", "ive", C_M0}, {"fulness", "ful", C_M0},
-        {"ousness", "ous", C_M0}, {"aliti", "al", C_M0},    {"iviti", "ive", C_M0}, {"biliti", "ble", C_M0},
-        {"fulli", "ful", C_M0},   {"logi", "log", C_LOGI}};
+        R("ational", "ate", C_M0), R("tional", "tion", C_M0), R("enci", "ence", C_M0), R("anci", "ance", C_M0),
+        R("izer", "ize", C_M0),    R("bli", "ble", C_M0),     R("alli", "al", C_M0),   R("entli", "ent", C_M0),
+        R("eli", "e", C_M0),       R("ousli", "ous", C_M0),   R("ization", "ize", C_M0), R("ation", "ate", C_M0),
+        R("ator", "ate", C_M0),    R("alism", "al", C_M0),    R("iveness", "ive", C_M0), R("fulness", "ful", C_M0),
+        R("ousness", "ous", C_M0), R("aliti", "al", C_M0),    R("iviti", "ive", C_M0), R("biliti", "ble", C_M0),
+        R("fulli", "ful", C_M0),   R("logi", "log", C_LOGI)};
     apply(x, r, NR(r), x->n);
 }
 
 static void step3(word *x) {
-    static const rule r[] = {{"icate", "ic", C_M0}, {"ative", "", C_M0}, {"alize", "al", C_M0}, {"iciti", "ic", C_M0},
-                             {"ical", "ic", C_M0},  {"ful", "", C_M0},   {"ness", "", C_M0}};
+    static const rule r[] = {R("icate", "ic", C_M0), R("ative", "", C_M0), R("alize", "al", C_M0), R("iciti", "ic", C_M0),
+                             R("ical", "ic", C_M0),  R("ful", "", C_M0),   R("ness", "", C_M0)};
     apply(x, r, NR(r), x->n);
 }
 
 static void step4(word *x) {
-    static const rule r[] = {{"al", "", C_M1},  {"ance", "", C_M1}, {"ence", "", C_M1},  {"er", "", C_M1},
-                             {"ic", "", C_M1},  {"able", "", C_M1}, {"ible", "", C_M1},  {"ant", "", C_M1},
-                             {"ement", "", C_M1}, {"ment", "", C_M1}, {"ent", "", C_M1}, {"ion", "", C_ION},
-                             {"ou", "", C_M1},  {"ism", "", C_M1},  {"ate", "", C_M1},   {"iti", "", C_M1},
-                             {"ous", "", C_M1}, {"ive", "", C_M1},  {"ize", "", C_M1}};
+    static const rule r[] = {R("al", "", C_M1),  R("ance", "", C_M1), R("ence", "", C_M1),  R("er", "", C_M1),
+                             R("ic", "", C_M1),  R("able", "", C_M1), R("ible", "", C_M1),  R("ant", "", C_M1),
+                             R("ement", "", C_M1), R("ment", "", C_M1), R("ent", "", C_M1), R("ion", "", C_ION),
+                             R("ou", "", C_M1),  R("ism", "", C_M1),  R("ate", "", C_M1),   R("iti", "", C_M1),
+                             R("ous", "", C_M1), R("ive", "", C_M1),  R("ize", "", C_M1)};
     apply(x, r, NR(r), x->n);
 }
 
@@ -165,7 +167,7 @@ static void step5a(word *x) {
 }
 
 static void step5b(word *x) {
-    static const rule r[] = {{"ll", "l", C_LL}};
+    static const rule r[] = {R("ll", "l", C_LL)};
     apply(x, r, NR(r), x->n);
 }
 

@@ -184,7 +184,7 @@ mm_wordnet *mm_wordnet_open(const char *dir) {
     for (int i = 0; i < 4; i++)
         for (size_t k = 0; k < wn->index[i].len; k++) lines += wn->index[i].p[k] == '\n';
     wn->icap = 16;
-    while (wn->icap < 2 * lines + 2) wn->icap <<= 1;
+    while (wn->icap < lines + lines / 4 + 2) wn->icap <<= 1;  /* load <= 0.8 */
     wn->itab = mm_xcalloc(wn->icap, sizeof *wn->itab);
     for (int i = 0; i < 4; i++) {
         load_index(wn, i);

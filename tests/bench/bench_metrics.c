@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include "metrics/meteor.h"
 #include "metrics/score.h"
@@ -19,6 +20,13 @@ static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static double cpu(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + 1e-6 * (double)u.ru_utime.tv_usec + (double)u.ru_stime.tv_sec +
+           1e-6 * (double)u.ru_stime.tv_usec;
 }
 
 static char *slurp(const char *p) {
@@ -123,7 +131,7 @@ int main(void) {
     }
     fclose(g); fclose(p);
 
-    double t0 = now();
+    double c0 = cpu(), t0 = now();
     mm_meteor *m = mm_meteor_new(NULL, false);
     if (!m) { fprintf(stderr, "bench: %s\n", mm_last_error()); return 1; }
     double t1 = now();
@@ -132,13 +140,14 @@ int main(void) {
     double *b = malloc(set.n * sizeof *b), *mt = malloc(set.n * sizeof *mt);
     double t2 = now();
     mm_score_items(set.items, set.n, m, b, mt, 2);
-    double t3 = now();
+    double t3 = now(), c3 = cpu();
     char s1[32], s2[32];
     printf("metrics bench: %zu pairs (%zu distinct reference texts), 2 threads\n", set.n, ntexts);
     printf("  BLEU: %s  METEOR: %s\n", mm_fmt_repr(mm_corpus_mean100(b, set.n), s1),
            mm_fmt_repr(mm_corpus_mean100(mt, set.n), s2));
     printf("  WordNet load %.3f s, read+pair %.3f s, score %.3f s, total %.3f s (target < 5 s)\n", t1 - t0, t2 - t1,
            t3 - t2, t3 - t0);
+    printf("  CPU time (user+sys, both threads) %.3f s\n", c3 - c0);
     printf("  reference: /usr/bin/python3 tests/reference/metrics_bench_ref.py %s %s\n", gp, pp);
     free(b); free(mt);
     mm_score_set_free(&set);

@@ -46,4 +46,5 @@ for rid, rs in refs.items():
 meteor = s * 100.0 / len(refs)
 t3 = time.time()
 print("reference (bleu.py + NLTK %s): BLEU %r METEOR %r" % (__import__("nltk").__version__, bleu, meteor))
-print("  WordNet load %.3f s, bleu.py %.3f s, NLTK METEOR %.3f s, total %.3f s" % (t1 - t0, t2 - t1, t3 - t2, t3 - t0))
+print("  WordNet load %.3f s, bleu.py %.3f s, NLTK METEOR %.3f s, total %.3f s wall, %.3f s CPU"
+      % (t1 - t0, t2 - t1, t3 - t2, t3 - t0, time.process_time()))
