@@ -271,19 +271,26 @@ static const char *SUBST[4][10][2] = {
 
 /* apply_rules over a set of forms (deduplicated: only the set matters, see spec 2.3) */
 static void apply_rules(int pi, const mm_strset *in, mm_strset *out) {
-    char buf[512];
+    char sbuf[256], *buf = sbuf;
+    size_t cap = sizeof sbuf;
     for (size_t i = 0; i < in->n; i++) {
         const char *f = in->items[i];
         size_t fl = strlen(f);
+        if (fl + 8 > cap) {
+            if (buf != sbuf) free(buf);
+            cap = fl + 8;
+            buf = mm_xmalloc(cap);
+        }
         for (int r = 0; SUBST[pi][r][0]; r++) {
             const char *old = SUBST[pi][r][0], *nw = SUBST[pi][r][1];
             size_t ol = strlen(old), nl = strlen(nw);
-            if (fl < ol || memcmp(f + fl - ol, old, ol) || fl - ol + nl >= sizeof buf) continue;
+            if (fl < ol || memcmp(f + fl - ol, old, ol)) continue;
             memcpy(buf, f, fl - ol);
             memcpy(buf + fl - ol, nw, nl);
             strset_add(out, buf, fl - ol + nl);
         }
     }
+    if (buf != sbuf) free(buf);
 }
 
 static void filter_into(const mm_wordnet *wn, int pi, const mm_strset *forms, mm_strset *out, size_t *hits) {
@@ -323,11 +330,11 @@ done:
 
 void mm_wordnet_synonyms(const mm_wordnet *wn, const char *w, size_t len, bool morphy39, mm_strset *out) {
     strset_clear(out);
-    char q[512];
-    if (len == 0 || len >= sizeof q) return;
+    if (len == 0) return;
+    char sq[256], *q = len < sizeof sq ? sq : mm_xmalloc(len + 1);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)w[i];
-        if (c >= 0x80) return;                    /* WordNet 3.0 is ASCII: no synsets */
+        if (c >= 0x80 || c == 0) { if (q != sq) free(q); return; }  /* WordNet 3.0 is ASCII: no synsets */
         q[i] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
     }
     q[len] = 0;
@@ -365,4 +372,5 @@ void mm_wordnet_synonyms(const mm_wordnet *wn, const char *w, size_t len, bool m
         }
     }
     mm_strset_free(&forms);
+    if (q != sq) free(q);
 }
