@@ -35,20 +35,45 @@ static size_t tokenize(const uint32_t *s, size_t n, tok *toks) {
     return k;
 }
 
-/* One text decoded, lowered and tokenized. */
-typedef struct { uint32_t *cp; size_t ncp; tok *t; size_t nt; uint32_t *id; } seg;
+/* One text decoded, lowered and tokenized (buffers owned by the scratch, reused across calls). */
+typedef struct { uint32_t *cp; size_t ncp, capcp; tok *t; size_t nt, capt; uint32_t *id; } seg;
 
-static void seg_make(seg *g, const char *text, size_t len) {
-    uint32_t *raw = mm_xmalloc((len + 1) * sizeof *raw);
-    size_t n = mu_utf8_decode(text, len, raw);
-    g->cp = mm_xmalloc((3 * n + 1) * sizeof *g->cp);
-    g->ncp = mu_lower(raw, n, g->cp);
-    free(raw);
-    g->t = mm_xmalloc((g->ncp + 1) * sizeof *g->t);
-    g->nt = tokenize(g->cp, g->ncp, g->t);
-    g->id = mm_xmalloc((g->nt + 1) * sizeof *g->id);
+typedef struct { const uint32_t *p; size_t len; uint32_t id, gen; } intern_ent;
+typedef struct { const uint32_t *ids; int n; long hyp, refmax, cur; size_t curref; uint32_t gen; } ngram_ent;
+
+struct mm_bleu_scratch {
+    seg *segs; size_t nsegs;
+    uint32_t *raw; size_t capraw;
+    intern_ent *itab; size_t icap;
+    ngram_ent *ntab; size_t ncap;
+    uint32_t gen;
+};
+
+mm_bleu_scratch *mm_bleu_scratch_new(void) { return mm_xcalloc(1, sizeof(mm_bleu_scratch)); }
+
+void mm_bleu_scratch_free(mm_bleu_scratch *s) {
+    if (!s) return;
+    for (size_t i = 0; i < s->nsegs; i++) { free(s->segs[i].cp); free(s->segs[i].t); free(s->segs[i].id); }
+    free(s->segs); free(s->raw); free(s->itab); free(s->ntab); free(s);
 }
-static void seg_free(seg *g) { free(g->cp); free(g->t); free(g->id); }
+
+static void seg_make(mm_bleu_scratch *sc, seg *g, const char *text, size_t len) {
+    if (len + 1 > sc->capraw) {
+        free(sc->raw);
+        sc->capraw = 2 * len + 16;
+        sc->raw = mm_xmalloc(sc->capraw * sizeof *sc->raw);
+    }
+    size_t n = mu_utf8_decode(text, len, sc->raw);
+    if (3 * n + 1 > g->capcp) {
+        free(g->cp); free(g->t); free(g->id);
+        g->capcp = 6 * n + 16;
+        g->cp = mm_xmalloc(g->capcp * sizeof *g->cp);
+        g->t = mm_xmalloc(g->capcp * sizeof *g->t);
+        g->id = mm_xmalloc(g->capcp * sizeof *g->id);
+    }
+    g->ncp = mu_lower(sc->raw, n, g->cp);
+    g->nt = tokenize(g->cp, g->ncp, g->t);
+}
 
 static uint64_t hash_cps(const uint32_t *p, size_t n) {
     uint64_t h = 1469598103934665603ULL;
@@ -60,30 +85,43 @@ static uint64_t mix(uint64_t h) {
     return h;
 }
 
+/* next generation stamp: entries of older generations count as empty */
+static uint32_t next_gen(mm_bleu_scratch *sc) {
+    if (++sc->gen == 0) {  /* wrapped: clear the tables once */
+        if (sc->itab) memset(sc->itab, 0, sc->icap * sizeof *sc->itab);
+        if (sc->ntab) memset(sc->ntab, 0, sc->ncap * sizeof *sc->ntab);
+        sc->gen = 1;
+    }
+    return sc->gen;
+}
+
 /* Interns the tokens of all segments into small integer ids (exact code-point equality). */
-static void intern(seg *gs, size_t ng) {
+static void intern(mm_bleu_scratch *sc, seg *gs, size_t ng) {
     size_t total = 0;
     for (size_t g = 0; g < ng; g++) total += gs[g].nt;
-    size_t cap = 16;
+    size_t cap = 64;
     while (cap < 2 * total + 2) cap <<= 1;
-    struct { const uint32_t *p; size_t len; uint32_t id; int used; } *tab = mm_xcalloc(cap, sizeof *tab);
-    uint32_t next = 0;
+    if (cap > sc->icap) {
+        free(sc->itab);
+        sc->itab = mm_xcalloc(cap, sizeof *sc->itab);
+        sc->icap = cap;
+    }
+    cap = sc->icap;
+    uint32_t gen = next_gen(sc), next = 0;
+    intern_ent *tab = sc->itab;
     for (size_t g = 0; g < ng; g++)
         for (size_t i = 0; i < gs[g].nt; i++) {
             const uint32_t *p = gs[g].cp + gs[g].t[i].off;
             size_t len = gs[g].t[i].len;
             size_t h = (size_t)(mix(hash_cps(p, len)) & (cap - 1));
             for (;;) {
-                if (!tab[h].used) { tab[h].used = 1; tab[h].p = p; tab[h].len = len; tab[h].id = next++; break; }
+                if (tab[h].gen != gen) { tab[h] = (intern_ent){p, len, next++, gen}; break; }
                 if (tab[h].len == len && !memcmp(tab[h].p, p, len * sizeof *p)) break;
                 h = (h + 1) & (cap - 1);
             }
             gs[g].id[i] = tab[h].id;
         }
-    free(tab);
 }
-
-typedef struct { const uint32_t *ids; int n; long hyp, refmax, cur; size_t curref; int used; } ngram_ent;
 
 static uint64_t hash_ids(const uint32_t *ids, int n) {
     uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
@@ -91,13 +129,13 @@ static uint64_t hash_ids(const uint32_t *ids, int n) {
     return h;
 }
 
-static ngram_ent *ng_find(ngram_ent *tab, size_t cap, const uint32_t *ids, int n, int insert) {
+static ngram_ent *ng_find(ngram_ent *tab, size_t cap, uint32_t gen, const uint32_t *ids, int n, int insert) {
     size_t h = (size_t)(hash_ids(ids, n) & (cap - 1));
     for (;;) {
         ngram_ent *e = &tab[h];
-        if (!e->used) {
+        if (e->gen != gen) {
             if (!insert) return NULL;
-            e->used = 1; e->ids = ids; e->n = n; e->curref = (size_t)-1;
+            *e = (ngram_ent){ids, n, 0, 0, 0, (size_t)-1, gen};
             return e;
         }
         if (e->n == n && !memcmp(e->ids, ids, (size_t)n * sizeof *ids)) return e;
@@ -105,7 +143,7 @@ static ngram_ent *ng_find(ngram_ent *tab, size_t cap, const uint32_t *ids, int n
     }
 }
 
-static void cook(const seg *hyp, const seg *refs, size_t nref, mm_bleu_counts *c) {
+static void cook(mm_bleu_scratch *sc, const seg *hyp, const seg *refs, size_t nref, mm_bleu_counts *c) {
     long lh = (long)hyp->nt;
     c->testlen = lh;
     c->reflen = (long)refs[0].nt;
@@ -116,24 +154,36 @@ static void cook(const seg *hyp, const seg *refs, size_t nref, mm_bleu_counts *c
         c->correct[k - 1] = 0;
     }
     if (lh == 0) return;
-    size_t cap = 16;
+    size_t cap = 64;
     while (cap < (size_t)(8 * lh + 8)) cap <<= 1;
-    ngram_ent *tab = mm_xcalloc(cap, sizeof *tab);
+    if (cap > sc->ncap) {
+        free(sc->ntab);
+        sc->ntab = mm_xcalloc(cap, sizeof *sc->ntab);
+        sc->ncap = cap;
+    }
+    cap = sc->ncap;
+    uint32_t gen = next_gen(sc);
+    ngram_ent *tab = sc->ntab;
     for (int k = 1; k <= 4; k++)
-        for (long i = 0; i + k <= lh; i++) ng_find(tab, cap, hyp->id + i, k, 1)->hyp++;
+        for (long i = 0; i + k <= lh; i++) ng_find(tab, cap, gen, hyp->id + i, k, 1)->hyp++;
     for (size_t r = 0; r < nref; r++) {
         long lr = (long)refs[r].nt;
         for (int k = 1; k <= 4; k++)
             for (long i = 0; i + k <= lr; i++) {
-                ngram_ent *e = ng_find(tab, cap, refs[r].id + i, k, 0);
+                ngram_ent *e = ng_find(tab, cap, gen, refs[r].id + i, k, 0);
                 if (!e) continue;
                 if (e->curref != r) { e->curref = r; e->cur = 0; }
                 if (++e->cur > e->refmax) e->refmax = e->cur;
             }
     }
-    for (size_t h = 0; h < cap; h++)
-        if (tab[h].used) c->correct[tab[h].n - 1] += tab[h].hyp < tab[h].refmax ? tab[h].hyp : tab[h].refmax;
-    free(tab);
+    /* sum over the distinct hypothesis n-grams: walk the hypothesis, counting each n-gram once */
+    for (int k = 1; k <= 4; k++)
+        for (long i = 0; i + k <= lh; i++) {
+            ngram_ent *e = ng_find(tab, cap, gen, hyp->id + i, k, 0);
+            if (e->hyp < 0) continue;  /* already counted */
+            c->correct[k - 1] += e->hyp < e->refmax ? e->hyp : e->refmax;
+            e->hyp = -1;
+        }
 }
 
 double mm_bleu_from_counts(const mm_bleu_counts *c) {
@@ -148,19 +198,30 @@ double mm_bleu_from_counts(const mm_bleu_counts *c) {
     return exp(logbleu + bp);
 }
 
-double mm_bleu_sentence(const char *hyp, size_t hyp_len, const char *const *refs, const size_t *ref_lens,
-                        size_t nref, mm_bleu_counts *counts) {
+double mm_bleu_sentence_s(mm_bleu_scratch *sc, const char *hyp, size_t hyp_len, const char *const *refs,
+                          const size_t *ref_lens, size_t nref, mm_bleu_counts *counts) {
     if (nref == 0) return mm_fail("bleu: no reference"), -1.0;
-    seg *gs = mm_xmalloc((nref + 1) * sizeof *gs);
-    seg_make(&gs[0], hyp, hyp_len);
-    for (size_t r = 0; r < nref; r++) seg_make(&gs[r + 1], refs[r], ref_lens[r]);
-    intern(gs, nref + 1);
+    if (nref + 1 > sc->nsegs) {
+        sc->segs = mm_xrealloc(sc->segs, (nref + 1) * sizeof *sc->segs);
+        memset(sc->segs + sc->nsegs, 0, (nref + 1 - sc->nsegs) * sizeof *sc->segs);
+        sc->nsegs = nref + 1;
+    }
+    seg *gs = sc->segs;
+    seg_make(sc, &gs[0], hyp, hyp_len);
+    for (size_t r = 0; r < nref; r++) seg_make(sc, &gs[r + 1], refs[r], ref_lens[r]);
+    intern(sc, gs, nref + 1);
     mm_bleu_counts c;
-    cook(&gs[0], gs + 1, nref, &c);
-    for (size_t g = 0; g <= nref; g++) seg_free(&gs[g]);
-    free(gs);
+    cook(sc, &gs[0], gs + 1, nref, &c);
     if (counts) *counts = c;
     return mm_bleu_from_counts(&c);
+}
+
+double mm_bleu_sentence(const char *hyp, size_t hyp_len, const char *const *refs, const size_t *ref_lens,
+                        size_t nref, mm_bleu_counts *counts) {
+    mm_bleu_scratch *sc = mm_bleu_scratch_new();
+    double r = mm_bleu_sentence_s(sc, hyp, hyp_len, refs, ref_lens, nref, counts);
+    mm_bleu_scratch_free(sc);
+    return r;
 }
 
 double mm_bleu(const char *hyp, const char *ref) {
@@ -169,14 +230,16 @@ double mm_bleu(const char *hyp, const char *ref) {
 }
 
 char *mm_bleu_tokens(const char *text, size_t len) {
-    seg g;
-    seg_make(&g, text, len);
+    mm_bleu_scratch *sc = mm_bleu_scratch_new();
+    seg g = {0};
+    seg_make(sc, &g, text, len);
     char *out = mm_xmalloc(4 * g.ncp + g.nt + 1), *o = out;
     for (size_t i = 0; i < g.nt; i++) {
         if (i) *o++ = ' ';
         o += mu_utf8_encode(g.cp + g.t[i].off, g.t[i].len, o);
     }
     *o = 0;
-    seg_free(&g);
+    free(g.cp); free(g.t); free(g.id);
+    mm_bleu_scratch_free(sc);
     return out;
 }

@@ -17,6 +17,12 @@ typedef struct {
  * counts may be NULL. nref == 0 returns -1 (bleu.py: min() of an empty list). */
 double mm_bleu_sentence(const char *hyp, size_t hyp_len, const char *const *refs,
                         const size_t *ref_lens, size_t nref, mm_bleu_counts *counts);
+/* Reusable buffers for repeated scoring (one per thread): same results, fewer allocations. */
+typedef struct mm_bleu_scratch mm_bleu_scratch;
+mm_bleu_scratch *mm_bleu_scratch_new(void);
+void mm_bleu_scratch_free(mm_bleu_scratch *s);
+double mm_bleu_sentence_s(mm_bleu_scratch *s, const char *hyp, size_t hyp_len, const char *const *refs,
+                          const size_t *ref_lens, size_t nref, mm_bleu_counts *counts);
 /* Convenience for NUL-terminated strings, one reference. */
 double mm_bleu(const char *hyp, const char *ref);
 /* The exact token list bleu.py compares, joined by single spaces (malloc'd; caller frees). */

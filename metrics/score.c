@@ -222,21 +222,25 @@ int mm_score_items(const mm_score_item *items, size_t n, mm_meteor *meteor, doub
     #pragma omp parallel num_threads(nt)
     {
         mm_meteor *m = meteor ? (omp_get_thread_num() == 0 ? meteor : mm_meteor_clone(meteor)) : NULL;
+        mm_bleu_scratch *sc = mm_bleu_scratch_new();
         #pragma omp for schedule(dynamic, 32)
         for (size_t i = 0; i < n; i++) {
             const mm_score_item *it = &items[i];
-            if (bleu_out) bleu_out[i] = mm_bleu_sentence(it->hyp, it->hyp_len, it->refs, it->ref_lens, it->nref, NULL);
+            if (bleu_out) bleu_out[i] = mm_bleu_sentence_s(sc, it->hyp, it->hyp_len, it->refs, it->ref_lens, it->nref, NULL);
             if (meteor_out && m) meteor_out[i] = mm_meteor_score(m, it->hyp, it->hyp_len, it->refs, it->ref_lens, it->nref);
         }
+        mm_bleu_scratch_free(sc);
         if (m && m != meteor) mm_meteor_free(m);
     }
 #else
     (void)threads;
+    mm_bleu_scratch *sc = mm_bleu_scratch_new();
     for (size_t i = 0; i < n; i++) {
         const mm_score_item *it = &items[i];
-        if (bleu_out) bleu_out[i] = mm_bleu_sentence(it->hyp, it->hyp_len, it->refs, it->ref_lens, it->nref, NULL);
+        if (bleu_out) bleu_out[i] = mm_bleu_sentence_s(sc, it->hyp, it->hyp_len, it->refs, it->ref_lens, it->nref, NULL);
         if (meteor_out && meteor) meteor_out[i] = mm_meteor_score(meteor, it->hyp, it->hyp_len, it->refs, it->ref_lens, it->nref);
     }
+    mm_bleu_scratch_free(sc);
 #endif
     return 0;
 }
