@@ -21,7 +21,32 @@ struct mm_meteor {
     bool morphy39;
     syn_slot *cache; size_t ccap, cn;
     stem_slot *stems; size_t scap, sn;
+    struct { char *p; size_t cap, used; } blk[32]; int nblk, cur;  /* per-call arena */
 };
+
+/* bump allocation from the arena; released all at once by arena_reset() (start of each score call) */
+static void *arena(mm_meteor *m, size_t n) {
+    n = (n + 15) & ~(size_t)15;
+    for (;;) {
+        if (m->cur < m->nblk && m->blk[m->cur].cap - m->blk[m->cur].used >= n) {
+            void *r = m->blk[m->cur].p + m->blk[m->cur].used;
+            m->blk[m->cur].used += n;
+            return r;
+        }
+        if (m->cur + 1 < m->nblk) { m->cur++; m->blk[m->cur].used = 0; continue; }
+        if (m->nblk == 32) return mm_xmalloc(n); /* not reached in practice; leaks only past 32 blocks */
+        size_t cap = n > (1u << 16) ? n : (1u << 16);
+        if (m->nblk && m->blk[m->nblk - 1].cap * 2 > cap) cap = m->blk[m->nblk - 1].cap * 2;
+        m->blk[m->nblk].p = mm_xmalloc(cap);
+        m->blk[m->nblk].cap = cap;
+        m->blk[m->nblk].used = 0;
+        m->cur = m->nblk++;
+    }
+}
+static void arena_reset(mm_meteor *m) {
+    m->cur = 0;
+    if (m->nblk) m->blk[0].used = 0;
+}
 
 mm_meteor *mm_meteor_new(const char *dir, bool morphy39) {
     mm_wordnet *wn = mm_wordnet_open(dir);
@@ -55,6 +80,7 @@ void mm_meteor_free(mm_meteor *m) {
     if (!m) return;
     cache_free(m);
     stems_free(m);
+    for (int i = 0; i < m->nblk; i++) free(m->blk[i].p);
     if (m->owns_wn) mm_wordnet_close(m->wn);
     free(m);
 }
@@ -107,7 +133,6 @@ static size_t enc(const uint32_t *cp, size_t n, char *out) {
 /* Porter stem of a lowered word (UTF-8 w, code points cp[0..n) in buf with capacity 3n+8), cached. */
 static char *stem_of(mm_meteor *m, const char *w, size_t wl, uint32_t *cp, size_t n, char *scratch) {
     if (2 * (m->sn + 1) > m->scap) {
-        if (m->scap >= (1u << 21)) stems_free(m); /* bound memory */
         size_t nc = m->scap ? 2 * m->scap : 4096;
         stem_slot *nt = mm_xcalloc(nc, sizeof *nt);
         for (size_t i = 0; i < m->scap; i++)
@@ -121,7 +146,7 @@ static char *stem_of(mm_meteor *m, const char *w, size_t wl, uint32_t *cp, size_
     }
     size_t h = (size_t)(hs(w, wl) & (m->scap - 1));
     while (m->stems[h].key) {
-        if (!strncmp(m->stems[h].key, w, wl) && m->stems[h].key[wl] == 0) return mm_xstrdup(m->stems[h].stem);
+        if (!strncmp(m->stems[h].key, w, wl) && m->stems[h].key[wl] == 0) return m->stems[h].stem;
         h = (h + 1) & (m->scap - 1);
     }
     size_t sn = mm_porter_stem_cp(cp, n);
@@ -129,40 +154,35 @@ static char *stem_of(mm_meteor *m, const char *w, size_t wl, uint32_t *cp, size_
     m->stems[h].key = mm_xstrdup(w);
     m->stems[h].stem = mm_xstrdup(scratch);
     m->sn++;
-    return mm_xstrdup(scratch);
+    return m->stems[h].stem;
 }
 
 /* A tokenized text: lowered words and their Porter stems, as UTF-8 strings. */
 typedef struct { char **word, **stem; size_t n; } toks;
 
 static void toks_make(mm_meteor *m, toks *t, const char *text, size_t len) {
-    uint32_t *cp = mm_xmalloc((len + 1) * sizeof *cp);
+    uint32_t *cp = arena(m, (len + 1) * sizeof *cp);
     size_t n = mu_utf8_decode(text, len, cp);
     size_t cap = n / 2 + 1;
-    t->word = mm_xmalloc(cap * sizeof *t->word);
-    t->stem = mm_xmalloc(cap * sizeof *t->stem);
+    t->word = arena(m, cap * sizeof *t->word);
+    t->stem = arena(m, cap * sizeof *t->stem);
     t->n = 0;
-    uint32_t *buf = mm_xmalloc((3 * n + 8) * sizeof *buf);
-    char *out = mm_xmalloc(12 * n + 32);
+    uint32_t *buf = arena(m, (3 * n + 8) * sizeof *buf);
     size_t i = 0;
     while (i < n) {
         if (mu_is_space(cp[i])) { i++; continue; }
         size_t j = i;
         while (j < n && !mu_is_space(cp[j])) j++;
         size_t ln = mu_lower(cp + i, j - i, buf);          /* preprocess = str.lower, per token */
-        size_t bl = enc(buf, ln, out);
-        t->word[t->n] = mm_xmalloc(bl + 1);
-        memcpy(t->word[t->n], out, bl + 1);
-        t->stem[t->n] = stem_of(m, t->word[t->n], bl, buf, ln, out);  /* stemmer.stem(lowered word) */
+        char *w = arena(m, 8 * ln + 8);
+        size_t bl = enc(buf, ln, w);
+        t->word[t->n] = w;
+        char *scratch = arena(m, 8 * ln + 24);
+        /* stemmer.stem(lowered word); the cache owns the stem string (stable until call_begin) */
+        t->stem[t->n] = stem_of(m, w, bl, buf, ln, scratch);
         t->n++;
         i = j;
     }
-    free(cp); free(buf); free(out);
-}
-
-static void toks_free(toks *t) {
-    for (size_t i = 0; i < t->n; i++) { free(t->word[i]); free(t->stem[i]); }
-    free(t->word); free(t->stem);
 }
 
 typedef struct { int h, r; } pair;
@@ -200,19 +220,18 @@ static double single(mm_meteor *m, const toks *H, const toks *R, mm_meteor_detai
     size_t lh = H->n, lr = R->n;
     if (d) { memset(d, 0, sizeof *d); d->hyp_len = (int)lh; d->ref_len = (int)lr; }
     if (lh == 0 || lr == 0) return 0.0;
-    char *hused = mm_xcalloc(lh, 1), *rused = mm_xcalloc(lr, 1);
-    pair *M = mm_xmalloc((lh < lr ? lh : lr) * sizeof *M + sizeof *M);
+    char *hused = arena(m, lh), *rused = arena(m, lr);
+    memset(hused, 0, lh); memset(rused, 0, lr);
+    pair *M = arena(m, (lh < lr ? lh : lr) * sizeof *M + sizeof *M);
     int n0 = greedy(m, H, R, hused, rused, M, 0, 0);
     int n1 = greedy(m, H, R, hused, rused, M, n0, 1);
     int n2 = greedy(m, H, R, hused, rused, M, n1, 2);
-    free(hused); free(rused);
     int mc = n2;
-    if (mc == 0) { free(M); return 0.0; }
+    if (mc == 0) return 0.0;
     qsort(M, (size_t)mc, sizeof *M, cmp_pair);  /* hypothesis indices are unique */
     int chunks = 1;
     for (int k = 0; k + 1 < mc; k++)
         if (!(M[k + 1].h == M[k].h + 1 && M[k + 1].r == M[k].r + 1)) chunks++;
-    free(M);
     if (d) { d->exact = n0; d->stem = n1 - n0; d->syn = n2 - n1; d->chunks = chunks; }
     double precision = (double)mc / (double)lh;
     double recall = (double)mc / (double)lr;
@@ -222,17 +241,25 @@ static double single(mm_meteor *m, const toks *H, const toks *R, mm_meteor_detai
     return (1 - penalty) * fmean;
 }
 
+/* start of a scoring call: release the arena; bound the stem cache (its strings are referenced by the
+   tokens of one call only, so it may be dropped here and nowhere else) */
+static void call_begin(mm_meteor *m) {
+    arena_reset(m);
+    if (m->sn > (1u << 20)) stems_free(m);
+}
+
 double mm_meteor_single(mm_meteor *m, const char *hyp, size_t hl, const char *ref, size_t rl, mm_meteor_detail *d) {
+    call_begin(m);
     toks H, R;
     toks_make(m, &H, hyp, hl);
     toks_make(m, &R, ref, rl);
     double s = single(m, &H, &R, d);
-    toks_free(&H); toks_free(&R);
     return s;
 }
 
 double mm_meteor_score(mm_meteor *m, const char *hyp, size_t hl, const char *const *refs, const size_t *rls, size_t nref) {
     if (nref == 0) return mm_fail("meteor: no reference"), -1.0;
+    call_begin(m);
     toks H;
     toks_make(m, &H, hyp, hl);
     double best = 0.0;
@@ -241,9 +268,7 @@ double mm_meteor_score(mm_meteor *m, const char *hyp, size_t hl, const char *con
         toks_make(m, &R, refs[r], rls[r]);
         double s = single(m, &H, &R, NULL);
         if (r == 0 || s > best) best = s;  /* Python max(): first maximal element */
-        toks_free(&R);
     }
-    toks_free(&H);
     return best;
 }
 
