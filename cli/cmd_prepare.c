@@ -10,6 +10,7 @@
 #endif
 #include "cli/commands.h"
 #include "data/prepare.h"
+#include "data/prepare_model.h"
 #include "data/xlcost.h"
 #include "util/log.h"
 
@@ -35,43 +36,6 @@ static void usage(FILE *f) {
 }
 
 /* resolve \n \t \\ escapes */
-static void unescape(const char *in, char *out, size_t cap) {
-    size_t o = 0;
-    for (const char *p = in; *p && o + 1 < cap; p++) {
-        if (*p == '\\' && p[1]) {
-            p++;
-            out[o++] = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p == 'r' ? '\r' : *p;
-        } else {
-            out[o++] = *p;
-        }
-    }
-    out[o] = 0;
-}
-
-static int tok_encode(void *ctx, const char *text, size_t len, mm_ids *out) {
-    return mm_tokenizer_encode(ctx, text, len, 0, out);
-}
-
-/* eos: config.json eos_token_id (int or list), else the first of the tokenizer's known end tokens */
-static int find_eos(const char *model, const mm_tokenizer *t) {
-    char path[1100];
-    snprintf(path, sizeof path, "%s/config.json", model);
-    char *txt = mm_read_file(path, NULL);
-    int eos = -1;
-    if (txt) {
-        cJSON *j = cJSON_Parse(txt);
-        const cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "eos_token_id") : NULL;
-        if (cJSON_IsArray(e)) e = cJSON_GetArrayItem(e, 0);
-        if (cJSON_IsNumber(e)) eos = e->valueint;
-        cJSON_Delete(j);
-        free(txt);
-    }
-    static const char *NAMES[] = {"<|endoftext|>", "<\xef\xbd\x9c" "end\xe2\x96\x81" "of\xe2\x96\x81" "sentence\xef\xbd\x9c>",
-                                  "<|EOT|>", "</s>", NULL};   /* StarCoder, DeepSeek-Coder, ..., llama */
-    for (int i = 0; eos < 0 && NAMES[i]; i++) eos = mm_tokenizer_token_to_id(t, NAMES[i]);
-    return eos;
-}
-
 static int fail(const char *msg) {
     fprintf(stderr, "mmlora: error: %s\n", msg);
     return 1;
@@ -155,25 +119,9 @@ int cmd_prepare(int argc, char **argv) {
     if (mm_dataset_check(&o.load, o.split_mask ? o.split_mask : 7, msg, sizeof msg) < 0) return fail(msg);
     mm_tokenizer *tok = mm_tokenizer_load(model);
     if (!tok) return fail(mm_last_error());
-    char septext[64];
-    unescape(sep, septext, sizeof septext);
-    mm_ids sep_ids = {0};
-    if (mm_tokenizer_encode(tok, septext, strlen(septext), 0, &sep_ids) < 0 || sep_ids.n > MM_CACHE_MAX_SEP) {
+    if (mm_prepare_bind_model(&o, model, tok, sep)) {
         mm_tokenizer_free(tok);
-        free(sep_ids.ids);
-        return fail("--sep: must encode to 1..16 tokens");
-    }
-    o.spec.n_sep = (int)sep_ids.n;
-    memcpy(o.spec.sep_ids, sep_ids.ids, sep_ids.n * sizeof(int32_t));
-    free(sep_ids.ids);
-    o.spec.sep_text = sep;
-    o.spec.encode = tok_encode;
-    o.spec.ctx = tok;
-    o.spec.tokenizer_sha256 = mm_tokenizer_sha256(tok);
-    o.spec.eos_id = find_eos(model, tok);
-    if (o.spec.eos_id < 0) {
-        mm_tokenizer_free(tok);
-        return fail("no eos: config.json has no eos_token_id and the tokenizer no <|endoftext|> / end-of-sentence token");
+        return fail(mm_last_error());
     }
     mm_prepare_result r;
     int rc = mm_prepare_run(&o, &r);

@@ -63,17 +63,19 @@ int mm_trainer_step(mm_trainer *tr, mm_batch_fn next, void *ctx) {
     double loss = 0.0, wsum = 0.0;
     int taken = 0;
     for (int a = 0; a < tr->cfg.accum; a++) {
-        int rows = next(ctx, tr->micro, tr->tokens, tr->weights, tr->langs, e->B, e->T);
+        int T = e->T;
+        int rows = next(ctx, tr->micro, tr->tokens, tr->weights, tr->langs, e->B, &T);
         if (rows < 0) return -1;
         if (rows == 0) break;
+        if (T < 2 || T > e->T) return mm_fail("batch length %d outside [2, %d]", T, e->T);
         e->seed = tr->cfg.seed;
         e->step = (uint32_t)tr->micro;
         e->train = 1;
         if (tr->hooks.begin_micro &&
-            tr->hooks.begin_micro(tr->hooks.ctx, tr->langs, rows, e->T, 1, tr->cfg.seed, (uint32_t)tr->micro))
+            tr->hooks.begin_micro(tr->hooks.ctx, tr->langs, rows, T, 1, tr->cfg.seed, (uint32_t)tr->micro))
             return -1;
         double ws = 0.0;
-        loss += mm_engine_step(e, tr->tokens, tr->weights, rows, e->T, 1.0f, &ws);
+        loss += mm_engine_step(e, tr->tokens, tr->weights, rows, T, 1.0f, &ws);
         if (tr->hooks.end_micro) tr->hooks.end_micro(tr->hooks.ctx);
         wsum += ws;
         tr->micro++;

@@ -20,10 +20,11 @@ void mm_train_config_defaults(mm_train_config *c);
 /* learning rate used by optimizer step `step` (0-based), as HF's LambdaLR with the linear schedule */
 float mm_lr_at(const mm_train_config *c, int step);
 
-/* Fills micro-batch number `micro` (0-based over the whole run): tokens [B, T], loss weights [B, T] and
- * the language id of each sequence [B].  Returns the number of sequences filled (<= B), 0 at the end of
- * the data, -1 on error. */
-typedef int (*mm_batch_fn)(void *ctx, uint64_t micro, int32_t *tokens, float *weights, int32_t *langs, int B, int T);
+/* Fills micro-batch number `micro` (0-based over the whole run): tokens [B, *T], loss weights [B, *T] and
+ * the language id of each sequence [B].  *T comes in as the capacity and may be lowered to the length
+ * actually used (rows are then *T apart).  Returns the number of sequences filled (<= B), 0 at the end
+ * of the data, -1 on error. */
+typedef int (*mm_batch_fn)(void *ctx, uint64_t micro, int32_t *tokens, float *weights, int32_t *langs, int B, int *T);
 
 /* Method-specific work around each micro-batch and step (MMLoRA's router and expert loss). */
 typedef struct {

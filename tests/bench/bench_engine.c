@@ -33,7 +33,8 @@ static double sgemm_peak(void) {
     return best;
 }
 
-static int batches(void *ctx, uint64_t micro, int32_t *tok, float *w, int32_t *langs, int B, int T) {
+static int batches(void *ctx, uint64_t micro, int32_t *tok, float *w, int32_t *langs, int B, int *Tp) {
+    const int T = *Tp;
     for (int b = 0; b < B; b++) langs[b] = b % 6;
     int V = *(int *)ctx;
     for (int i = 0; i < B * T; i++) {

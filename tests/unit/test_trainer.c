@@ -36,7 +36,8 @@ static void tiny_config(mm_model_config *c) {
     c->bos_id = c->eos_id = 0; c->pad_id = -1;
 }
 
-static int copy_batches(void *ctx, uint64_t micro, int32_t *tok, float *w, int32_t *langs, int B, int T) {
+static int copy_batches(void *ctx, uint64_t micro, int32_t *tok, float *w, int32_t *langs, int B, int *Tp) {
+    const int T = *Tp;
     for (int b = 0; b < B; b++) langs[b] = b % 6;
     (void)ctx;
     for (int b = 0; b < B; b++) {

@@ -1,0 +1,426 @@
+/* prepare -> train -> generate -> score for one run directory (train/run.h). */
+#include "train/run.h"
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "data/cache.h"
+#include "data/prepare_model.h"
+#include "infer/generate.h"
+#include "io/safetensors.h"
+#include "io/tokenizer.h"
+#include "model/engine.h"
+#include "peft/mmlora.h"
+#include "peft/peft_io.h"
+#include "train/batches.h"
+#include "train/run_dir.h"
+#include "train/trainer.h"
+#include "util/fileio.h"
+#include "util/log.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+    const mm_run_opts *o;
+    mm_model model;
+    mm_tokenizer *tok;
+    mm_cache *train, *test;
+    char cache_dir[1024];
+    int n_lang;
+    int eos, n_sep;
+    double t_train, t_generate;
+    long long trainable, all_params;
+    char model_name[64];
+} run_ctx;
+
+/* ------------------------------------------------------------------ set-up */
+static int load_everything(run_ctx *r) {
+    const mm_run_opts *o = r->o;
+    char path[2048];
+    snprintf(path, sizeof path, "%s/config.json", o->model_dir);
+    if (!mm_file_exists(path))
+        return mm_fail("%s: no config.json; see models/README.md for the files a model directory needs", o->model_dir);
+    r->tok = mm_tokenizer_load(o->model_dir);
+    if (!r->tok) return -1;
+    if (mm_model_load(&r->model, o->model_dir)) {
+        char m[1024];
+        snprintf(m, sizeof m, "%s", mm_last_error());
+        return mm_fail("%s (download the weights as models/README.md says)", m);
+    }
+    if (mm_tokenizer_vocab_size(r->tok) > r->model.cfg.vocab_size)
+        return mm_fail("%s: tokenizer has %d ids but the model's vocab_size is %d", o->model_dir,
+                       mm_tokenizer_vocab_size(r->tok), r->model.cfg.vocab_size);
+    /* prepare (or reuse) the token caches */
+    mm_prepare_opts po;
+    memset(&po, 0, sizeof po);
+    int kind = mm_dataset_parse(o->dataset);
+    if (kind < 0) return mm_fail("unknown dataset '%s' (csn, xlcost or local)", o->dataset);
+    po.load.kind = (mm_dataset_kind)kind;
+    po.load.raw = o->raw_dir;
+    po.cache_root = o->cache_root;
+    po.spec.max_source = o->max_source;
+    po.spec.max_target = o->max_target;
+    po.fraction = o->fraction;
+    po.seed = o->seed;
+    po.progress = isatty(2) ? 1 : 2;
+    char msg[8192];
+    if (mm_dataset_check(&po.load, 7, msg, sizeof msg) < 0) return mm_fail("%s", msg);
+    if (mm_prepare_bind_model(&po, o->model_dir, r->tok, o->sep)) return -1;
+    mm_prepare_result pr;
+    if (mm_prepare_run(&po, &pr)) return -1;
+    snprintf(r->cache_dir, sizeof r->cache_dir, "%s", pr.dir);
+    snprintf(path, sizeof path, "%s/train.bin", pr.dir);
+    if (!(r->train = mm_cache_open(path))) return -1;
+    snprintf(path, sizeof path, "%s/test.bin", pr.dir);
+    if (!(r->test = mm_cache_open(path))) return -1;
+    const mm_cache_header *h = mm_cache_header_get(r->train);
+    r->n_lang = h->n_langs;
+    r->eos = h->eos_id;
+    r->n_sep = h->n_sep;
+    return 0;
+}
+
+static void free_everything(run_ctx *r) {
+    if (r->train) mm_cache_close(r->train);
+    if (r->test) mm_cache_close(r->test);
+    if (r->tok) mm_tokenizer_free(r->tok);
+    if (r->model.params) mm_model_free(&r->model);
+}
+
+static const char *lang_name(const run_ctx *r, int l) { return mm_cache_header_get(r->train)->lang_names[l]; }
+
+/* ------------------------------------------------------------------ training */
+typedef struct {
+    run_ctx *r;
+    const char *unit;     /* "all" or a language */
+    int lang;             /* -1 or the language (LoRA-Each) */
+    mm_adapters ad;
+    mm_mmlora mm;
+    int has_ad;
+} unit_state;
+
+static int save_adapter(unit_state *u, const char *dir) {
+    const mm_run_opts *o = u->r->o;
+    if (mm_mkdirs(dir)) return -1;
+    char path[4200];
+    if (!u->has_ad) { /* full fine-tuning: the whole model */
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        return mm_model_save(&u->r->model, path);
+    }
+    if (o->method.kind == MM_METHOD_LORA_MIX || o->method.kind == MM_METHOD_LORA_EACH)
+        return mm_adapters_save_peft(&u->ad, &u->r->model, dir, o->model_dir);
+    /* MoLA / MMLoRA: the flat trainable buffer and a description (not loadable by stock PEFT) */
+    mm_st_writer *w = mm_st_writer_new();
+    int64_t shape[1] = {(int64_t)u->ad.n_params};
+    mm_st_writer_add(w, "adapter.params", MM_DT_F32, 1, shape, u->ad.params);
+    char desc[512];
+    mm_method_describe(&o->method, desc, sizeof desc);
+    mm_st_writer_metadata(w, "format", "pt");
+    mm_st_writer_metadata(w, "mmlora_method", desc);
+    snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
+    int rc = mm_st_writer_save(w, path);
+    mm_st_writer_free(w);
+    return rc;
+}
+
+static void progress(const char *unit, int step, int total, double loss, double aux, float lr, double tps, double elapsed) {
+    static double last = 0;
+    double t = now_s();
+    int tty = isatty(2);
+    if (!tty && step != total && t - last < 10.0) return;
+    last = t;
+    double eta = step > 0 ? elapsed / step * (total - step) : 0;
+    fprintf(stderr, "%s[%s] step %d/%d loss %.4f%s lr %.2e %.0f tok/s ETA %02d:%02d%s", tty ? "\r" : "", unit, step,
+            total, loss, aux != 0 ? " (+expert)" : "", lr, tps, (int)(eta / 60), (int)eta % 60, tty ? "  " : "\n");
+    if (tty && step == total) fputc('\n', stderr);
+}
+
+static int train_unit(unit_state *u, mm_engine *e) {
+    run_ctx *r = u->r;
+    const mm_run_opts *o = r->o;
+    mm_batches bt;
+    if (mm_batches_init(&bt, r->train, u->lang, o->train_per_lang, o->epochs, o->micro, o->seed, r->eos)) return -1;
+    mm_train_config tc;
+    mm_train_config_defaults(&tc);
+    tc.lr = o->lr;
+    tc.warmup_steps = o->warmup;
+    tc.weight_decay = o->weight_decay;
+    tc.clip_norm = o->clip;
+    tc.accum = o->batch / o->micro;
+    tc.seed = o->seed;
+    uint64_t micro_total = mm_batches_total_micro(&bt);
+    int total = (int)((micro_total + tc.accum - 1) / tc.accum);
+    if (o->max_steps > 0 && o->max_steps < total) total = (int)o->max_steps;
+    tc.total_steps = total;
+    mm_trainer tr;
+    if (mm_trainer_init(&tr, e, &tc)) { mm_batches_free(&bt); return -1; }
+    if (u->mm.gates) mm_mmlora_hooks(&u->mm, &tr.hooks);
+    char ckpt[2048], log[2048];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint/%s.safetensors", o->out_dir, u->unit);
+    snprintf(log, sizeof log, "%s/train.jsonl", o->out_dir);
+    int rc = 0;
+    if (mm_file_exists(ckpt)) {
+        if ((rc = mm_trainer_load(&tr, ckpt))) goto done;
+        if (tr.step < total) mm_info("[%s] resuming from %s at step %d of %d", u->unit, ckpt, tr.step, total);
+    }
+    if (u->lang < 0 || !strcmp(u->unit, lang_name(r, 0))) mm_train_log_truncate(log, tr.step);
+    mm_info("[%s] training %zu examples x %d epoch(s): %d steps of %d sequences (micro-batch %d), lr %g, warm-up %d",
+            u->unit, bt.n, o->epochs, total, o->batch, o->micro, o->lr, o->warmup);
+    double t0 = now_s();
+    int start = tr.step;
+    while (tr.step < total) {
+        double ts = now_s();
+        int st = mm_trainer_step(&tr, mm_batches_next, &bt);
+        if (st < 0) {
+            char m[1024];
+            snprintf(m, sizeof m, "%s", mm_last_error());
+            rc = mm_fail("[%s] training stopped: %s (the last checkpoint, %s, is intact)", u->unit, m,
+                         mm_file_exists(ckpt) ? ckpt : "none yet");
+            goto done;
+        }
+        if (st == 0) break;
+        double dt = now_s() - ts;
+        double tps = tr.last_tokens > 0 ? (double)e->B * e->T * tc.accum / dt : 0;
+        mm_train_log_append(log, tr.step, tr.last_loss, tr.last_aux_loss, tr.last_lr, tps, tr.last_grad_norm);
+        progress(u->unit, tr.step, total, tr.last_loss, tr.last_aux_loss, tr.last_lr, tps, now_s() - t0);
+        if (tr.step % o->ckpt_every == 0 && tr.step < total) {
+            if ((rc = mm_trainer_save(&tr, ckpt, NULL))) goto done;
+            /* test hook: die without any clean-up right after a given checkpoint (tests/unit/test_run.c) */
+            const char *kill_at = getenv("MMLORA_KILL_AT_STEP");
+            if (kill_at && atoi(kill_at) == tr.step) raise(SIGKILL);
+        }
+        (void)start;
+    }
+    rc = mm_trainer_save(&tr, ckpt, NULL);
+    r->t_train += now_s() - t0;
+done:
+    mm_trainer_free(&tr);
+    mm_batches_free(&bt);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ generation */
+static void clean_line(char *s) {
+    size_t w = 0;
+    int space = 0;
+    for (size_t i = 0; s[i]; i++) {
+        char c = s[i];
+        if (c == '\n' || c == '\r' || c == '\t' || c == ' ') { space = w > 0; continue; }
+        if (space) { s[w++] = ' '; space = 0; }
+        s[w++] = c;
+    }
+    s[w] = 0;
+}
+
+static int generate_lang(unit_state *u, int lang) {
+    run_ctx *r = u->r;
+    const mm_run_opts *o = r->o;
+    const mm_cache *c = r->test;
+    size_t n_all = mm_cache_count(c);
+    size_t *sel = mm_xmalloc(sizeof(size_t) * (n_all ? n_all : 1));
+    uint8_t *keep = mm_xcalloc(n_all ? n_all : 1, 1);
+    size_t n = 0;
+    for (size_t i = 0; i < n_all; i++) {
+        mm_cache_example ex;
+        if (mm_cache_get(c, i, &ex) || ex.lang != lang) continue;
+        if (o->eval_per_lang > 0 && (long)n >= o->eval_per_lang) break;
+        sel[n++] = i;
+        keep[i] = 1;
+    }
+    int rc = 0;
+    if (!n) { free(sel); free(keep); return 0; }
+    char path[2048], gold[2048];
+    snprintf(path, sizeof path, "%s/gold", o->out_dir);
+    mm_mkdirs(path);
+    snprintf(path, sizeof path, "%s/predictions", o->out_dir);
+    mm_mkdirs(path);
+    snprintf(gold, sizeof gold, "%s/gold/test.%s.txt", r->cache_dir, lang_name(r, lang));
+    snprintf(path, sizeof path, "%s/gold/%s.txt", o->out_dir, lang_name(r, lang));
+    if ((rc = mm_gold_subset(gold, keep, n_all, path))) goto out;
+    if (u->mm.gates) { /* one language: its router weights, the same for every row */
+        int32_t l = lang;
+        if ((rc = mm_mmlora_begin(&u->mm, &l, 1, 1, 0, 0, 0))) goto out;
+        u->ad.gate_group = 0;
+        u->ad.dgates = NULL;
+    }
+    const int max_prompt = o->max_source + r->n_sep;
+    mm_generator g;
+    if ((rc = mm_generator_init(&g, &mm_kernels_cpu, &r->model, u->has_ad ? &u->ad : NULL, o->gen_batch,
+                                max_prompt + o->max_new + 1, o->gen_batch * max_prompt))) goto out;
+    size_t cap = n * 64 + 1024, len = 0;
+    char *out = mm_xmalloc(cap);
+    int32_t *bufs = mm_xmalloc(sizeof(int32_t) * (size_t)o->gen_batch * o->max_new);
+    for (size_t i0 = 0; i0 < n && !rc; i0 += (size_t)o->gen_batch) {
+        int B = (int)(n - i0 < (size_t)o->gen_batch ? n - i0 : (size_t)o->gen_batch);
+        const int32_t *prompts[256];
+        int plen[256], olen[256];
+        int32_t *outs[256];
+        for (int b = 0; b < B; b++) {
+            mm_cache_example ex;
+            mm_cache_get(c, sel[i0 + b], &ex);
+            prompts[b] = ex.ids;
+            plen[b] = ex.n_src;
+            outs[b] = bufs + (size_t)b * o->max_new;
+        }
+        if ((rc = mm_generate_greedy(&g, prompts, plen, B, o->max_new, r->eos, outs, olen))) break;
+        for (int b = 0; b < B; b++) {
+            char *txt = mm_tokenizer_decode(r->tok, outs[b], (size_t)olen[b], 1);
+            clean_line(txt);
+            size_t need = strlen(txt) + 32;
+            if (len + need >= cap) out = mm_xrealloc(out, cap = (cap + need) * 2);
+            len += (size_t)snprintf(out + len, cap - len, "%zu\t%s\n", sel[i0 + b], txt);
+            free(txt);
+        }
+    }
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/predictions/%s.txt", o->out_dir, lang_name(r, lang));
+        rc = mm_write_file_atomic(path, out, len);
+        mm_info("[%s] %zu predictions for %s", u->unit, n, lang_name(r, lang));
+    }
+    free(out);
+    free(bufs);
+    mm_generator_free(&g);
+out:
+    free(sel);
+    free(keep);
+    return rc;
+}
+
+static int write_experts(unit_state *u) {
+    run_ctx *r = u->r;
+    const int N = r->n_lang, M = u->mm.spec.experts;
+    float *w = mm_xmalloc(sizeof(float) * (size_t)N * M);
+    if (mm_mmlora_allocation(&u->mm, w)) { free(w); return -1; }
+    cJSON *j = cJSON_CreateObject(), *langs = cJSON_AddArrayToObject(j, "languages");
+    for (int l = 0; l < N; l++) cJSON_AddItemToArray(langs, cJSON_CreateString(lang_name(r, l)));
+    cJSON_AddNumberToObject(j, "experts", M);
+    cJSON *W = cJSON_AddArrayToObject(j, "weights"), *T = cJSON_AddArrayToObject(j, "totals");
+    for (int l = 0; l < N; l++) {
+        cJSON *row = cJSON_CreateArray();
+        for (int m = 0; m < M; m++) cJSON_AddItemToArray(row, cJSON_CreateNumber(w[(size_t)l * M + m]));
+        cJSON_AddItemToArray(W, row);
+    }
+    for (int m = 0; m < M; m++) {
+        double s = 0;
+        for (int l = 0; l < N; l++) s += w[(size_t)l * M + m];
+        cJSON_AddItemToArray(T, cJSON_CreateNumber(s));
+    }
+    char *txt = cJSON_Print(j), path[2048];
+    snprintf(path, sizeof path, "%s/experts.json", r->o->out_dir);
+    int rc = mm_write_file_atomic(path, txt, strlen(txt));
+    free(txt);
+    cJSON_Delete(j);
+    free(w);
+    return rc;
+}
+
+static int run_unit(run_ctx *r, const char *unit, int lang, int phases) {
+    const mm_run_opts *o = r->o;
+    unit_state u;
+    memset(&u, 0, sizeof u);
+    u.r = r;
+    u.unit = unit;
+    u.lang = lang;
+    int rc = 0;
+    const int fpft = o->method.kind == MM_METHOD_FPFT_MIX;
+    if (!fpft) {
+        if (mm_method_build(&o->method, &r->model, r->n_lang, o->seed, &u.ad)) return -1;
+        u.has_ad = 1;
+        if (mm_mmlora_init(&u.mm, &o->method, &u.ad, r->n_lang, o->micro, o->seed)) { mm_adapters_free(&u.ad); return -1; }
+    }
+    r->trainable = mm_method_trainable(&r->model, &o->method, r->n_lang);
+    r->all_params = fpft ? r->trainable : (long long)r->model.n_params + r->trainable;
+    char dir[2048];
+    snprintf(dir, sizeof dir, "%s/checkpoint", o->out_dir);
+    mm_mkdirs(dir);
+    if (phases & MM_PHASE_TRAIN) {
+        mm_engine e;
+        const int T = o->max_source + r->n_sep + o->max_target + 1;
+        if ((rc = mm_engine_init(&e, &mm_kernels_cpu, &r->model, u.has_ad ? &u.ad : NULL, fpft, o->micro, T))) goto out;
+        rc = train_unit(&u, &e);
+        mm_engine_free(&e);
+        if (rc) goto out;
+        snprintf(dir, sizeof dir, "%s/adapter%s%s", o->out_dir, lang >= 0 ? "/" : "", lang >= 0 ? unit : "");
+        if ((rc = save_adapter(&u, dir))) goto out;
+    }
+    if (phases & MM_PHASE_GENERATE) {
+        double t0 = now_s();
+        for (int l = 0; l < r->n_lang && !rc; l++)
+            if (lang < 0 || l == lang) rc = generate_lang(&u, l);
+        if (!rc && u.mm.gates) rc = write_experts(&u);
+        r->t_generate += now_s() - t0;
+    }
+out:
+    if (u.has_ad) { mm_mmlora_free(&u.mm); mm_adapters_free(&u.ad); }
+    return rc;
+}
+
+/* The training phase always runs: with a complete checkpoint it only restores the trained parameters
+ * (for full fine-tuning the checkpoint holds the whole model), so generation can follow. */
+int mm_run(const mm_run_opts *o, int phases) {
+    char path[2048];
+    snprintf(path, sizeof path, "%s/DONE", o->out_dir);
+    if (mm_file_exists(path)) {
+        mm_info("%s is complete (DONE); skipping", o->out_dir);
+        return 0;
+    }
+    if (mm_run_validate(o)) return -1;
+    if (mm_mkdirs(o->out_dir)) return -1;
+    run_ctx r;
+    memset(&r, 0, sizeof r);
+    r.o = o;
+    mm_run_model_name(o->model_dir, r.model_name, sizeof r.model_name);
+    cJSON *cfg = mm_run_config_json(o, r.model_name);
+    int rc = mm_run_json_check_or_write(o->out_dir, cfg);
+    double t0 = now_s();
+    if (!rc) rc = load_everything(&r);
+    if (!rc) {
+        mm_info("run: %s on %s (%s), dataset %s, %d languages, out %s", o->method.name, r.model_name, o->model_dir,
+                o->dataset, r.n_lang, o->out_dir);
+        if (o->method.kind == MM_METHOD_LORA_EACH) {
+            for (int l = 0; l < r.n_lang && !rc; l++) {
+                const mm_cache_header *h = mm_cache_header_get(r.train);
+                if (!h->lang[l].n_examples) continue;
+                rc = run_unit(&r, lang_name(&r, l), l, (phases & MM_PHASE_GENERATE) | MM_PHASE_TRAIN);
+            }
+        } else {
+            rc = run_unit(&r, "all", -1, (phases & MM_PHASE_GENERATE) | MM_PHASE_TRAIN);
+        }
+    }
+    if (!rc && (phases & MM_PHASE_SCORE)) {
+        const char *names[MM_CACHE_MAX_LANGS];
+        for (int l = 0; l < r.n_lang; l++) names[l] = lang_name(&r, l);
+        rc = mm_run_score(o->out_dir, names, r.n_lang);
+    }
+    if (!rc && phases == MM_PHASE_ALL) {
+        cJSON *extra = cJSON_CreateObject();
+        char buf[128];
+        mm_git_describe(buf, sizeof buf);
+        cJSON_AddStringToObject(extra, "git_commit", buf);
+        cJSON_AddNumberToObject(extra, "trainable_params", (double)r.trainable);
+        cJSON_AddNumberToObject(extra, "all_params", (double)r.all_params);
+        mm_format_percent_trunc2(buf, sizeof buf, r.trainable, r.all_params);
+        cJSON_AddStringToObject(extra, "trainable_percent", buf);
+        cJSON_AddStringToObject(extra, "device", "cpu");
+        cJSON_AddStringToObject(extra, "tokenizer_sha256", mm_tokenizer_sha256(r.tok));
+        cJSON_AddStringToObject(extra, "cache", r.cache_dir);
+        cJSON_AddNumberToObject(extra, "seconds_train", r.t_train);
+        cJSON_AddNumberToObject(extra, "seconds_generate", r.t_generate);
+        cJSON_AddNumberToObject(extra, "seconds_total", now_s() - t0);
+        long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+        cJSON_AddNumberToObject(extra, "cpus", (double)nproc);
+        rc = mm_run_json_finish(o->out_dir, cfg, extra);
+        snprintf(path, sizeof path, "%s/DONE", o->out_dir);
+        if (!rc) rc = mm_write_file_atomic(path, "", 0);
+    }
+    cJSON_Delete(cfg);
+    free_everything(&r);
+    return rc;
+}

@@ -1,0 +1,80 @@
+/* A self-contained tiny world for end-to-end runs in the tests: a random GPTBigCode whose vocabulary is
+ * the tokenizer fixture's, and a synthetic CodeSearchNet-format dataset of six languages with a
+ * learnable mapping from code to summary. */
+#ifndef MMLORA_RUN_FIXTURE_H
+#define MMLORA_RUN_FIXTURE_H
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "io/tokenizer.h"
+#include "model/model.h"
+#include "util/fileio.h"
+#include "util/log.h"
+
+static const char *RF_LANGS[6] = {"go", "java", "javascript", "php", "python", "ruby"};
+static const char *RF_WORDS[16] = {"name", "value", "size", "count", "path", "user", "list", "index",
+                                   "key", "file", "time", "data", "node", "text", "item", "port"};
+
+/* writes raw/codesearchnet/<lang>/{train,valid,test}.jsonl under root; ruby is scarce on purpose */
+static int rf_write_dataset(const char *root) {
+    char path[1024];
+    for (int l = 0; l < 6; l++) {
+        snprintf(path, sizeof path, "%s/raw/codesearchnet/%s", root, RF_LANGS[l]);
+        if (mm_mkdirs(path)) return -1;
+        const char *splits[3] = {"train", "valid", "test"};
+        const int counts[3] = {l == 5 ? 12 : 40, 4, 8};
+        for (int s = 0; s < 3; s++) {
+            snprintf(path, sizeof path, "%s/raw/codesearchnet/%s/%s.jsonl", root, RF_LANGS[l], splits[s]);
+            FILE *f = fopen(path, "w");
+            if (!f) return -1;
+            for (int i = 0; i < counts[s]; i++) {
+                const char *w = RF_WORDS[(i * 7 + l + s * 3) % 16], *v = RF_WORDS[(i * 3 + 5) % 16];
+                fprintf(f,
+                        "{\"language\": \"%s\", \"code_tokens\": [\"def\", \"get_%s\", \"(\", \"self\", \",\", \"%s\", \")\", "
+                        "\":\", \"return\", \"self\", \".\", \"%s\", \"[\", \"%s\", \"]\"], "
+                        "\"docstring_tokens\": [\"Return\", \"the\", \"%s\", \"of\", \"the\", \"%s\", \".\"], \"partition\": \"%s\"}\n",
+                        RF_LANGS[l], w, v, w, v, w, v, splits[s]);
+            }
+            fclose(f);
+        }
+    }
+    return 0;
+}
+
+/* model directory: config.json, model.safetensors (random), tokenizer.json (fixture copy) */
+static int rf_write_model(const char *dir) {
+    if (mm_mkdirs(dir)) return -1;
+    size_t len;
+    char *tok = mm_read_file("tests/fixtures/tokenizer/st.json", &len);
+    if (!tok) return -1;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    int rc = mm_write_file_atomic(path, tok, len);
+    free(tok);
+    if (rc) return -1;
+    mm_tokenizer *t = mm_tokenizer_load(path);
+    if (!t) return -1;
+    int V = mm_tokenizer_vocab_size(t);
+    int eos = mm_tokenizer_token_to_id(t, "<|endoftext|>");
+    mm_tokenizer_free(t);
+    char cfg[1024];
+    int n = snprintf(cfg, sizeof cfg,
+                     "{\"model_type\": \"gpt_bigcode\", \"n_layer\": 2, \"n_embd\": 32, \"n_head\": 4, \"n_inner\": 64,\n"
+                     " \"vocab_size\": %d, \"n_positions\": 128, \"multi_query\": true, \"activation_function\": "
+                     "\"gelu_pytorch_tanh\",\n \"layer_norm_epsilon\": 1e-05, \"resid_pdrop\": 0.1, \"embd_pdrop\": 0.1, "
+                     "\"attn_pdrop\": 0.1,\n \"bos_token_id\": %d, \"eos_token_id\": %d, \"tie_word_embeddings\": true}\n",
+                     V, eos, eos);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    if (mm_write_file_atomic(path, cfg, (size_t)n)) return -1;
+    mm_model_config c;
+    mm_model m;
+    if (mm_config_load(dir, &c) || mm_model_init(&m, &c)) return -1;
+    mm_model_init_random(&m, 7);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    rc = mm_model_save(&m, path);
+    mm_model_free(&m);
+    return rc;
+}
+#endif
