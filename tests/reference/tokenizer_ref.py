@@ -224,7 +224,7 @@ def fixtures():
             with open(inp, "wb") as f:
                 f.write(b"".join(src[: len(src) // 3]))
             for pt in ("starcoder", "deepseek"):
-                out = os.path.join(FIX, f"ours_{pt[:2]}.json")
+                out = os.path.join(FIX, "ours_st.json" if pt == "starcoder" else "ours_ds.json")
                 subprocess.run([mm, "tokenizer", "train", "--vocab-size", "1200", "--pretokenizer", pt,
                                 "--input", inp, "--out", out], check=True)
     toks = {k: Tokenizer.from_file(os.path.join(FIX, f"{k}.json")) for k in jsons}
