@@ -89,6 +89,9 @@ int mm_ids_push(mm_ids *v, int32_t id);
 mm_tokenizer *mm_tokenizer_load_json(const char *json, size_t len, const char *name);
 /* compiles a regex with Oniguruma-compatible \s / \S; NULL + mm_fail on error */
 pcre2_code *mm_tok_regex(const char *pat, size_t len, int literal, const char *key);
+/* tokenizer_unicode.c (generated): class ranges HF has in \p{L}/\p{N}/\p{P}/char::is_numeric beyond
+ * PCRE2's Unicode 14 */
+extern const char MM_UNI_EXTRA_L[], MM_UNI_EXTRA_N[], MM_UNI_EXTRA_P[], MM_UNI_EXTRA_NUM[];
 /* GPT-2 pattern used by ByteLevel(use_regex) */
 extern const char MM_GPT2_PATTERN[];
 #endif

@@ -102,7 +102,12 @@ static int load_pretok(L *l, const cJSON *p, const char *path) {
         int ind;
         if (get_bool(l, p, "individual_digits", path, 0, &ind)) return -1;
         snprintf(key, sizeof key, "%s: %s", l->name, path);
-        pcre2_code *code = mm_tok_regex(ind ? "\\p{N}" : "\\p{N}+", ind ? 5 : 6, 0, key);
+        /* Rust char::is_numeric: Nd, Nl, No (+ what newer Unicode added, tokenizer_unicode.c) */
+        size_t cap = strlen(MM_UNI_EXTRA_NUM) + 64;
+        char *pat = mm_xmalloc(cap);
+        snprintf(pat, cap, "[\\p{Nd}\\p{Nl}\\p{No}%s]%s", MM_UNI_EXTRA_NUM, ind ? "" : "+");
+        pcre2_code *code = mm_tok_regex(pat, strlen(pat), 0, key);
+        free(pat);
         if (!code) return -1;
         mm_pretok_step *s = new_step(t);
         s->kind = MM_PT_SPLIT, s->re = code, s->behavior = MM_SPLIT_ISOLATED;

@@ -11,11 +11,19 @@ const char MM_GPT2_PATTERN[] =
 
 #define WS_CLASS "\\t-\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
 
+typedef struct { char *p; size_t n, cap; } sbuf;
+static void put(sbuf *b, const char *s, size_t n) {
+    if (b->n + n + 1 > b->cap) b->p = mm_xrealloc(b->p, b->cap = (b->n + n + 1) * 2);
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+}
+static void puts_(sbuf *b, const char *s) { put(b, s, strlen(s)); }
+
+/* Rewrites a regex so that PCRE2 matches as Oniguruma in HF does: \s / \S = White_Space, and
+ * \p{L} / \p{N} / \p{P} extended with the code points newer Unicode assigned (tokenizer_unicode.c). */
 pcre2_code *mm_tok_regex(const char *pat, size_t len, int literal, const char *key) {
-    char *buf = NULL;
-    size_t blen = 0;
+    sbuf buf = {0};
     if (!literal) {
-        buf = mm_xmalloc(len * 80 + 1);
         int in_class = 0;
         for (size_t i = 0; i < len; i++) {
             char c = pat[i];
@@ -24,37 +32,46 @@ pcre2_code *mm_tok_regex(const char *pat, size_t len, int literal, const char *k
                 i++;
                 if (d == 's' || d == 'S') {
                     if (in_class && d == 'S') {
-                        free(buf);
+                        free(buf.p);
                         mm_fail("%s: \\S inside a character class is not supported", key);
                         return NULL;
                     }
-                    const char *rep = in_class ? WS_CLASS : d == 's' ? "[" WS_CLASS "]" : "[^" WS_CLASS "]";
-                    memcpy(buf + blen, rep, strlen(rep));
-                    blen += strlen(rep);
+                    puts_(&buf, in_class ? WS_CLASS : d == 's' ? "[" WS_CLASS "]" : "[^" WS_CLASS "]");
                     continue;
                 }
-                buf[blen++] = c;
-                buf[blen++] = d;
+                if ((d == 'p' || d == 'P') && i + 3 < len && pat[i + 1] == '{' && pat[i + 3] == '}' &&
+                    (pat[i + 2] == 'L' || pat[i + 2] == 'N' || pat[i + 2] == 'P') && !(in_class && d == 'P')) {
+                    char prop = pat[i + 2];
+                    const char *extra = prop == 'L' ? MM_UNI_EXTRA_L : prop == 'N' ? MM_UNI_EXTRA_N : MM_UNI_EXTRA_P;
+                    char base[8] = {'\\', 'p', '{', prop, '}', 0};
+                    if (!in_class) puts_(&buf, d == 'p' ? "[" : "[^");
+                    puts_(&buf, base);
+                    puts_(&buf, extra);
+                    if (!in_class) puts_(&buf, "]");
+                    i += 3;
+                    continue;
+                }
+                put(&buf, pat + i - 1, 2);
                 continue;
             }
             if (c == '[' && !in_class) {
                 in_class = 1;
-                buf[blen++] = c;
-                if (i + 1 < len && pat[i + 1] == '^') buf[blen++] = pat[++i];
-                if (i + 1 < len && pat[i + 1] == ']') buf[blen++] = pat[++i];   /* literal ] first */
+                put(&buf, &c, 1);
+                if (i + 1 < len && pat[i + 1] == '^') put(&buf, &pat[++i], 1);
+                if (i + 1 < len && pat[i + 1] == ']') put(&buf, &pat[++i], 1);   /* literal ] first */
                 continue;
             }
             if (c == ']' && in_class) in_class = 0;
-            buf[blen++] = c;
+            put(&buf, &c, 1);
         }
-        pat = buf;
-        len = blen;
+        pat = buf.p ? buf.p : "";
+        len = buf.n;
     }
     int err;
     PCRE2_SIZE off;
     uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK | (literal ? PCRE2_LITERAL : 0);
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, len, opts, &err, &off, NULL);
-    free(buf);
+    free(buf.p);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(err, msg, sizeof msg);

@@ -20,7 +20,7 @@ Invalid UTF-8: HF takes a Python str, which cannot hold invalid UTF-8.  Fixture 
 (hex); HF sees bytes.decode("utf-8", errors="replace") (each maximal invalid subpart -> U+FFFD),
 and the C encoder applies the same replacement itself before encoding.
 """
-import glob, json, os, subprocess, sys, tempfile, time, unicodedata
+import array, glob, hashlib, json, os, subprocess, sys, tempfile, time, unicodedata
 
 from tokenizers import (AddedToken, Regex, Tokenizer, decoders, models, normalizers,
                         pre_tokenizers, processors, trainers)
@@ -182,6 +182,27 @@ def hard_strings(src):
     return s
 
 
+def codepoints():
+    """Planes 0 and 1 entirely, every 16th code point of planes 2-16 (no surrogates)."""
+    return [c for c in range(0x20000) if not 0xD800 <= c <= 0xDFFF] + list(range(0x20000, 0x110000, 16))
+
+
+def codepoint_hashes(tok, pieces):
+    """Per block of 512 code points c, the text " c" "a" "c" "1" "c" "." "cc" ... (exercises \\s, \\p{L},
+    \\p{N}, \\p{P}, Digits on every code point) -> sha256 (16 hex digits) of int32 little-endian values:
+    HF's ids, or (pieces) the UTF-8 byte lengths of the pre-tokenizer's pieces (stricter: the split itself)."""
+    cps = codepoints()
+    out = []
+    for i in range(0, len(cps), 512):
+        text = "".join(f" {chr(c)}a{chr(c)}1{chr(c)}.{chr(c)}{chr(c)}" for c in cps[i:i + 512])
+        if pieces:
+            vals = [len(p) for p, _ in tok.pre_tokenizer.pre_tokenize_str(text)]   # byte-level: 1 char = 1 byte
+        else:
+            vals = tok.encode(text, add_special_tokens=False).ids
+        out.append(hashlib.sha256(array.array("i", vals).tobytes()).hexdigest()[:16])
+    return out
+
+
 def dump_cases(toks, cases):
     out = []
     for name, raw in cases:
@@ -235,6 +256,10 @@ def fixtures():
     cases = dump_cases(toks, hard_strings(src))
     with open(os.path.join(FIX, "cases.json"), "w") as f:
         json.dump({"tokenizers": sorted(toks), "cases": cases}, f, separators=(",", ":"))
+    with open(os.path.join(FIX, "codepoints.json"), "w") as f:
+        hashes = {k: codepoint_hashes(toks[k], False) for k in ("st", "ds")}
+        hashes.update({k + "_pieces": codepoint_hashes(toks[k], True) for k in ("st", "ds")})
+        json.dump(hashes, f, separators=(",", ":"))
     print(f"wrote {len(cases)} cases x {len(toks)} tokenizers to {FIX}")
 
 
