@@ -39,11 +39,19 @@ int mm_is_white_space(uint32_t cp);                              /* Unicode Whit
 /* ---- pipeline ---- */
 enum { MM_SPLIT_REMOVED, MM_SPLIT_ISOLATED, MM_SPLIT_PREV, MM_SPLIT_NEXT, MM_SPLIT_CONTIGUOUS };
 enum { MM_PT_SPLIT, MM_PT_BYTELEVEL };
+/* ASCII fast paths (tokenizer_fast.c) for known regexes */
+enum { MM_FAST_NONE, MM_FAST_GPT2, MM_FAST_DIGIT1, MM_FAST_DIGITS, MM_FAST_CRLF, MM_FAST_WS_L, MM_FAST_WS_P,
+       MM_FAST_NO_ASCII };
+int mm_fast_kind(const char *pattern);
+extern int mm_tok_no_fast;               /* tests: 1 = never use the fast paths */   /* of a Split regex source */
+/* next match in the pure-ASCII p[0..n) at or after pos, as the regex: 1 and [*s,*e), or 0 */
+int mm_fast_next(int kind, const char *p, size_t n, size_t pos, size_t *s, size_t *e);
 typedef struct {
     int kind;
     pcre2_code *re;          /* split regex (Split / Digits / ByteLevel use_regex), or NULL */
     int behavior, invert;
     int add_prefix_space;
+    int fast;                /* MM_FAST_*: matcher used on pure-ASCII pieces */
 } mm_pretok_step;
 
 typedef struct {

@@ -96,6 +96,7 @@ static int load_pretok(L *l, const cJSON *p, const char *path) {
         if (!code) return -1;
         mm_pretok_step *s = new_step(t);
         s->kind = MM_PT_SPLIT, s->re = code, s->behavior = beh, s->invert = inv;
+        s->fast = src == re ? mm_fast_kind(src->valuestring) : MM_FAST_NONE;
         return 0;
     }
     if (!strcmp(ty, "Digits")) {
@@ -111,6 +112,7 @@ static int load_pretok(L *l, const cJSON *p, const char *path) {
         if (!code) return -1;
         mm_pretok_step *s = new_step(t);
         s->kind = MM_PT_SPLIT, s->re = code, s->behavior = MM_SPLIT_ISOLATED;
+        s->fast = ind ? MM_FAST_DIGIT1 : MM_FAST_DIGITS;
         return 0;
     }
     if (!strcmp(ty, "ByteLevel")) {
@@ -125,6 +127,7 @@ static int load_pretok(L *l, const cJSON *p, const char *path) {
         }
         mm_pretok_step *s = new_step(t);
         s->kind = MM_PT_BYTELEVEL, s->re = code, s->behavior = MM_SPLIT_ISOLATED, s->add_prefix_space = aps;
+        s->fast = MM_FAST_GPT2;
         return 0;
     }
     return FAIL("%s: %s.type '%s' is not supported (supported: Sequence, Split, Digits, ByteLevel)", l->name, path, ty);

@@ -90,10 +90,21 @@ typedef struct {
     void *ud;
 } pctx;
 
-static int run(pctx *c, int step, const char *p, size_t n);
+int mm_tok_no_fast;   /* tests: 1 = always PCRE2 */
 
-/* next match of re in p[0..n) at or after *pos; returns 1 and [*s,*e), or 0 */
-static int next_match(pctx *c, pcre2_code *re, const char *p, size_t n, size_t pos, size_t *s, size_t *e) {
+static int run(pctx *c, int step, const char *p, size_t n, int ascii);
+
+static int all_ascii(const char *p, size_t n) {
+    unsigned char acc = 0;
+    for (size_t i = 0; i < n; i++) acc |= (unsigned char)p[i];
+    return acc < 0x80;
+}
+
+/* next match of the step's regex in p[0..n) at or after *pos; returns 1 and [*s,*e), or 0 */
+static int next_match(pctx *c, const mm_pretok_step *st, int ascii, const char *p, size_t n, size_t pos, size_t *s,
+                      size_t *e) {
+    if (ascii && st->fast && !mm_tok_no_fast) return mm_fast_next(st->fast, p, n, pos, s, e);
+    pcre2_code *re = st->re;
     int rc = pcre2_match(re, (PCRE2_SPTR)p, n, pos, PCRE2_NO_UTF_CHECK, c->md, NULL);
     if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
         rc = pcre2_match(re, (PCRE2_SPTR)p, n, pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, c->md, NULL);
@@ -112,11 +123,12 @@ static size_t utf8_len1(const char *p, size_t n) {
 
 typedef struct { size_t s, e; int match; } span;
 
-static int split_step(pctx *c, int step, const mm_pretok_step *st, const char *p, size_t n) {
+static int split_step(pctx *c, int step, const mm_pretok_step *st, const char *p, size_t n, int ascii) {
     int beh = st->behavior;
+    if (!ascii && st->fast) ascii = all_ascii(p, n);
     if (beh == MM_SPLIT_ISOLATED) {   /* streaming: gap, match, gap, ... (empty pieces dropped) */
         size_t pos = 0, prev = 0, s, e, last_end = (size_t)-1;
-        while (pos <= n && next_match(c, st->re, p, n, pos, &s, &e)) {
+        while (pos <= n && next_match(c, st, ascii, p, n, pos, &s, &e)) {
             if (s == e) {
                 if (s == last_end) {   /* no empty match right after the previous match */
                     if (s >= n) break;
@@ -124,13 +136,13 @@ static int split_step(pctx *c, int step, const mm_pretok_step *st, const char *p
                     continue;
                 }
             }
-            if (s > prev && run(c, step + 1, p + prev, s - prev)) return -1;
-            if (e > s && run(c, step + 1, p + s, e - s)) return -1;
+            if (s > prev && run(c, step + 1, p + prev, s - prev, ascii)) return -1;
+            if (e > s && run(c, step + 1, p + s, e - s, ascii)) return -1;
             prev = e;
             last_end = e;
             pos = e > s ? e : e + (e < n ? utf8_len1(p + e, n - e) : 1);
         }
-        if (prev < n && run(c, step + 1, p + prev, n - prev)) return -1;
+        if (prev < n && run(c, step + 1, p + prev, n - prev, ascii)) return -1;
         return 0;
     }
     /* other behaviours: collect (offsets, is_match) like tokenizers' find_matches, then regroup */
@@ -139,7 +151,7 @@ static int split_step(pctx *c, int step, const mm_pretok_step *st, const char *p
 #define PUSH(a, b, m) do { if (nv == cap) { cap = cap ? cap * 2 : 16; v = mm_xrealloc(v, cap * sizeof *v); } \
                            v[nv++] = (span){a, b, m}; } while (0)
     if (n == 0) PUSH(0, 0, 0);
-    while (n && pos <= n && next_match(c, st->re, p, n, pos, &s, &e)) {
+    while (n && pos <= n && next_match(c, st, ascii, p, n, pos, &s, &e)) {
         if (s == e && s == last_end) {
             if (s >= n) break;
             pos = s + utf8_len1(p + s, n - s);
@@ -185,14 +197,14 @@ static int split_step(pctx *c, int step, const mm_pretok_step *st, const char *p
     int rc = 0;
     for (size_t i = 0; i < no && !rc; i++) {
         int removed = beh == MM_SPLIT_REMOVED && o[i].match;
-        if (!removed && o[i].e > o[i].s) rc = run(c, step + 1, p + o[i].s, o[i].e - o[i].s);
+        if (!removed && o[i].e > o[i].s) rc = run(c, step + 1, p + o[i].s, o[i].e - o[i].s, ascii);
     }
     free(v);
     free(o);
     return rc ? -1 : 0;
 }
 
-static int run(pctx *c, int step, const char *p, size_t n) {
+static int run(pctx *c, int step, const char *p, size_t n, int ascii) {
     if (n == 0) return 0;
     if (step == c->t->n_steps) return c->cb(c->ud, p, n);
     const mm_pretok_step *st = &c->t->steps[step];
@@ -205,17 +217,17 @@ static int run(pctx *c, int step, const char *p, size_t n) {
             p = tmp;
             n++;
         }
-        int rc = st->re ? split_step(c, step, st, p, n) : run(c, step + 1, p, n);
+        int rc = st->re ? split_step(c, step, st, p, n, ascii) : run(c, step + 1, p, n, ascii);
         free(tmp);
         return rc;
     }
-    return split_step(c, step, st, p, n);
+    return split_step(c, step, st, p, n, ascii);
 }
 
 int mm_tok_pretokenize(const mm_tokenizer *t, const char *text, size_t len, mm_piece_cb cb, void *ud) {
     pctx c = {t, NULL, cb, ud};
     if (t->n_steps) c.md = pcre2_match_data_create(1, NULL);
-    int rc = run(&c, 0, text, len);
+    int rc = run(&c, 0, text, len, 0);
     if (c.md) pcre2_match_data_free(c.md);
     return rc;
 }
