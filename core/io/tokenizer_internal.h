@@ -62,6 +62,7 @@ typedef struct {
 
 struct mm_tokenizer {
     char sha256[65];
+    uint64_t serial;         /* unique per load: keys the per-thread piece cache (tokenizer_bpe.c) */
     /* model */
     int32_t byte_id[256];    /* id of the one-byte token, -1 if the vocab lacks it */
     mm_pairmap merges;       /* (left id, right id) -> rank, merged id */
@@ -89,9 +90,15 @@ int mm_tok_pretokenize(const mm_tokenizer *t, const char *text, size_t len, mm_p
 typedef int (*mm_id_cb)(void *ud, int32_t id);
 int mm_tok_split_added(const mm_tokenizer *t, const char *text, size_t len, int parse_special,
                        mm_piece_cb gap, mm_id_cb tok, void *ud);
+uint64_t mm_tok_new_serial(void);
 /* BPE of one piece (raw bytes), appending ids. */
 int mm_tok_bpe(const mm_tokenizer *t, const unsigned char *p, size_t n, mm_ids *out);
-int mm_ids_push(mm_ids *v, int32_t id);
+void mm_ids_grow(mm_ids *v);
+static inline int mm_ids_push(mm_ids *v, int32_t id) {
+    if (v->n == v->cap) mm_ids_grow(v);
+    v->ids[v->n++] = id;
+    return 0;
+}
 
 /* loads from memory; name is used in error messages */
 mm_tokenizer *mm_tokenizer_load_json(const char *json, size_t len, const char *name);

@@ -410,6 +410,7 @@ mm_tokenizer *mm_tokenizer_load_json(const char *json, size_t len, const char *n
     unsigned int mdlen = 0;
     EVP_Digest(json, len, md, &mdlen, EVP_sha256(), NULL);
     for (int i = 0; i < 32; i++) snprintf(t->sha256 + 2 * i, 3, "%02x", md[i]);
+    t->serial = mm_tok_new_serial();
     return t;
 }
 
