@@ -280,6 +280,10 @@ static int load_model(L *l, const cJSON *m) {
             rc = FAIL("%s: model.vocab: duplicate id %d ('%s' and '%s')", l->name, id, t->id_str[id], e->string);
             goto done;
         }
+        if (mm_strmap_get(&model, e->string, len) >= 0) {
+            rc = FAIL("%s: model.vocab: duplicate token '%s'", l->name, e->string);
+            goto done;
+        }
         set_id(l, id, e->string, len, 0, "model.vocab");
         mm_strmap_put(&model, t->id_str[id], len, id, 1);
         uint32_t bn;
@@ -287,8 +291,8 @@ static int load_model(L *l, const cJSON *m) {
         if (to_bytes(e->string, len, raw, &bn) == 0) {
             char *keep = mm_xmalloc(bn ? bn : 1);   /* model_bytes keys are borrowed: keep a copy */
             memcpy(keep, raw, bn);
+            if (bn == 1) t->byte_id[(unsigned char)raw[0]] = id;
             if (mm_strmap_put(&t->model_bytes, keep, bn, id, 0) >= 0) free(keep);
-            if (bn == 1) t->byte_id[(unsigned char)keep[0]] = id;
         }
         if (raw != buf) free(raw);
     }

@@ -61,6 +61,10 @@ Test(tokenizer, duplicate_vocab_id) {
     expect_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":0},\"merges\":[]}," PRE_OK "}", "model.vocab",
                  "duplicate id 0");
 }
+Test(tokenizer, duplicate_vocab_token) {   /* "a" twice (cJSON keeps both) */
+    expect_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"a\":1},\"merges\":[]}," PRE_OK "}", "model.vocab",
+                 "duplicate token 'a'");
+}
 Test(tokenizer, duplicate_added_id) {
     expect_error("{" MODEL_OK "," PRE_OK ",\"added_tokens\":[{\"id\":5,\"content\":\"<x>\"},{\"id\":5,\"content\":\"<y>\"}]}",
                  "added_tokens[1]", "duplicate id 5");
