@@ -241,20 +241,22 @@ static uint32_t last_cp(const char *s, size_t n) {   /* of valid UTF-8 s[0..n), 
     mm_utf8_next((const unsigned char *)s + i, n - i, &cp, &ok);
     return cp;
 }
-static int is_word_cp(uint32_t cp) {   /* Rust char::is_alphanumeric, for single_word */
+/* single_word: HF tests the neighbours with Rust regex \w = Alphabetic, M, Nd, Pc, Join_Control */
+static int is_word_cp(uint32_t cp) {
     static pcre2_code *re;
-    static int init;
-    if (cp < 0x80) return (cp >= '0' && cp <= '9') || ((cp | 32) >= 'a' && (cp | 32) <= 'z');
-    if (!__atomic_load_n(&init, __ATOMIC_ACQUIRE)) {
-        pcre2_code *r = mm_tok_regex("^[\\p{Alphabetic}\\p{N}]", 22, 0, "single_word");
-        pcre2_code *expect = NULL;
-        if (!__atomic_compare_exchange_n(&re, &expect, r, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) pcre2_code_free(r);
-        __atomic_store_n(&init, 1, __ATOMIC_RELEASE);
+    if (cp < 0x80) return (cp >= '0' && cp <= '9') || ((cp | 32) >= 'a' && (cp | 32) <= 'z') || cp == '_';
+    pcre2_code *r = __atomic_load_n(&re, __ATOMIC_ACQUIRE);
+    if (!r) {
+        static const char pat[] = "^[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}]";
+        pcre2_code *mine = mm_tok_regex(pat, sizeof pat - 1, 0, "single_word"), *expect = NULL;
+        if (!mine) return 0;
+        if (__atomic_compare_exchange_n(&re, &expect, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) r = mine;
+        else pcre2_code_free(mine), r = expect;
     }
     char buf[4];
     int k = mm_utf8_put(buf, cp);
     pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    int rc = pcre2_match(__atomic_load_n(&re, __ATOMIC_ACQUIRE), (PCRE2_SPTR)buf, (size_t)k, 0, 0, md, NULL);
+    int rc = pcre2_match(r, (PCRE2_SPTR)buf, (size_t)k, 0, 0, md, NULL);
     pcre2_match_data_free(md);
     return rc >= 0;
 }

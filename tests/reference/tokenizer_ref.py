@@ -142,6 +142,7 @@ def hard_strings(src):
     add("ds_special_inline", f"{DS_BOS}hi{DS_EOS} <|EOT|> <|User|>q<|Assistant|> <pad><｜fim▁hole｜>")
     add("flags_tokens", "x <mask> y<mask>z  <mask>  <rs>   q <sw> a<sw>b <sw>. def foo(): def  foo")
     add("lone_specials", "<|endoftext|>")
+    add("flags_single_word_unicode", "x_<sw>_y é<sw> \u0301<sw> ½<sw> Ⅻ<sw> \u200d<sw> 5<sw> <sw>")
     add("nel_etc", "a\u0085b\u2028c\u2029d\u200be\u180ef\ufeffg\u00adh")
     add("control", "".join(chr(c) for c in range(0, 32)) + "\x7f\x80\x9f")
     add("private_use", "\ue000\uf8ff\U000f0000")
