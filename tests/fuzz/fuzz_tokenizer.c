@@ -9,7 +9,7 @@ static mm_tokenizer *toks[3];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!toks[0]) {
-        const char *p[3] = {"tests/fixtures/tokenizer/st_flags.json", "tests/fixtures/tokenizer/ds.json",
+        const char *p[3] = {"tests/fixtures/tokenizer/st_var.json", "tests/fixtures/tokenizer/ds.json",
                             "tests/fixtures/tokenizer/st_im.json"};
         for (int i = 0; i < 3; i++)
             if (!(toks[i] = mm_tokenizer_load(p[i]))) abort();

@@ -102,11 +102,23 @@ def train_all(texts):
             ("<sw>", False, False, False, True, True), ("def foo", False, False, False, False, True)]):
         flags["added_tokens"].append({"id": n + i, "content": content, "single_word": sw, "lstrip": ls,
                                       "rstrip": rs, "normalized": norm, "special": special})
+    # st_var: the same vocab with added-token flags and every Split behaviour / invert / String pattern,
+    # Digits(contiguous) and ByteLevel(add_prefix_space=True)
+    var = Tokenizer.from_str(json.dumps(flags))
+    var.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex("\\s+"), behavior="merged_with_next", invert=False),
+        pre_tokenizers.Split("::", behavior="removed", invert=False),
+        pre_tokenizers.Split(Regex("[A-Z]"), behavior="merged_with_previous", invert=True),
+        pre_tokenizers.Split(Regex("[(){}]"), behavior="contiguous", invert=False),
+        pre_tokenizers.Split(Regex("_"), behavior="isolated", invert=True),
+        pre_tokenizers.Digits(individual_digits=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=True, trim_offsets=True, use_regex=True)])
+    flags = json.loads(var.to_str())
     dj = json.loads(ds.to_str())
     dj["model"]["merges"] = [" ".join(m) for m in dj["model"]["merges"]]  # legacy "a b" strings
     im = json.loads(st.to_str())
     im["model"]["ignore_merges"] = True
-    return {"st": st.to_str(), "ds": json.dumps(dj, ensure_ascii=False, separators=(",", ":")), "st_flags": json.dumps(flags, ensure_ascii=False, separators=(",", ":")),
+    return {"st": st.to_str(), "ds": json.dumps(dj, ensure_ascii=False, separators=(",", ":")), "st_var": json.dumps(flags, ensure_ascii=False, separators=(",", ":")),
             "st_im": json.dumps(im, ensure_ascii=False, separators=(",", ":"))}
 
 
