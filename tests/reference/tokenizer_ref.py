@@ -27,7 +27,7 @@ from tokenizers import (AddedToken, Regex, Tokenizer, decoders, models, normaliz
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FIX = os.path.join(ROOT, "tests", "fixtures", "tokenizer")
-VOCAB = 3000
+VOCAB = 2000
 DS_CHARS = "õ÷ÁýÀÿøúþüùöû"
 DS_BOS, DS_EOS = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"
 
@@ -185,13 +185,13 @@ def hard_strings(src):
     ws = [0x9, 0xA, 0xB, 0xC, 0xD, 0x20, 0x85, 0xA0, 0x1680] + list(range(0x2000, 0x200B)) + \
          [0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0x180E, 0x200B, 0xFEFF]
     add("white_space_all", "".join(f"a{chr(c)}b{chr(c)}{chr(c)}1{chr(c)}!{chr(c)}" for c in ws))
-    add("long_line", ("x = compute(alpha, beta) + 12345 * gamma  # " * 25) + "end")
-    add("long_spaces", " " * 2000 + "x" + "\t" * 300)
-    add("long_word", "a" * 1000)
+    add("long_line", ("x = compute(alpha, beta) + 12345 * gamma  # " * 10) + "end")
+    add("long_spaces", " " * 700 + "x" + "\t" * 100)
+    add("long_word", "a" * 300)
     add("long_digits", "7" * 300)
     # real source snippets
-    for i, b in enumerate(src[:: max(1, len(src) // 8)][:8]):
-        add(f"src{i}", b[:800])
+    for i, b in enumerate(src[:: max(1, len(src) // 6)][:6]):
+        add(f"src{i}", b[:400])
     return s
 
 
@@ -213,6 +213,25 @@ def codepoint_hashes(tok, pieces):
         else:
             vals = tok.encode(text, add_special_tokens=False).ids
         out.append(hashlib.sha256(array.array("i", vals).tobytes()).hexdigest()[:16])
+    return out
+
+
+# very long single lines: (unit, repeat, suffix); fixtures keep only a hash of HF's ids
+LONG_TEXTS = {
+    "code_line": ("x = compute(alpha, beta) + 12345 * gamma  # \u00fcber \u4e2d\u6587 'll ", 20000, "end"),
+    "spaces": (" ", 100000, "x"),
+    "letters": ("a", 100000, ""),
+    "accents": ("\u00e9", 50000, "!"),
+    "digits": ("7", 100000, " "),
+    "tabs_crlf": ("\t \r\n", 30000, ""),
+}
+
+
+def long_hashes(tok):
+    out = {}
+    for name, (unit, rep, suffix) in LONG_TEXTS.items():
+        ids = tok.encode(unit * rep + suffix, add_special_tokens=False).ids
+        out[name] = hashlib.sha256(array.array("i", ids).tobytes()).hexdigest()[:16]
     return out
 
 
@@ -273,6 +292,8 @@ def fixtures():
         hashes = {k: codepoint_hashes(toks[k], False) for k in ("st", "ds")}
         hashes.update({k + "_pieces": codepoint_hashes(toks[k], True) for k in ("st", "ds")})
         json.dump(hashes, f, separators=(",", ":"))
+    with open(os.path.join(FIX, "long.json"), "w") as f:
+        json.dump({"texts": LONG_TEXTS, **{k: long_hashes(t) for k, t in toks.items()}}, f, separators=(",", ":"))
     print(f"wrote {len(cases)} cases x {len(toks)} tokenizers to {FIX}")
 
 

@@ -83,3 +83,53 @@ Test(tokenizer, every_codepoint_starcoder, .timeout = 60) { check("st", 0); }
 Test(tokenizer, every_codepoint_deepseek, .timeout = 60) { check("ds", 0); }
 Test(tokenizer, every_codepoint_starcoder_pieces, .timeout = 60) { check("st", 1); }
 Test(tokenizer, every_codepoint_deepseek_pieces, .timeout = 60) { check("ds", 1); }
+
+/* Very long single lines (1.6 MB of code, 100k spaces / letters / digits, ...): hashes of HF's ids. */
+Test(tokenizer, very_long_lines, .timeout = 120) {
+    FILE *f = fopen("tests/fixtures/tokenizer/long.json", "rb");
+    cr_assert(f);
+    static char buf[1 << 14];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    cJSON *root = cJSON_Parse(buf);
+    cr_assert(root);
+    const cJSON *texts = cJSON_GetObjectItem(root, "texts"), *tk;
+    int checked = 0, bad = 0;
+    cJSON_ArrayForEach(tk, root) {
+        if (!strcmp(tk->string, "texts")) continue;
+        char path[128];
+        snprintf(path, sizeof path, "tests/fixtures/tokenizer/%s.json", tk->string);
+        mm_tokenizer *t = mm_tokenizer_load(path);
+        cr_assert(t, "%s", mm_last_error());
+        const cJSON *tx;
+        cJSON_ArrayForEach(tx, texts) {
+            const char *unit = cJSON_GetArrayItem(tx, 0)->valuestring, *suffix = cJSON_GetArrayItem(tx, 2)->valuestring;
+            int rep = cJSON_GetArrayItem(tx, 1)->valueint;
+            size_t ul = strlen(unit), sl = strlen(suffix), len = ul * (size_t)rep + sl;
+            char *text = malloc(len + 1);
+            for (int r = 0; r < rep; r++) memcpy(text + ul * (size_t)r, unit, ul);
+            memcpy(text + ul * (size_t)rep, suffix, sl);
+            mm_ids v = {0};
+            cr_assert_eq(mm_tokenizer_encode(t, text, len, MM_TOK_PARSE_SPECIAL, &v), 0);
+            unsigned char md[32];
+            unsigned mdl;
+            EVP_Digest(v.ids, v.n * sizeof *v.ids, md, &mdl, EVP_sha256(), NULL);
+            char hex[17];
+            for (int b = 0; b < 8; b++) snprintf(hex + 2 * b, 3, "%02x", md[b]);
+            const cJSON *want = cJSON_GetObjectItem(tk, tx->string);
+            checked++;
+            if (!want || strcmp(hex, want->valuestring)) {
+                bad++;
+                cr_log_error("%s: long text '%s' (%zu bytes, %zu ids): ids differ from HF", tk->string, tx->string, len, v.n);
+            }
+            free(v.ids);
+            free(text);
+        }
+        mm_tokenizer_free(t);
+    }
+    cr_log_info("very long lines: %d checks, %d differ", checked, bad);
+    cr_expect_eq(bad, 0);
+    cr_expect_geq(checked, 30);
+    cJSON_Delete(root);
+}
