@@ -168,18 +168,20 @@ static int do_decode(mm_tokenizer *t, int argc, char **argv) {
     if (!rc && !have_args) {
         size_t n;
         char *buf = read_stream(stdin, &n);
-        char *save = NULL, *line = lines ? strtok_r(buf, "\n", &save) : buf;
-        do {
-            if (lines) v.n = 0;
-            if (parse_ids(line ? line : "", &v)) { rc = err(mm_last_error()); break; }
-            if (lines) {
-                size_t len;
-                char *s = mm_tokenizer_decode_len(t, v.ids, v.n, skip, &len);
-                fwrite(s, 1, len, stdout);
-                putchar('\n');
-                free(s);
-            }
-        } while (lines && (line = strtok_r(NULL, "\n", &save)));
+        if (!lines) rc = parse_ids(buf, &v) ? err(mm_last_error()) : 0;
+        for (size_t pos = 0; lines && pos < n && !rc;) {   /* one output line per input line, empty ones too */
+            char *nl = memchr(buf + pos, '\n', n - pos);
+            size_t end = nl ? (size_t)(nl - buf) : n;
+            buf[end] = 0;
+            v.n = 0;
+            if (parse_ids(buf + pos, &v)) { rc = err(mm_last_error()); break; }
+            size_t len;
+            char *s = mm_tokenizer_decode_len(t, v.ids, v.n, skip, &len);
+            fwrite(s, 1, len, stdout);
+            putchar('\n');
+            free(s);
+            pos = end + 1;
+        }
         free(buf);
         if (lines) { free(v.ids); return rc; }
     }
