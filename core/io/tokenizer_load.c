@@ -203,7 +203,7 @@ static int load_decoder(L *l, const cJSON *d) {
 }
 
 /* ------------------------------------------------------------------ model + added tokens */
-static int set_id(L *l, int32_t id, const char *s, uint32_t len, int special, const char *what) {
+static void set_id(L *l, int32_t id, const char *s, uint32_t len, int special) {
     mm_tokenizer *t = l->t;
     if (id >= t->n_ids) {
         int32_t n = id + 1;
@@ -218,8 +218,6 @@ static int set_id(L *l, int32_t id, const char *s, uint32_t len, int special, co
     t->id_str[id][len] = 0;
     t->id_len[id] = len;
     t->id_special[id] = (uint8_t)special;
-    (void)what;
-    return 0;
 }
 
 static int to_bytes(const char *s, size_t n, char *out, uint32_t *outn) {   /* byte-level string -> raw bytes */
@@ -284,7 +282,7 @@ static int load_model(L *l, const cJSON *m) {
             rc = FAIL("%s: model.vocab: duplicate token '%s'", l->name, e->string);
             goto done;
         }
-        set_id(l, id, e->string, len, 0, "model.vocab");
+        set_id(l, id, e->string, len, 0);
         mm_strmap_put(&model, t->id_str[id], len, id, 1);
         uint32_t bn;
         char *raw = len <= sizeof buf ? buf : mm_xmalloc(len);
@@ -395,7 +393,7 @@ mm_tokenizer *mm_tokenizer_load_json(const char *json, size_t len, const char *n
             mm_added_token *a = &t->added[k];
             if (a->id >= t->n_ids || !t->id_str[a->id] || strcmp(t->id_str[a->id], a->content)) {
                 if (a->id < t->n_ids && t->id_str[a->id]) free(t->id_str[a->id]);
-                set_id(&l, a->id, a->content, a->len, a->special, "added_tokens");
+                set_id(&l, a->id, a->content, a->len, a->special);
             }
             t->id_special[a->id] = a->special;
             mm_strmap_put(&t->str2id, t->id_str[a->id], a->len, a->id, 1);
