@@ -105,6 +105,8 @@ static int next_match(pctx *c, const mm_pretok_step *st, int ascii, const char *
                       size_t *e) {
     if (ascii && st->fast && !mm_tok_no_fast) return mm_fast_next(st->fast, p, n, pos, s, e);
     pcre2_code *re = st->re;
+    if (!c->md) c->md = pcre2_match_data_create(1, NULL);   /* lazily: pure-ASCII text never needs it */
+    if (!c->md) return 0;
     int rc = pcre2_match(re, (PCRE2_SPTR)p, n, pos, PCRE2_NO_UTF_CHECK, c->md, NULL);
     if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
         rc = pcre2_match(re, (PCRE2_SPTR)p, n, pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, c->md, NULL);
@@ -226,7 +228,6 @@ static int run(pctx *c, int step, const char *p, size_t n, int ascii) {
 
 int mm_tok_pretokenize(const mm_tokenizer *t, const char *text, size_t len, mm_piece_cb cb, void *ud) {
     pctx c = {t, NULL, cb, ud};
-    if (t->n_steps) c.md = pcre2_match_data_create(1, NULL);
     int rc = run(&c, 0, text, len, 0);
     if (c.md) pcre2_match_data_free(c.md);
     return rc;

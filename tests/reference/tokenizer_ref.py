@@ -313,8 +313,14 @@ def bench():
         t1 = time.perf_counter()
         n2 = sum(len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False))
         t2 = time.perf_counter()
+        lines = [l for t in texts for l in t.splitlines(keepends=True)]
+        t3 = time.perf_counter()
+        for l in lines:
+            tok.encode(l, add_special_tokens=False)
+        t4 = time.perf_counter()
         print(f"HF tokenizers {k}: {mb:.2f} MB, {n} ids: 1 thread {mb / (t1 - t0):.2f} MB/s, "
-              f"encode_batch ({os.cpu_count()} threads) {mb / (t2 - t1):.2f} MB/s ({n2} ids)")
+              f"encode_batch ({os.cpu_count()} threads) {mb / (t2 - t1):.2f} MB/s ({n2} ids); "
+              f"1 thread line by line {mb / (t4 - t3):.2f} MB/s")
 
 
 if __name__ == "__main__":
