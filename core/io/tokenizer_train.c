@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "io/tokenizer_internal.h"
 #include "util/log.h"
 
@@ -231,6 +232,17 @@ static void flush_touched(pairs *P) {
 }
 
 /* ------------------------------------------------------------------ driver */
+static void mkdir_parents(const char *path) {   /* mkdir -p dirname(path); errors surface at fopen */
+    char *p = mm_xstrdup(path);
+    for (char *q = p + 1; *q; q++)
+        if (*q == '/') {
+            *q = 0;
+            mkdir(p, 0777);
+            *q = '/';
+        }
+    free(p);
+}
+
 static char *read_all(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
     if (!f) { mm_fail("%s: cannot open: %s", path, strerror(errno)); return NULL; }
@@ -398,6 +410,7 @@ int mm_tokenizer_train(const char *const *files, int n_files, int vocab_size, co
         cJSON_ReplaceItemInObject(cJSON_GetObjectItem(doc, "model"), "vocab", tmp);
     }
     js = cJSON_PrintUnformatted(doc);
+    mkdir_parents(out_path);
     FILE *f = fopen(out_path, "wb");
     if (!f) rc = mm_fail("%s: cannot write: %s", out_path, strerror(errno));
     else {

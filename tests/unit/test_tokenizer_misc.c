@@ -98,7 +98,7 @@ Test(tokenizer, trainer_roundtrip_and_deterministic) {
     char in[256], out1[256], out2[256];
     snprintf(in, sizeof in, "%s/train.txt", dir);
     snprintf(out1, sizeof out1, "%s/a.json", dir);
-    snprintf(out2, sizeof out2, "%s/b.json", dir);
+    snprintf(out2, sizeof out2, "%s/sub/b.json", dir);   /* parent created by the trainer */
     char *text = malloc(200000);
     size_t n = 0;
     uint32_t r = 12345;
@@ -137,7 +137,9 @@ Test(tokenizer, trainer_roundtrip_and_deterministic) {
     cr_expect(strstr(mm_last_error(), "starcoder, deepseek") != NULL);
     cr_expect_neq(mm_tokenizer_train(files, 1, 100, "starcoder", out1), 0);
     free(text);
-    unlink(in), unlink(out1), unlink(out2), rmdir(dir);
+    char sub[300];
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    unlink(in), unlink(out1), unlink(out2), rmdir(sub), rmdir(dir);
 }
 
 Test(tokenizer, cli_encode, .init = cr_redirect_stdout) {
