@@ -1,5 +1,15 @@
 /* Byte-level BPE tokenizer compatible with Hugging Face tokenizer.json (StarCoder, DeepSeek-Coder,
- * and the files `mmlora tokenizer train` writes).  Spec: ../shared/docs/models-spec.md §3. */
+ * and the files `mmlora tokenizer train` writes).  Spec: ../shared/docs/models-spec.md §3.
+ *
+ * Bit-exact with HF `tokenizers` 0.23.3 (golden tests: tests/fixtures/tokenizer, written by
+ * tests/reference/tokenizer_ref.py).  Decisions:
+ *  - Input bytes that are not valid UTF-8 are replaced by U+FFFD per maximal invalid subpart before
+ *    encoding: the same text Python's bytes.decode("utf-8", errors="replace") hands HF.
+ *  - Regexes run on PCRE2 (Unicode 14) rewritten to match HF's Oniguruma / Rust: \s = White_Space
+ *    (incl. U+0085), and \p{L} \p{N} \p{P} / Digits extended with the code points newer Unicode
+ *    assigned (generated core/io/tokenizer_unicode.c).  Every code point is tested against HF.
+ *  - Pure-ASCII pieces use hand-written matchers for the known regexes (tokenizer_fast.c).
+ *  - Bytes whose one-byte token is missing from the vocab are dropped (HF without unk_token). */
 #ifndef MMLORA_TOKENIZER_H
 #define MMLORA_TOKENIZER_H
 #include <stddef.h>

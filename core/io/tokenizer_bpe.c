@@ -1,19 +1,42 @@
 /* Byte-level BPE on one pre-tokenized piece: start from one symbol per byte (bytes the vocab lacks are
  * dropped, as HF does without unk_token), then repeatedly merge the adjacent pair with the lowest merge
  * rank, leftmost first.  Short pieces: arrays with cached pair ranks; long ones: a heap (as HF). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "io/tokenizer_internal.h"
 #include "util/log.h"
 
-int mm_ids_push(mm_ids *v, int32_t id) {
-    if (v->n == v->cap) {
-        v->cap = v->cap ? v->cap * 2 : 64;
-        v->ids = mm_xrealloc(v->ids, v->cap * sizeof *v->ids);
-    }
-    v->ids[v->n++] = id;
-    return 0;
+void mm_ids_grow(mm_ids *v) {
+    v->cap = v->cap ? v->cap * 2 : 64;
+    v->ids = mm_xrealloc(v->ids, v->cap * sizeof *v->ids);
 }
+
+/* Per-thread direct-mapped cache of short pieces -> ids (source code repeats its pieces a lot).
+ * Entries carry the tokenizer's serial, so a freed / reloaded tokenizer never hits stale entries. */
+enum { CACHE_BITS = 12, CACHE_KEY = 22, CACHE_IDS = 7 };
+typedef struct {
+    uint64_t serial;
+    uint32_t hash;
+    uint8_t len, nids;
+    char key[CACHE_KEY];
+    int32_t ids[CACHE_IDS];
+} centry;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static void cache_make_key(void) { pthread_key_create(&cache_key, free); }
+static centry *thread_cache(void) {
+    pthread_once(&cache_once, cache_make_key);
+    centry *c = pthread_getspecific(cache_key);
+    if (!c) {
+        c = mm_xcalloc((size_t)1 << CACHE_BITS, sizeof *c);
+        pthread_setspecific(cache_key, c);
+    }
+    return c;
+}
+static uint64_t next_serial = 1;
+uint64_t mm_tok_new_serial(void) { return __atomic_fetch_add(&next_serial, 1, __ATOMIC_RELAXED); }
+
 
 #define NO_RANK INT32_MAX
 enum { SHORT_MAX = 256 };
@@ -115,7 +138,29 @@ static int bpe_long(const mm_tokenizer *t, int32_t *ids, int n, mm_ids *out) {
     return 0;
 }
 
+static int bpe_uncached(const mm_tokenizer *t, const unsigned char *p, size_t n, mm_ids *out);
+
 int mm_tok_bpe(const mm_tokenizer *t, const unsigned char *p, size_t n, mm_ids *out) {
+    if (n > CACHE_KEY) return bpe_uncached(t, p, n, out);
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+    centry *e = &thread_cache()[(h ^ (h >> 15)) & ((1u << CACHE_BITS) - 1)];
+    if (e->serial == t->serial && e->hash == h && e->len == n && !memcmp(e->key, p, n)) {
+        for (int i = 0; i < e->nids; i++) mm_ids_push(out, e->ids[i]);
+        return 0;
+    }
+    size_t before = out->n;
+    int rc = bpe_uncached(t, p, n, out);
+    size_t k = out->n - before;
+    if (!rc && k <= CACHE_IDS) {
+        e->serial = t->serial, e->hash = h, e->len = (uint8_t)n, e->nids = (uint8_t)k;
+        memcpy(e->key, p, n);
+        memcpy(e->ids, out->ids + before, k * sizeof *e->ids);
+    }
+    return rc;
+}
+
+static int bpe_uncached(const mm_tokenizer *t, const unsigned char *p, size_t n, mm_ids *out) {
     if (t->ignore_merges && n <= UINT32_MAX) {
         int32_t id = mm_strmap_get(&t->model_bytes, (const char *)p, (uint32_t)n);
         if (id >= 0) return mm_ids_push(out, id);

@@ -39,11 +39,19 @@ int mm_is_white_space(uint32_t cp);                              /* Unicode Whit
 /* ---- pipeline ---- */
 enum { MM_SPLIT_REMOVED, MM_SPLIT_ISOLATED, MM_SPLIT_PREV, MM_SPLIT_NEXT, MM_SPLIT_CONTIGUOUS };
 enum { MM_PT_SPLIT, MM_PT_BYTELEVEL };
+/* ASCII fast paths (tokenizer_fast.c) for known regexes */
+enum { MM_FAST_NONE, MM_FAST_GPT2, MM_FAST_DIGIT1, MM_FAST_DIGITS, MM_FAST_CRLF, MM_FAST_WS_L, MM_FAST_WS_P,
+       MM_FAST_NO_ASCII };
+int mm_fast_kind(const char *pattern);
+extern int mm_tok_no_fast;               /* tests: 1 = never use the fast paths */   /* of a Split regex source */
+/* next match in the pure-ASCII p[0..n) at or after pos, as the regex: 1 and [*s,*e), or 0 */
+int mm_fast_next(int kind, const char *p, size_t n, size_t pos, size_t *s, size_t *e);
 typedef struct {
     int kind;
     pcre2_code *re;          /* split regex (Split / Digits / ByteLevel use_regex), or NULL */
     int behavior, invert;
     int add_prefix_space;
+    int fast;                /* MM_FAST_*: matcher used on pure-ASCII pieces */
 } mm_pretok_step;
 
 typedef struct {
@@ -54,6 +62,7 @@ typedef struct {
 
 struct mm_tokenizer {
     char sha256[65];
+    uint64_t serial;         /* unique per load: keys the per-thread piece cache (tokenizer_bpe.c) */
     /* model */
     int32_t byte_id[256];    /* id of the one-byte token, -1 if the vocab lacks it */
     mm_pairmap merges;       /* (left id, right id) -> rank, merged id */
@@ -81,14 +90,23 @@ int mm_tok_pretokenize(const mm_tokenizer *t, const char *text, size_t len, mm_p
 typedef int (*mm_id_cb)(void *ud, int32_t id);
 int mm_tok_split_added(const mm_tokenizer *t, const char *text, size_t len, int parse_special,
                        mm_piece_cb gap, mm_id_cb tok, void *ud);
+uint64_t mm_tok_new_serial(void);
 /* BPE of one piece (raw bytes), appending ids. */
 int mm_tok_bpe(const mm_tokenizer *t, const unsigned char *p, size_t n, mm_ids *out);
-int mm_ids_push(mm_ids *v, int32_t id);
+void mm_ids_grow(mm_ids *v);
+static inline int mm_ids_push(mm_ids *v, int32_t id) {
+    if (v->n == v->cap) mm_ids_grow(v);
+    v->ids[v->n++] = id;
+    return 0;
+}
 
 /* loads from memory; name is used in error messages */
 mm_tokenizer *mm_tokenizer_load_json(const char *json, size_t len, const char *name);
 /* compiles a regex with Oniguruma-compatible \s / \S; NULL + mm_fail on error */
 pcre2_code *mm_tok_regex(const char *pat, size_t len, int literal, const char *key);
+/* tokenizer_unicode.c (generated): class ranges HF has in \p{L}/\p{N}/\p{P}/char::is_numeric beyond
+ * PCRE2's Unicode 14 */
+extern const char MM_UNI_EXTRA_L[], MM_UNI_EXTRA_N[], MM_UNI_EXTRA_P[], MM_UNI_EXTRA_NUM[];
 /* GPT-2 pattern used by ByteLevel(use_regex) */
 extern const char MM_GPT2_PATTERN[];
 #endif

@@ -96,16 +96,23 @@ static int load_pretok(L *l, const cJSON *p, const char *path) {
         if (!code) return -1;
         mm_pretok_step *s = new_step(t);
         s->kind = MM_PT_SPLIT, s->re = code, s->behavior = beh, s->invert = inv;
+        s->fast = src == re ? mm_fast_kind(src->valuestring) : MM_FAST_NONE;
         return 0;
     }
     if (!strcmp(ty, "Digits")) {
         int ind;
         if (get_bool(l, p, "individual_digits", path, 0, &ind)) return -1;
         snprintf(key, sizeof key, "%s: %s", l->name, path);
-        pcre2_code *code = mm_tok_regex(ind ? "\\p{N}" : "\\p{N}+", ind ? 5 : 6, 0, key);
+        /* Rust char::is_numeric: Nd, Nl, No (+ what newer Unicode added, tokenizer_unicode.c) */
+        size_t cap = strlen(MM_UNI_EXTRA_NUM) + 64;
+        char *pat = mm_xmalloc(cap);
+        snprintf(pat, cap, "[\\p{Nd}\\p{Nl}\\p{No}%s]%s", MM_UNI_EXTRA_NUM, ind ? "" : "+");
+        pcre2_code *code = mm_tok_regex(pat, strlen(pat), 0, key);
+        free(pat);
         if (!code) return -1;
         mm_pretok_step *s = new_step(t);
         s->kind = MM_PT_SPLIT, s->re = code, s->behavior = MM_SPLIT_ISOLATED;
+        s->fast = ind ? MM_FAST_DIGIT1 : MM_FAST_DIGITS;
         return 0;
     }
     if (!strcmp(ty, "ByteLevel")) {
@@ -120,6 +127,7 @@ static int load_pretok(L *l, const cJSON *p, const char *path) {
         }
         mm_pretok_step *s = new_step(t);
         s->kind = MM_PT_BYTELEVEL, s->re = code, s->behavior = MM_SPLIT_ISOLATED, s->add_prefix_space = aps;
+        s->fast = MM_FAST_GPT2;
         return 0;
     }
     return FAIL("%s: %s.type '%s' is not supported (supported: Sequence, Split, Digits, ByteLevel)", l->name, path, ty);
@@ -195,7 +203,7 @@ static int load_decoder(L *l, const cJSON *d) {
 }
 
 /* ------------------------------------------------------------------ model + added tokens */
-static int set_id(L *l, int32_t id, const char *s, uint32_t len, int special, const char *what) {
+static void set_id(L *l, int32_t id, const char *s, uint32_t len, int special) {
     mm_tokenizer *t = l->t;
     if (id >= t->n_ids) {
         int32_t n = id + 1;
@@ -210,8 +218,6 @@ static int set_id(L *l, int32_t id, const char *s, uint32_t len, int special, co
     t->id_str[id][len] = 0;
     t->id_len[id] = len;
     t->id_special[id] = (uint8_t)special;
-    (void)what;
-    return 0;
 }
 
 static int to_bytes(const char *s, size_t n, char *out, uint32_t *outn) {   /* byte-level string -> raw bytes */
@@ -272,15 +278,19 @@ static int load_model(L *l, const cJSON *m) {
             rc = FAIL("%s: model.vocab: duplicate id %d ('%s' and '%s')", l->name, id, t->id_str[id], e->string);
             goto done;
         }
-        set_id(l, id, e->string, len, 0, "model.vocab");
+        if (mm_strmap_get(&model, e->string, len) >= 0) {
+            rc = FAIL("%s: model.vocab: duplicate token '%s'", l->name, e->string);
+            goto done;
+        }
+        set_id(l, id, e->string, len, 0);
         mm_strmap_put(&model, t->id_str[id], len, id, 1);
         uint32_t bn;
         char *raw = len <= sizeof buf ? buf : mm_xmalloc(len);
         if (to_bytes(e->string, len, raw, &bn) == 0) {
             char *keep = mm_xmalloc(bn ? bn : 1);   /* model_bytes keys are borrowed: keep a copy */
             memcpy(keep, raw, bn);
+            if (bn == 1) t->byte_id[(unsigned char)raw[0]] = id;
             if (mm_strmap_put(&t->model_bytes, keep, bn, id, 0) >= 0) free(keep);
-            if (bn == 1) t->byte_id[(unsigned char)keep[0]] = id;
         }
         if (raw != buf) free(raw);
     }
@@ -383,7 +393,7 @@ mm_tokenizer *mm_tokenizer_load_json(const char *json, size_t len, const char *n
             mm_added_token *a = &t->added[k];
             if (a->id >= t->n_ids || !t->id_str[a->id] || strcmp(t->id_str[a->id], a->content)) {
                 if (a->id < t->n_ids && t->id_str[a->id]) free(t->id_str[a->id]);
-                set_id(&l, a->id, a->content, a->len, a->special, "added_tokens");
+                set_id(&l, a->id, a->content, a->len, a->special);
             }
             t->id_special[a->id] = a->special;
             mm_strmap_put(&t->str2id, t->id_str[a->id], a->len, a->id, 1);
@@ -402,6 +412,7 @@ mm_tokenizer *mm_tokenizer_load_json(const char *json, size_t len, const char *n
     unsigned int mdlen = 0;
     EVP_Digest(json, len, md, &mdlen, EVP_sha256(), NULL);
     for (int i = 0; i < 32; i++) snprintf(t->sha256 + 2 * i, 3, "%02x", md[i]);
+    t->serial = mm_tok_new_serial();
     return t;
 }
 

@@ -11,11 +11,19 @@ const char MM_GPT2_PATTERN[] =
 
 #define WS_CLASS "\\t-\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
 
+typedef struct { char *p; size_t n, cap; } sbuf;
+static void put(sbuf *b, const char *s, size_t n) {
+    if (b->n + n + 1 > b->cap) b->p = mm_xrealloc(b->p, b->cap = (b->n + n + 1) * 2);
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+}
+static void puts_(sbuf *b, const char *s) { put(b, s, strlen(s)); }
+
+/* Rewrites a regex so that PCRE2 matches as Oniguruma in HF does: \s / \S = White_Space, and
+ * \p{L} / \p{N} / \p{P} extended with the code points newer Unicode assigned (tokenizer_unicode.c). */
 pcre2_code *mm_tok_regex(const char *pat, size_t len, int literal, const char *key) {
-    char *buf = NULL;
-    size_t blen = 0;
+    sbuf buf = {0};
     if (!literal) {
-        buf = mm_xmalloc(len * 80 + 1);
         int in_class = 0;
         for (size_t i = 0; i < len; i++) {
             char c = pat[i];
@@ -24,37 +32,46 @@ pcre2_code *mm_tok_regex(const char *pat, size_t len, int literal, const char *k
                 i++;
                 if (d == 's' || d == 'S') {
                     if (in_class && d == 'S') {
-                        free(buf);
+                        free(buf.p);
                         mm_fail("%s: \\S inside a character class is not supported", key);
                         return NULL;
                     }
-                    const char *rep = in_class ? WS_CLASS : d == 's' ? "[" WS_CLASS "]" : "[^" WS_CLASS "]";
-                    memcpy(buf + blen, rep, strlen(rep));
-                    blen += strlen(rep);
+                    puts_(&buf, in_class ? WS_CLASS : d == 's' ? "[" WS_CLASS "]" : "[^" WS_CLASS "]");
                     continue;
                 }
-                buf[blen++] = c;
-                buf[blen++] = d;
+                if ((d == 'p' || d == 'P') && i + 3 < len && pat[i + 1] == '{' && pat[i + 3] == '}' &&
+                    (pat[i + 2] == 'L' || pat[i + 2] == 'N' || pat[i + 2] == 'P') && !(in_class && d == 'P')) {
+                    char prop = pat[i + 2];
+                    const char *extra = prop == 'L' ? MM_UNI_EXTRA_L : prop == 'N' ? MM_UNI_EXTRA_N : MM_UNI_EXTRA_P;
+                    char base[8] = {'\\', 'p', '{', prop, '}', 0};
+                    if (!in_class) puts_(&buf, d == 'p' ? "[" : "[^");
+                    puts_(&buf, base);
+                    puts_(&buf, extra);
+                    if (!in_class) puts_(&buf, "]");
+                    i += 3;
+                    continue;
+                }
+                put(&buf, pat + i - 1, 2);
                 continue;
             }
             if (c == '[' && !in_class) {
                 in_class = 1;
-                buf[blen++] = c;
-                if (i + 1 < len && pat[i + 1] == '^') buf[blen++] = pat[++i];
-                if (i + 1 < len && pat[i + 1] == ']') buf[blen++] = pat[++i];   /* literal ] first */
+                put(&buf, &c, 1);
+                if (i + 1 < len && pat[i + 1] == '^') put(&buf, &pat[++i], 1);
+                if (i + 1 < len && pat[i + 1] == ']') put(&buf, &pat[++i], 1);   /* literal ] first */
                 continue;
             }
             if (c == ']' && in_class) in_class = 0;
-            buf[blen++] = c;
+            put(&buf, &c, 1);
         }
-        pat = buf;
-        len = blen;
+        pat = buf.p ? buf.p : "";
+        len = buf.n;
     }
     int err;
     PCRE2_SIZE off;
-    uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK | (literal ? PCRE2_LITERAL : 0);
+    uint32_t opts = PCRE2_UTF | PCRE2_NO_UTF_CHECK | (literal ? PCRE2_LITERAL : PCRE2_UCP);
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, len, opts, &err, &off, NULL);
-    free(buf);
+    free(buf.p);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(err, msg, sizeof msg);
@@ -73,10 +90,23 @@ typedef struct {
     void *ud;
 } pctx;
 
-static int run(pctx *c, int step, const char *p, size_t n);
+int mm_tok_no_fast;   /* tests: 1 = always PCRE2 */
 
-/* next match of re in p[0..n) at or after *pos; returns 1 and [*s,*e), or 0 */
-static int next_match(pctx *c, pcre2_code *re, const char *p, size_t n, size_t pos, size_t *s, size_t *e) {
+static int run(pctx *c, int step, const char *p, size_t n, int ascii);
+
+static int all_ascii(const char *p, size_t n) {
+    unsigned char acc = 0;
+    for (size_t i = 0; i < n; i++) acc |= (unsigned char)p[i];
+    return acc < 0x80;
+}
+
+/* next match of the step's regex in p[0..n) at or after *pos; returns 1 and [*s,*e), or 0 */
+static int next_match(pctx *c, const mm_pretok_step *st, int ascii, const char *p, size_t n, size_t pos, size_t *s,
+                      size_t *e) {
+    if (ascii && st->fast && !mm_tok_no_fast) return mm_fast_next(st->fast, p, n, pos, s, e);
+    pcre2_code *re = st->re;
+    if (!c->md) c->md = pcre2_match_data_create(1, NULL);   /* lazily: pure-ASCII text never needs it */
+    if (!c->md) return 0;
     int rc = pcre2_match(re, (PCRE2_SPTR)p, n, pos, PCRE2_NO_UTF_CHECK, c->md, NULL);
     if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
         rc = pcre2_match(re, (PCRE2_SPTR)p, n, pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, c->md, NULL);
@@ -95,11 +125,12 @@ static size_t utf8_len1(const char *p, size_t n) {
 
 typedef struct { size_t s, e; int match; } span;
 
-static int split_step(pctx *c, int step, const mm_pretok_step *st, const char *p, size_t n) {
+static int split_step(pctx *c, int step, const mm_pretok_step *st, const char *p, size_t n, int ascii) {
     int beh = st->behavior;
+    if (!ascii && st->fast) ascii = all_ascii(p, n);
     if (beh == MM_SPLIT_ISOLATED) {   /* streaming: gap, match, gap, ... (empty pieces dropped) */
         size_t pos = 0, prev = 0, s, e, last_end = (size_t)-1;
-        while (pos <= n && next_match(c, st->re, p, n, pos, &s, &e)) {
+        while (pos <= n && next_match(c, st, ascii, p, n, pos, &s, &e)) {
             if (s == e) {
                 if (s == last_end) {   /* no empty match right after the previous match */
                     if (s >= n) break;
@@ -107,13 +138,13 @@ static int split_step(pctx *c, int step, const mm_pretok_step *st, const char *p
                     continue;
                 }
             }
-            if (s > prev && run(c, step + 1, p + prev, s - prev)) return -1;
-            if (e > s && run(c, step + 1, p + s, e - s)) return -1;
+            if (s > prev && run(c, step + 1, p + prev, s - prev, ascii)) return -1;
+            if (e > s && run(c, step + 1, p + s, e - s, ascii)) return -1;
             prev = e;
             last_end = e;
             pos = e > s ? e : e + (e < n ? utf8_len1(p + e, n - e) : 1);
         }
-        if (prev < n && run(c, step + 1, p + prev, n - prev)) return -1;
+        if (prev < n && run(c, step + 1, p + prev, n - prev, ascii)) return -1;
         return 0;
     }
     /* other behaviours: collect (offsets, is_match) like tokenizers' find_matches, then regroup */
@@ -122,7 +153,7 @@ static int split_step(pctx *c, int step, const mm_pretok_step *st, const char *p
 #define PUSH(a, b, m) do { if (nv == cap) { cap = cap ? cap * 2 : 16; v = mm_xrealloc(v, cap * sizeof *v); } \
                            v[nv++] = (span){a, b, m}; } while (0)
     if (n == 0) PUSH(0, 0, 0);
-    while (n && pos <= n && next_match(c, st->re, p, n, pos, &s, &e)) {
+    while (n && pos <= n && next_match(c, st, ascii, p, n, pos, &s, &e)) {
         if (s == e && s == last_end) {
             if (s >= n) break;
             pos = s + utf8_len1(p + s, n - s);
@@ -168,14 +199,14 @@ static int split_step(pctx *c, int step, const mm_pretok_step *st, const char *p
     int rc = 0;
     for (size_t i = 0; i < no && !rc; i++) {
         int removed = beh == MM_SPLIT_REMOVED && o[i].match;
-        if (!removed && o[i].e > o[i].s) rc = run(c, step + 1, p + o[i].s, o[i].e - o[i].s);
+        if (!removed && o[i].e > o[i].s) rc = run(c, step + 1, p + o[i].s, o[i].e - o[i].s, ascii);
     }
     free(v);
     free(o);
     return rc ? -1 : 0;
 }
 
-static int run(pctx *c, int step, const char *p, size_t n) {
+static int run(pctx *c, int step, const char *p, size_t n, int ascii) {
     if (n == 0) return 0;
     if (step == c->t->n_steps) return c->cb(c->ud, p, n);
     const mm_pretok_step *st = &c->t->steps[step];
@@ -188,17 +219,16 @@ static int run(pctx *c, int step, const char *p, size_t n) {
             p = tmp;
             n++;
         }
-        int rc = st->re ? split_step(c, step, st, p, n) : run(c, step + 1, p, n);
+        int rc = st->re ? split_step(c, step, st, p, n, ascii) : run(c, step + 1, p, n, ascii);
         free(tmp);
         return rc;
     }
-    return split_step(c, step, st, p, n);
+    return split_step(c, step, st, p, n, ascii);
 }
 
 int mm_tok_pretokenize(const mm_tokenizer *t, const char *text, size_t len, mm_piece_cb cb, void *ud) {
     pctx c = {t, NULL, cb, ud};
-    if (t->n_steps) c.md = pcre2_match_data_create(1, NULL);
-    int rc = run(&c, 0, text, len);
+    int rc = run(&c, 0, text, len, 0);
     if (c.md) pcre2_match_data_free(c.md);
     return rc;
 }
@@ -212,20 +242,22 @@ static uint32_t last_cp(const char *s, size_t n) {   /* of valid UTF-8 s[0..n), 
     mm_utf8_next((const unsigned char *)s + i, n - i, &cp, &ok);
     return cp;
 }
-static int is_word_cp(uint32_t cp) {   /* Rust char::is_alphanumeric, for single_word */
+/* single_word: HF tests the neighbours with Rust regex \w = Alphabetic, M, Nd, Pc, Join_Control */
+static int is_word_cp(uint32_t cp) {
     static pcre2_code *re;
-    static int init;
-    if (cp < 0x80) return (cp >= '0' && cp <= '9') || ((cp | 32) >= 'a' && (cp | 32) <= 'z');
-    if (!__atomic_load_n(&init, __ATOMIC_ACQUIRE)) {
-        pcre2_code *r = mm_tok_regex("^[\\p{Alphabetic}\\p{N}]", 22, 0, "single_word");
-        pcre2_code *expect = NULL;
-        if (!__atomic_compare_exchange_n(&re, &expect, r, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) pcre2_code_free(r);
-        __atomic_store_n(&init, 1, __ATOMIC_RELEASE);
+    if (cp < 0x80) return (cp >= '0' && cp <= '9') || ((cp | 32) >= 'a' && (cp | 32) <= 'z') || cp == '_';
+    pcre2_code *r = __atomic_load_n(&re, __ATOMIC_ACQUIRE);
+    if (!r) {
+        static const char pat[] = "^[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}]";
+        pcre2_code *mine = mm_tok_regex(pat, sizeof pat - 1, 0, "single_word"), *expect = NULL;
+        if (!mine) return 0;
+        if (__atomic_compare_exchange_n(&re, &expect, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) r = mine;
+        else pcre2_code_free(mine), r = expect;
     }
     char buf[4];
     int k = mm_utf8_put(buf, cp);
     pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    int rc = pcre2_match(__atomic_load_n(&re, __ATOMIC_ACQUIRE), (PCRE2_SPTR)buf, (size_t)k, 0, 0, md, NULL);
+    int rc = pcre2_match(r, (PCRE2_SPTR)buf, (size_t)k, 0, 0, md, NULL);
     pcre2_match_data_free(md);
     return rc >= 0;
 }

@@ -20,14 +20,14 @@ Invalid UTF-8: HF takes a Python str, which cannot hold invalid UTF-8.  Fixture 
 (hex); HF sees bytes.decode("utf-8", errors="replace") (each maximal invalid subpart -> U+FFFD),
 and the C encoder applies the same replacement itself before encoding.
 """
-import glob, json, os, subprocess, sys, tempfile, time, unicodedata
+import array, glob, hashlib, json, os, subprocess, sys, tempfile, time, unicodedata
 
 from tokenizers import (AddedToken, Regex, Tokenizer, decoders, models, normalizers,
                         pre_tokenizers, processors, trainers)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FIX = os.path.join(ROOT, "tests", "fixtures", "tokenizer")
-VOCAB = 3000
+VOCAB = 2000
 DS_CHARS = "õ÷ÁýÀÿøúþüùöû"
 DS_BOS, DS_EOS = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"
 
@@ -102,11 +102,23 @@ def train_all(texts):
             ("<sw>", False, False, False, True, True), ("def foo", False, False, False, False, True)]):
         flags["added_tokens"].append({"id": n + i, "content": content, "single_word": sw, "lstrip": ls,
                                       "rstrip": rs, "normalized": norm, "special": special})
+    # st_var: the same vocab with added-token flags and every Split behaviour / invert / String pattern,
+    # Digits(contiguous) and ByteLevel(add_prefix_space=True)
+    var = Tokenizer.from_str(json.dumps(flags))
+    var.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex("\\s+"), behavior="merged_with_next", invert=False),
+        pre_tokenizers.Split("::", behavior="removed", invert=False),
+        pre_tokenizers.Split(Regex("[A-Z]"), behavior="merged_with_previous", invert=True),
+        pre_tokenizers.Split(Regex("[(){}]"), behavior="contiguous", invert=False),
+        pre_tokenizers.Split(Regex("_"), behavior="isolated", invert=True),
+        pre_tokenizers.Digits(individual_digits=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=True, trim_offsets=True, use_regex=True)])
+    flags = json.loads(var.to_str())
     dj = json.loads(ds.to_str())
     dj["model"]["merges"] = [" ".join(m) for m in dj["model"]["merges"]]  # legacy "a b" strings
     im = json.loads(st.to_str())
     im["model"]["ignore_merges"] = True
-    return {"st": st.to_str(), "ds": json.dumps(dj, ensure_ascii=False, separators=(",", ":")), "st_flags": json.dumps(flags, ensure_ascii=False, separators=(",", ":")),
+    return {"st": st.to_str(), "ds": json.dumps(dj, ensure_ascii=False, separators=(",", ":")), "st_var": json.dumps(flags, ensure_ascii=False, separators=(",", ":")),
             "st_im": json.dumps(im, ensure_ascii=False, separators=(",", ":"))}
 
 
@@ -142,6 +154,7 @@ def hard_strings(src):
     add("ds_special_inline", f"{DS_BOS}hi{DS_EOS} <|EOT|> <|User|>q<|Assistant|> <pad><｜fim▁hole｜>")
     add("flags_tokens", "x <mask> y<mask>z  <mask>  <rs>   q <sw> a<sw>b <sw>. def foo(): def  foo")
     add("lone_specials", "<|endoftext|>")
+    add("flags_single_word_unicode", "x_<sw>_y é<sw> \u0301<sw> ½<sw> Ⅻ<sw> \u200d<sw> 5<sw> <sw>")
     add("nel_etc", "a\u0085b\u2028c\u2029d\u200be\u180ef\ufeffg\u00adh")
     add("control", "".join(chr(c) for c in range(0, 32)) + "\x7f\x80\x9f")
     add("private_use", "\ue000\uf8ff\U000f0000")
@@ -172,14 +185,54 @@ def hard_strings(src):
     ws = [0x9, 0xA, 0xB, 0xC, 0xD, 0x20, 0x85, 0xA0, 0x1680] + list(range(0x2000, 0x200B)) + \
          [0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0x180E, 0x200B, 0xFEFF]
     add("white_space_all", "".join(f"a{chr(c)}b{chr(c)}{chr(c)}1{chr(c)}!{chr(c)}" for c in ws))
-    add("long_line", ("x = compute(alpha, beta) + 12345 * gamma  # " * 25) + "end")
-    add("long_spaces", " " * 2000 + "x" + "\t" * 300)
-    add("long_word", "a" * 1000)
+    add("long_line", ("x = compute(alpha, beta) + 12345 * gamma  # " * 10) + "end")
+    add("long_spaces", " " * 700 + "x" + "\t" * 100)
+    add("long_word", "a" * 300)
     add("long_digits", "7" * 300)
     # real source snippets
-    for i, b in enumerate(src[:: max(1, len(src) // 8)][:8]):
-        add(f"src{i}", b[:800])
+    for i, b in enumerate(src[:: max(1, len(src) // 6)][:6]):
+        add(f"src{i}", b[:400])
     return s
+
+
+def codepoints():
+    """Planes 0 and 1 entirely, every 16th code point of planes 2-16 (no surrogates)."""
+    return [c for c in range(0x20000) if not 0xD800 <= c <= 0xDFFF] + list(range(0x20000, 0x110000, 16))
+
+
+def codepoint_hashes(tok, pieces):
+    """Per block of 512 code points c, the text " c" "a" "c" "1" "c" "." "cc" ... (exercises \\s, \\p{L},
+    \\p{N}, \\p{P}, Digits on every code point) -> sha256 (16 hex digits) of int32 little-endian values:
+    HF's ids, or (pieces) the UTF-8 byte lengths of the pre-tokenizer's pieces (stricter: the split itself)."""
+    cps = codepoints()
+    out = []
+    for i in range(0, len(cps), 512):
+        text = "".join(f" {chr(c)}a{chr(c)}1{chr(c)}.{chr(c)}{chr(c)}" for c in cps[i:i + 512])
+        if pieces:
+            vals = [len(p) for p, _ in tok.pre_tokenizer.pre_tokenize_str(text)]   # byte-level: 1 char = 1 byte
+        else:
+            vals = tok.encode(text, add_special_tokens=False).ids
+        out.append(hashlib.sha256(array.array("i", vals).tobytes()).hexdigest()[:16])
+    return out
+
+
+# very long single lines: (unit, repeat, suffix); fixtures keep only a hash of HF's ids
+LONG_TEXTS = {
+    "code_line": ("x = compute(alpha, beta) + 12345 * gamma  # \u00fcber \u4e2d\u6587 'll ", 20000, "end"),
+    "spaces": (" ", 100000, "x"),
+    "letters": ("a", 100000, ""),
+    "accents": ("\u00e9", 50000, "!"),
+    "digits": ("7", 100000, " "),
+    "tabs_crlf": ("\t \r\n", 30000, ""),
+}
+
+
+def long_hashes(tok):
+    out = {}
+    for name, (unit, rep, suffix) in LONG_TEXTS.items():
+        ids = tok.encode(unit * rep + suffix, add_special_tokens=False).ids
+        out[name] = hashlib.sha256(array.array("i", ids).tobytes()).hexdigest()[:16]
+    return out
 
 
 def dump_cases(toks, cases):
@@ -224,7 +277,7 @@ def fixtures():
             with open(inp, "wb") as f:
                 f.write(b"".join(src[: len(src) // 3]))
             for pt in ("starcoder", "deepseek"):
-                out = os.path.join(FIX, f"ours_{pt[:2]}.json")
+                out = os.path.join(FIX, "ours_st.json" if pt == "starcoder" else "ours_ds.json")
                 subprocess.run([mm, "tokenizer", "train", "--vocab-size", "1200", "--pretokenizer", pt,
                                 "--input", inp, "--out", out], check=True)
     toks = {k: Tokenizer.from_file(os.path.join(FIX, f"{k}.json")) for k in jsons}
@@ -235,6 +288,12 @@ def fixtures():
     cases = dump_cases(toks, hard_strings(src))
     with open(os.path.join(FIX, "cases.json"), "w") as f:
         json.dump({"tokenizers": sorted(toks), "cases": cases}, f, separators=(",", ":"))
+    with open(os.path.join(FIX, "codepoints.json"), "w") as f:
+        hashes = {k: codepoint_hashes(toks[k], False) for k in ("st", "ds")}
+        hashes.update({k + "_pieces": codepoint_hashes(toks[k], True) for k in ("st", "ds")})
+        json.dump(hashes, f, separators=(",", ":"))
+    with open(os.path.join(FIX, "long.json"), "w") as f:
+        json.dump({"texts": LONG_TEXTS, **{k: long_hashes(t) for k, t in toks.items()}}, f, separators=(",", ":"))
     print(f"wrote {len(cases)} cases x {len(toks)} tokenizers to {FIX}")
 
 
@@ -254,8 +313,14 @@ def bench():
         t1 = time.perf_counter()
         n2 = sum(len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False))
         t2 = time.perf_counter()
+        lines = [l for t in texts for l in t.splitlines(keepends=True)]
+        t3 = time.perf_counter()
+        for l in lines:
+            tok.encode(l, add_special_tokens=False)
+        t4 = time.perf_counter()
         print(f"HF tokenizers {k}: {mb:.2f} MB, {n} ids: 1 thread {mb / (t1 - t0):.2f} MB/s, "
-              f"encode_batch ({os.cpu_count()} threads) {mb / (t2 - t1):.2f} MB/s ({n2} ids)")
+              f"encode_batch ({os.cpu_count()} threads) {mb / (t2 - t1):.2f} MB/s ({n2} ids); "
+              f"1 thread line by line {mb / (t4 - t3):.2f} MB/s")
 
 
 if __name__ == "__main__":

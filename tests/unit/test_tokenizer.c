@@ -133,5 +133,8 @@ static void check_tokenizer(const char *key, int *cases_out, int *checks_out) {
 
 Test(tokenizer, golden_starcoder) { check_tokenizer("st", NULL, NULL); }
 Test(tokenizer, golden_deepseek) { check_tokenizer("ds", NULL, NULL); }
-Test(tokenizer, golden_added_flags) { check_tokenizer("st_flags", NULL, NULL); }
+Test(tokenizer, golden_flags_split_behaviours) { check_tokenizer("st_var", NULL, NULL); }
 Test(tokenizer, golden_ignore_merges) { check_tokenizer("st_im", NULL, NULL); }
+/* tokenizer.json written by OUR trainer (build/mmlora tokenizer train), encoded by HF */
+Test(tokenizer, golden_our_trainer_starcoder) { check_tokenizer("ours_st", NULL, NULL); }
+Test(tokenizer, golden_our_trainer_deepseek) { check_tokenizer("ours_ds", NULL, NULL); }
