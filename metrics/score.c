@@ -2,6 +2,7 @@
 #include "metrics/score.h"
 #include "metrics/fp.h"
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@ static int read_file(const char *path, char **buf, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return mm_fail("%s: cannot open: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) cap = (size_t)st.st_size + 1;
     char *b = mm_xmalloc(cap);
     for (;;) {
         if (n == cap) { cap *= 2; b = mm_xrealloc(b, cap); }
