@@ -381,11 +381,17 @@ def gen_realtext():
             with open(pp, "rb") as pf:
                 corpus = subprocess.run(["/usr/bin/python3", os.environ.get("CXG_BLEU", "/tmp/ref/cxg_bleu.py"), gp],
                                         stdin=pf, capture_output=True, env=env, check=True).stdout.decode().strip()
+        rows = [(bleu_sentence(h, rs), meteor38(h, rs), m9) for (h, rs), m9 in zip(cases, m39)]
+        msum = 0.0
+        for k in range(1, len(rows), 4):      # the 'next' pairing, in text order
+            msum = msum + rows[k][1]
+        mcorpus = msum * 100.0 / len(texts)   # bleuFromMaps' formula, applied to METEOR
         with open(os.path.join(OUT, "realtext", name + ".txt"), "w") as f:
             f.write("# %d texts x 4 pairings (self, next, dropped-self, dropped-next): bleu m38 m39; "
-                    "bleu.py on files of the next pairing: %s\n" % (len(texts), corpus))
-            for (h, rs), m9 in zip(cases, m39):
-                f.write("%r %r %s\n" % (bleu_sentence(h, rs), meteor38(h, rs), m9))
+                    "METEOR-3.8 mean x100 of the next pairing: %r; "
+                    "bleu.py on files of the next pairing: %s\n" % (len(texts), mcorpus, corpus))
+            for b, m8, m9 in rows:
+                f.write("%r %r %s\n" % (b, m8, m9))
         total += len(cases)
     return total
 
