@@ -14,15 +14,8 @@ static bool in_ranges(const uint32_t (*r)[2], size_t n, uint32_t cp) {
     return false;
 }
 
-bool mu_is_space(uint32_t cp) {
-    if (cp < 0x80) return (cp >= 9 && cp <= 13) || (cp >= 28 && cp <= 32);
-    return in_ranges(mu_space_ranges, mu_space_ranges_n, cp);
-}
-
-bool mu_is_alnum(uint32_t cp) {
-    if (cp < 0x80) return (cp >= '0' && cp <= '9') || ((cp | 32) >= 'a' && (cp | 32) <= 'z');
-    return in_ranges(mu_word_ranges, mu_word_ranges_n, cp);
-}
+bool mu_is_space_nonascii(uint32_t cp) { return in_ranges(mu_space_ranges, mu_space_ranges_n, cp); }
+bool mu_is_alnum_nonascii(uint32_t cp) { return in_ranges(mu_word_ranges, mu_word_ranges_n, cp); }
 
 static bool is_ign(uint32_t cp) {
     if (cp < 0x80) return cp == '\'' || cp == '.' || cp == ':' || cp == '^' || cp == '`';
