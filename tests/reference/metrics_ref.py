@@ -18,9 +18,9 @@ What it writes
 How to run (Debian 12; network only for the pip installs):
   1. CodeXGLUE's bleu.py (blob f8f2b0aa, see ../shared/tools/bleu_oracle.md) saved outside the repo,
      e.g. /tmp/ref/cxg_bleu.py.  (When this was generated no CodeXGLUE clone was reachable; the copy used
-     came from the public fork aminatadjer/text-code, Code-Text/code-to-text/code/bleu.py; its git blob id
-     differs from f8f2b0aa (formatting), its code is the algorithm the spec describes and it reproduces
-     the spec's worked examples 1-6 exactly.)
+     came from the public fork aminatadjer/text-code, Code-Text/code-to-text/code/bleu.py, re-typed from a
+     text index: its git blob id is not f8f2b0aa (whitespace or real differences could not be told apart);
+     its code is the algorithm the spec describes and it reproduces the spec's worked examples 1-6 exactly.)
   2. Python with scipy 1.10.1 / numpy 1.24.2:  python3 -m venv /tmp/venv110 &&
      /tmp/venv110/bin/pip install scipy==1.10.1 numpy==1.24.2
   3. Python with NLTK >= 3.9 (pip nltk 3.10.4 here) and an NLTK_DATA dir holding a plain copy of the
