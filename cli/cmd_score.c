@@ -58,9 +58,8 @@ int cmd_score(int argc, char **argv) {
     }
     mm_clear_error();
     mm_score_set set;
-    if (mm_score_read(gold, pred, &set)) return fail(mm_last_error());
-    mm_meteor *m = mm_meteor_new(wndir, morphy39);
-    if (!m) { mm_score_set_free(&set); return fail(mm_last_error()); }
+    mm_meteor *m = NULL;
+    if (mm_score_open(gold, pred, wndir, morphy39, &set, &m)) return fail(mm_last_error());
     if (set.pred_unmatched || set.gold_unmatched_lines)
         mm_warn("score: %zu PRED id(s) without gold and %zu GOLD line(s) without prediction were ignored "
                 "(as CodeXGLUE's bleu.py does)", set.pred_unmatched, set.gold_unmatched_lines);

@@ -39,9 +39,10 @@ static size_t tokenize(const uint32_t *s, size_t n, tok *toks) {
 typedef struct { uint32_t *cp; size_t ncp, capcp; tok *t; size_t nt, capt; uint32_t *id; } seg;
 
 typedef struct { const uint32_t *p; size_t len; uint32_t id, gen; } intern_ent;
-typedef struct { const uint32_t *ids; int n; long hyp, refmax, cur; size_t curref; uint32_t gen; } ngram_ent;
+typedef struct { const uint32_t *ids; uint64_t key; int n; long hyp, refmax, cur; size_t curref; uint32_t gen; } ngram_ent;
 
 struct mm_bleu_scratch {
+    uint32_t nids;  /* distinct tokens of the current segment group */
     seg *segs; size_t nsegs;
     uint32_t *raw; size_t capraw;
     intern_ent *itab; size_t icap;
@@ -121,6 +122,7 @@ static void intern(mm_bleu_scratch *sc, seg *gs, size_t ng) {
             }
             gs[g].id[i] = tab[h].id;
         }
+    sc->nids = next;
 }
 
 static uint64_t hash_ids(const uint32_t *ids, int n) {
@@ -129,16 +131,27 @@ static uint64_t hash_ids(const uint32_t *ids, int n) {
     return h;
 }
 
-static ngram_ent *ng_find(ngram_ent *tab, size_t cap, uint32_t gen, const uint32_t *ids, int n, int insert) {
-    size_t h = (size_t)(hash_ids(ids, n) & (cap - 1));
+/* n-gram key: with fewer than 2^15 distinct tokens, n and up to four ids packed into 63 bits (exact);
+ * otherwise key = 0 and the ids are compared element-wise */
+static uint64_t pack(const uint32_t *ids, int n, int packed) {
+    if (!packed) return 0;
+    uint64_t k = (uint64_t)n;
+    for (int i = 0; i < n; i++) k |= (uint64_t)ids[i] << (3 + 15 * i);
+    return k;
+}
+
+static ngram_ent *ng_find(ngram_ent *tab, size_t cap, uint32_t gen, const uint32_t *ids, int n, int insert,
+                          int packed) {
+    uint64_t key = pack(ids, n, packed);
+    size_t h = (size_t)((packed ? mix(key) : hash_ids(ids, n)) & (cap - 1));
     for (;;) {
         ngram_ent *e = &tab[h];
         if (e->gen != gen) {
             if (!insert) return NULL;
-            *e = (ngram_ent){ids, n, 0, 0, 0, (size_t)-1, gen};
+            *e = (ngram_ent){ids, key, n, 0, 0, 0, (size_t)-1, gen};
             return e;
         }
-        if (e->n == n && !memcmp(e->ids, ids, (size_t)n * sizeof *ids)) return e;
+        if (packed ? e->key == key : (e->n == n && !memcmp(e->ids, ids, (size_t)n * sizeof *ids))) return e;
         h = (h + 1) & (cap - 1);
     }
 }
@@ -164,13 +177,14 @@ static void cook(mm_bleu_scratch *sc, const seg *hyp, const seg *refs, size_t nr
     cap = sc->ncap;
     uint32_t gen = next_gen(sc);
     ngram_ent *tab = sc->ntab;
+    int packed = sc->nids < (1u << 15);
     for (int k = 1; k <= 4; k++)
-        for (long i = 0; i + k <= lh; i++) ng_find(tab, cap, gen, hyp->id + i, k, 1)->hyp++;
+        for (long i = 0; i + k <= lh; i++) ng_find(tab, cap, gen, hyp->id + i, k, 1, packed)->hyp++;
     for (size_t r = 0; r < nref; r++) {
         long lr = (long)refs[r].nt;
         for (int k = 1; k <= 4; k++)
             for (long i = 0; i + k <= lr; i++) {
-                ngram_ent *e = ng_find(tab, cap, gen, refs[r].id + i, k, 0);
+                ngram_ent *e = ng_find(tab, cap, gen, refs[r].id + i, k, 0, packed);
                 if (!e) continue;
                 if (e->curref != r) { e->curref = r; e->cur = 0; }
                 if (++e->cur > e->refmax) e->refmax = e->cur;
@@ -179,7 +193,7 @@ static void cook(mm_bleu_scratch *sc, const seg *hyp, const seg *refs, size_t nr
     /* sum over the distinct hypothesis n-grams: walk the hypothesis, counting each n-gram once */
     for (int k = 1; k <= 4; k++)
         for (long i = 0; i + k <= lh; i++) {
-            ngram_ent *e = ng_find(tab, cap, gen, hyp->id + i, k, 0);
+            ngram_ent *e = ng_find(tab, cap, gen, hyp->id + i, k, 0, packed);
             if (e->hyp < 0) continue;  /* already counted */
             c->correct[k - 1] += e->hyp < e->refmax ? e->hyp : e->refmax;
             e->hyp = -1;

@@ -21,6 +21,7 @@ struct mm_meteor {
     bool morphy39;
     syn_slot *cache; size_t ccap, cn;
     stem_slot *stems; size_t scap, sn;
+    char **canon; size_t ncap, nn;  /* canonical stem strings: equal stems share one pointer */
     struct { char *p; size_t cap, used; } blk[32]; int nblk, cur;  /* per-call arena */
 };
 
@@ -71,9 +72,12 @@ static void cache_free(mm_meteor *m) {
 
 static void stems_free(mm_meteor *m) {
     for (size_t i = 0; i < m->scap; i++)
-        if (m->stems[i].key) { free(m->stems[i].key); free(m->stems[i].stem); }
+        if (m->stems[i].key) free(m->stems[i].key);
     free(m->stems);
     m->stems = NULL; m->scap = m->sn = 0;
+    for (size_t i = 0; i < m->ncap; i++) free(m->canon[i]);
+    free(m->canon);
+    m->canon = NULL; m->ncap = m->nn = 0;
 }
 
 void mm_meteor_free(mm_meteor *m) {
@@ -131,7 +135,32 @@ static size_t enc(const uint32_t *cp, size_t n, char *out) {
 }
 
 /* Porter stem of a lowered word (UTF-8 w, code points cp[0..n) in buf with capacity 3n+8), cached. */
-static char *stem_of(mm_meteor *m, const char *w, size_t wl, uint32_t *cp, size_t n, char *scratch) {
+static char *canonical(mm_meteor *m, const char *st) {
+    size_t l = strlen(st);
+    if (2 * (m->nn + 1) > m->ncap) {
+        size_t nc = m->ncap ? 2 * m->ncap : 4096;
+        char **nt = mm_xcalloc(nc, sizeof *nt);
+        for (size_t i = 0; i < m->ncap; i++)
+            if (m->canon[i]) {
+                size_t h = (size_t)(hs(m->canon[i], strlen(m->canon[i])) & (nc - 1));
+                while (nt[h]) h = (h + 1) & (nc - 1);
+                nt[h] = m->canon[i];
+            }
+        free(m->canon);
+        m->canon = nt; m->ncap = nc;
+    }
+    size_t h = (size_t)(hs(st, l) & (m->ncap - 1));
+    while (m->canon[h]) {
+        if (!strcmp(m->canon[h], st)) return m->canon[h];
+        h = (h + 1) & (m->ncap - 1);
+    }
+    m->nn++;
+    return m->canon[h] = mm_xstrdup(st);
+}
+
+/* Cache slot of a lowered word (UTF-8 w, code points cp[0..n), cp capacity 3n+8): the canonical word
+ * (slot key) and its canonical Porter stem. Equal words / equal stems share one pointer. */
+static const stem_slot *stem_of(mm_meteor *m, const char *w, size_t wl, uint32_t *cp, size_t n, char *scratch) {
     if (2 * (m->sn + 1) > m->scap) {
         size_t nc = m->scap ? 2 * m->scap : 4096;
         stem_slot *nt = mm_xcalloc(nc, sizeof *nt);
@@ -146,15 +175,15 @@ static char *stem_of(mm_meteor *m, const char *w, size_t wl, uint32_t *cp, size_
     }
     size_t h = (size_t)(hs(w, wl) & (m->scap - 1));
     while (m->stems[h].key) {
-        if (!strncmp(m->stems[h].key, w, wl) && m->stems[h].key[wl] == 0) return m->stems[h].stem;
+        if (!strncmp(m->stems[h].key, w, wl) && m->stems[h].key[wl] == 0) return &m->stems[h];
         h = (h + 1) & (m->scap - 1);
     }
     size_t sn = mm_porter_stem_cp(cp, n);
     enc(cp, sn, scratch);
     m->stems[h].key = mm_xstrdup(w);
-    m->stems[h].stem = mm_xstrdup(scratch);
+    m->stems[h].stem = canonical(m, scratch);
     m->sn++;
-    return m->stems[h].stem;
+    return &m->stems[h];
 }
 
 /* A tokenized text: lowered words and their Porter stems, as UTF-8 strings. */
@@ -176,10 +205,11 @@ static void toks_make(mm_meteor *m, toks *t, const char *text, size_t len) {
         size_t ln = mu_lower(cp + i, j - i, buf);          /* preprocess = str.lower, per token */
         char *w = arena(m, 8 * ln + 8);
         size_t bl = enc(buf, ln, w);
-        t->word[t->n] = w;
         char *scratch = arena(m, 8 * ln + 24);
-        /* stemmer.stem(lowered word); the cache owns the stem string (stable until call_begin) */
-        t->stem[t->n] = stem_of(m, w, bl, buf, ln, scratch);
+        /* stemmer.stem(lowered word); the caches own the strings (stable until call_begin) */
+        const stem_slot *sl = stem_of(m, w, bl, buf, ln, scratch);
+        t->word[t->n] = sl->key;
+        t->stem[t->n] = sl->stem;
         t->n++;
         i = j;
     }
@@ -202,9 +232,10 @@ static int greedy(mm_meteor *m, const toks *H, const toks *R, char *hused, char 
         for (size_t jj = R->n; jj-- > 0;) {
             if (rused[jj]) continue;
             bool eq;
-            if (stage == 0) eq = !strcmp(H->word[ii], R->word[jj]);
-            else if (stage == 1) eq = !strcmp(H->stem[ii], R->stem[jj]);
-            else eq = !strcmp(H->stem[ii], R->stem[jj]) || mm_strset_has(syn, R->stem[jj], strlen(R->stem[jj]));
+            /* words and stems are canonical pointers: equality of strings == equality of pointers */
+            if (stage == 0) eq = H->word[ii] == R->word[jj];
+            else if (stage == 1) eq = H->stem[ii] == R->stem[jj];
+            else eq = H->stem[ii] == R->stem[jj] || mm_strset_has(syn, R->stem[jj], strlen(R->stem[jj]));
             if (eq) {
                 out[np++] = (pair){(int)ii, (int)jj};
                 hused[ii] = rused[jj] = 1;
@@ -245,7 +276,7 @@ static double single(mm_meteor *m, const toks *H, const toks *R, mm_meteor_detai
    tokens of one call only, so it may be dropped here and nowhere else) */
 static void call_begin(mm_meteor *m) {
     arena_reset(m);
-    if (m->sn > (1u << 20)) stems_free(m);
+    if (m->sn > (1u << 20) || m->nn > (1u << 20)) stems_free(m);
 }
 
 double mm_meteor_single(mm_meteor *m, const char *hyp, size_t hl, const char *ref, size_t rl, mm_meteor_detail *d) {

@@ -2,6 +2,7 @@
 #include "metrics/score.h"
 #include "metrics/fp.h"
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@ static int read_file(const char *path, char **buf, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return mm_fail("%s: cannot open: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) cap = (size_t)st.st_size + 1;
     char *b = mm_xmalloc(cap);
     for (;;) {
         if (n == cap) { cap *= 2; b = mm_xrealloc(b, cap); }
@@ -206,6 +209,41 @@ int mm_score_read(const char *gold_path, const char *pred_path, mm_score_set *ou
     int rc = mm_score_parse(g, gl, gold_path, p, pl, pred_path, out);
     free(g); free(p);
     return rc;
+}
+
+int mm_score_open(const char *gold_path, const char *pred_path, const char *wordnet_dir, bool morphy39,
+                  mm_score_set *set, mm_meteor **meteor) {
+    char err_files[1024] = "", err_wn[1024] = "";
+    int rc_files = 0;
+    mm_meteor *m = NULL;
+    memset(set, 0, sizeof *set);
+    /* WordNet loading and file reading are independent: overlap them on two threads */
+#ifdef MMLORA_OPENMP
+    #pragma omp parallel sections num_threads(2)
+#endif
+    {
+#ifdef MMLORA_OPENMP
+        #pragma omp section
+#endif
+        {
+            m = mm_meteor_new(wordnet_dir, morphy39);
+            if (!m) snprintf(err_wn, sizeof err_wn, "%s", mm_last_error());
+        }
+#ifdef MMLORA_OPENMP
+        #pragma omp section
+#endif
+        {
+            rc_files = mm_score_read(gold_path, pred_path, set);
+            if (rc_files) snprintf(err_files, sizeof err_files, "%s", mm_last_error());
+        }
+    }
+    if (rc_files || !m) {
+        if (!rc_files) mm_score_set_free(set);
+        mm_meteor_free(m);
+        return mm_fail("%s", rc_files ? err_files : err_wn);
+    }
+    *meteor = m;
+    return 0;
 }
 
 void mm_score_set_free(mm_score_set *s) {

@@ -14,6 +14,7 @@
  * Scored items are in first-appearance order of gold ids; this is the summation order. */
 #ifndef MMLORA_METRICS_SCORE_H
 #define MMLORA_METRICS_SCORE_H
+#include <stdbool.h>
 #include <stddef.h>
 #include "metrics/meteor.h"
 
@@ -37,6 +38,10 @@ int mm_score_read(const char *gold_path, const char *pred_path, mm_score_set *ou
 int mm_score_parse(const char *gold, size_t gold_len, const char *gold_name, const char *pred, size_t pred_len,
                    const char *pred_name, mm_score_set *out);
 void mm_score_set_free(mm_score_set *s);
+/* mm_score_read + mm_meteor_new(wordnet_dir, morphy39), run concurrently. On error (file errors first)
+ * nothing is returned and -1 + mm_fail(). */
+int mm_score_open(const char *gold_path, const char *pred_path, const char *wordnet_dir, bool morphy39,
+                  mm_score_set *set, mm_meteor **meteor);
 
 /* Per-item sentence BLEU and METEOR in [0, 1] (either output may be NULL; meteor NULL skips it).
  * Uses up to `threads` OpenMP threads (<= 0: OpenMP default). */

@@ -67,12 +67,27 @@ static double betacf(double a, double b, double x) {
     return h;
 }
 
-double mm_ibeta(double a, double b, double x, double xc) {
+/* Stirling series remainder of lgamma(x) for x >= 10 (error < 1e-19) */
+static double stirling_corr(double x) {
+    double x2 = 1.0 / (x * x);
+    return (1.0 / 12.0 - x2 * (1.0 / 360.0 - x2 * (1.0 / 1260.0 - x2 * (1.0 / 1680.0 - x2 / 1188.0)))) / x;
+}
+/* lgamma(a + b) - lgamma(a) without cancellation for large a */
+static double lgamma_ratio(double a, double b) {
+    if (a < 10.0 || a + b < 10.0) return lgamma(a + b) - lgamma(a);
+    return (a - 0.5) * log1p(b / a) + b * log(a + b) - b + (stirling_corr(a + b) - stirling_corr(a));
+}
+
+static double ibeta_log(double a, double b, double x, double xc, double logx, double logxc) {
     if (x <= 0.0) return 0.0;
     if (xc <= 0.0) return 1.0;
-    double lbt = lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log(xc);
+    double lbt = (a >= b ? lgamma_ratio(a, b) - lgamma(b) : lgamma_ratio(b, a) - lgamma(a)) + a * logx + b * logxc;
     if (x < (a + 1.0) / (a + b + 2.0)) return exp(lbt) * betacf(a, b, x) / a;
     return 1.0 - exp(lbt) * betacf(b, a, xc) / b;
+}
+
+double mm_ibeta(double a, double b, double x, double xc) {
+    return ibeta_log(a, b, x, xc, log(x), log(xc));
 }
 
 int mm_ttest_rel(const double *a, const double *b, size_t n, mm_test_result *r) {
@@ -97,7 +112,7 @@ int mm_ttest_rel(const double *a, const double *b, size_t n, mm_test_result *r) 
         /* 2 * stdtr(df, -|t|) = I_{df/(df+t^2)}(df/2, 1/2) */
         double t2 = t * t;
         double x = df / (df + t2), xc = t2 / (df + t2);
-        double p = mm_ibeta(df / 2.0, 0.5, x, xc);
+        double p = ibeta_log(df / 2.0, 0.5, x, xc, -log1p(t2 / df), log(t2) - log(df + t2));
         r->pvalue = p > 1.0 ? 1.0 : p;
     }
     return 0;

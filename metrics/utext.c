@@ -1,6 +1,7 @@
 /* Python-compatible Unicode helpers (see utext.h). Tables come from unicode_tables.c (generated). */
 #include "metrics/utext.h"
 #include "metrics/unicode_tables.h"
+#include <string.h>
 
 static bool in_ranges(const uint32_t (*r)[2], size_t n, uint32_t cp) {
     size_t lo = 0, hi = n;
@@ -13,15 +14,8 @@ static bool in_ranges(const uint32_t (*r)[2], size_t n, uint32_t cp) {
     return false;
 }
 
-bool mu_is_space(uint32_t cp) {
-    if (cp < 0x80) return (cp >= 9 && cp <= 13) || (cp >= 28 && cp <= 32);
-    return in_ranges(mu_space_ranges, mu_space_ranges_n, cp);
-}
-
-bool mu_is_alnum(uint32_t cp) {
-    if (cp < 0x80) return (cp >= '0' && cp <= '9') || ((cp | 32) >= 'a' && (cp | 32) <= 'z');
-    return in_ranges(mu_word_ranges, mu_word_ranges_n, cp);
-}
+bool mu_is_space_nonascii(uint32_t cp) { return in_ranges(mu_space_ranges, mu_space_ranges_n, cp); }
+bool mu_is_alnum_nonascii(uint32_t cp) { return in_ranges(mu_word_ranges, mu_word_ranges_n, cp); }
 
 static bool is_ign(uint32_t cp) {
     if (cp < 0x80) return cp == '\'' || cp == '.' || cp == ':' || cp == '^' || cp == '`';
@@ -55,7 +49,17 @@ bool mu_utf8_valid(const char *s, size_t n, size_t *bad_off) {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
-        if (u[i] < 0x80) { i++; continue; }
+        if (u[i] < 0x80) {
+            /* skip ASCII 8 bytes at a time */
+            while (i + 8 <= n) {
+                uint64_t w;
+                memcpy(&w, u + i, 8);
+                if (w & 0x8080808080808080ULL) break;
+                i += 8;
+            }
+            while (i < n && u[i] < 0x80) i++;
+            continue;
+        }
         uint32_t cp;
         size_t l = dec1(u, n, i, &cp);
         if (!l) { if (bad_off) *bad_off = i; return false; }

@@ -17,8 +17,18 @@ size_t mu_utf8_put(uint32_t cp, char *out);
 /* Encodes n code points into out (capacity >= 4n + 1, NUL-terminated); returns the byte length. */
 size_t mu_utf8_encode(const uint32_t *cp, size_t n, char *out);
 
-bool mu_is_space(uint32_t cp);  /* Python str.isspace() */
-bool mu_is_alnum(uint32_t cp);  /* Python str.isalnum(); \w is this or '_' */
+bool mu_is_space_nonascii(uint32_t cp);
+bool mu_is_alnum_nonascii(uint32_t cp);
+/* Python str.isspace() */
+static inline bool mu_is_space(uint32_t cp) {
+    if (cp < 0x80) return (cp >= 9 && cp <= 13) || (cp >= 28 && cp <= 32);
+    return mu_is_space_nonascii(cp);
+}
+/* Python str.isalnum(); \w is this or '_' */
+static inline bool mu_is_alnum(uint32_t cp) {
+    if (cp < 0x80) return (cp >= '0' && cp <= '9') || ((cp | 32) >= 'a' && (cp | 32) <= 'z');
+    return mu_is_alnum_nonascii(cp);
+}
 /* Python str.lower() of the whole array (Final_Sigma context inside it). out capacity >= 3n.
  * Returns the output length. */
 size_t mu_lower(const uint32_t *in, size_t n, uint32_t *out);

@@ -17,15 +17,15 @@ static const char *POSNAME[4] = {"noun", "verb", "adj", "adv"};
 typedef struct { const char *p; size_t len; } span;
 typedef struct { const char *p; size_t len; } mfile;
 
-/* index entry: lemma -> offsets per POS */
-typedef struct { span key; uint32_t off[4]; uint16_t cnt[4]; } ientry;
+/* index entry: lemma -> per POS, 1 + byte position of the lemma's line in index.<pos> (0: absent);
+ * the synset offsets are parsed from that line when a synonym set is asked for */
+typedef struct { const char *key; uint32_t len; uint32_t line[4]; } ientry;
 /* exception entry: inflected form -> base forms (spans into the .exc text) */
 typedef struct { span key; uint32_t first; uint32_t n; } xentry;
 
 struct mm_wordnet {
     mfile index[4], data[4], exc[4];
     ientry *itab; size_t icap;
-    uint32_t *offs; size_t noffs, offcap;
     xentry *xtab[4]; size_t xcap[4];
     span *xforms; size_t nxf, xfcap;
 };
@@ -61,12 +61,12 @@ static ientry *ifind(const mm_wordnet *wn, const char *k, size_t n, int insert) 
     size_t h = (size_t)(hstr(k, n) & (wn->icap - 1));
     for (;;) {
         ientry *e = &wn->itab[h];
-        if (!e->key.p) {
+        if (!e->key) {
             if (!insert) return NULL;
-            e->key.p = k; e->key.len = n;
+            e->key = k; e->len = (uint32_t)n;
             return e;
         }
-        if (e->key.len == n && !memcmp(e->key.p, k, n)) return e;
+        if (e->len == n && !memcmp(e->key, k, n)) return e;
         h = (h + 1) & (wn->icap - 1);
     }
 }
@@ -105,37 +105,34 @@ static long num(span s, int base) {
 }
 
 static int load_index(mm_wordnet *wn, int pos) {
-    const char *p = wn->index[pos].p, *end = p + wn->index[pos].len;
+    const char *base = wn->index[pos].p, *p = base, *end = p + wn->index[pos].len;
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         if (!eol) eol = end;
         if (*p != ' ') {
-            const char *q = p;
-            span lemma, f;
-            if (field(&q, eol, &lemma) && field(&q, eol, &f)) {  /* lemma, pos */
-                span t;
-                long nsyn = field(&q, eol, &t) ? num(t, 10) : 0;
-                long nptr = field(&q, eol, &t) ? num(t, 10) : 0;
-                for (long i = 0; i < nptr; i++) field(&q, eol, &t);
-                field(&q, eol, &t); field(&q, eol, &t); /* sense_cnt, tagsense_cnt */
-                if (nsyn > 0 && nsyn < 65536) {
-                    ientry *e = ifind(wn, lemma.p, lemma.len, 1);
-                    if (wn->noffs + (size_t)nsyn > wn->offcap) {
-                        wn->offcap = 2 * wn->offcap + (size_t)nsyn;
-                        wn->offs = mm_xrealloc(wn->offs, wn->offcap * sizeof *wn->offs);
-                    }
-                    e->off[pos] = (uint32_t)wn->noffs;
-                    e->cnt[pos] = 0;
-                    for (long i = 0; i < nsyn && field(&q, eol, &t); i++) {
-                        wn->offs[wn->noffs++] = (uint32_t)num(t, 10);
-                        e->cnt[pos]++;
-                    }
-                }
-            }
+            const char *sp = memchr(p, ' ', (size_t)(eol - p));
+            /* NLTK skips nothing else: every non-header line has lemma, pos, synset_cnt > 0, offsets */
+            if (sp && sp > p) ifind(wn, p, (size_t)(sp - p), 1)->line[pos] = (uint32_t)(p - base) + 1;
         }
         p = eol + 1;
     }
     return 0;
+}
+
+/* synset offsets of an index line: lemma pos synset_cnt p_cnt [ptr]*p_cnt sense_cnt tagsense_cnt offsets */
+static size_t line_offsets(const mm_wordnet *wn, int pos, uint32_t line, uint32_t *out, size_t max) {
+    const char *p = wn->index[pos].p + (line - 1), *end = wn->index[pos].p + wn->index[pos].len;
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    if (!eol) eol = end;
+    span t;
+    field(&p, eol, &t); field(&p, eol, &t);
+    long nsyn = field(&p, eol, &t) ? num(t, 10) : 0;
+    long nptr = field(&p, eol, &t) ? num(t, 10) : 0;
+    for (long i = 0; i < nptr; i++) field(&p, eol, &t);
+    field(&p, eol, &t); field(&p, eol, &t);
+    size_t k = 0;
+    for (long i = 0; i < nsyn && k < max && field(&p, eol, &t); i++) out[k++] = (uint32_t)num(t, 10);
+    return k;
 }
 
 static void load_exc(mm_wordnet *wn, int pos) {
@@ -204,7 +201,7 @@ void mm_wordnet_close(mm_wordnet *wn) {
         if (wn->exc[i].p) munmap((void *)wn->exc[i].p, wn->exc[i].len);
         free(wn->xtab[i]);
     }
-    free(wn->itab); free(wn->offs); free(wn->xforms); free(wn);
+    free(wn->itab); free(wn->xforms); free(wn);
 }
 
 void mm_strset_free(mm_strset *s) {
@@ -259,7 +256,7 @@ static int posidx(char pos) {
 
 static bool in_db(const mm_wordnet *wn, int pi, const char *f, size_t n) {
     const ientry *e = ifind(wn, f, n, 0);
-    return e && e->cnt[pi] > 0;
+    return e && e->line[pi] != 0;
 }
 
 static const char *SUBST[4][10][2] = {
@@ -345,8 +342,11 @@ void mm_wordnet_synonyms(const mm_wordnet *wn, const char *w, size_t len, bool m
         for (size_t f = 0; f < forms.n; f++) {
             const ientry *e = ifind(wn, forms.items[f], strlen(forms.items[f]), 0);
             if (!e) continue;
-            for (uint16_t k = 0; k < e->cnt[pi]; k++) {
-                uint32_t off = wn->offs[e->off[pi] + k];
+            if (!e->line[pi]) continue;
+            uint32_t offs[512];
+            size_t no = line_offsets(wn, pi, e->line[pi], offs, 512);  /* max synset_cnt in 3.0 is 75 */
+            for (size_t k = 0; k < no; k++) {
+                uint32_t off = offs[k];
                 const mfile *d = &wn->data[pi];
                 if (off >= d->len) continue;
                 const char *p = d->p + off, *end = d->p + d->len;

@@ -18,9 +18,9 @@ What it writes
 How to run (Debian 12; network only for the pip installs):
   1. CodeXGLUE's bleu.py (blob f8f2b0aa, see ../shared/tools/bleu_oracle.md) saved outside the repo,
      e.g. /tmp/ref/cxg_bleu.py.  (When this was generated no CodeXGLUE clone was reachable; the copy used
-     came from the public fork aminatadjer/text-code, Code-Text/code-to-text/code/bleu.py; its git blob id
-     differs from f8f2b0aa (formatting), its code is the algorithm the spec describes and it reproduces
-     the spec's worked examples 1-6 exactly.)
+     came from the public fork aminatadjer/text-code, Code-Text/code-to-text/code/bleu.py, re-typed from a
+     text index: its git blob id is not f8f2b0aa (whitespace or real differences could not be told apart);
+     its code is the algorithm the spec describes and it reproduces the spec's worked examples 1-6 exactly.)
   2. Python with scipy 1.10.1 / numpy 1.24.2:  python3 -m venv /tmp/venv110 &&
      /tmp/venv110/bin/pip install scipy==1.10.1 numpy==1.24.2
   3. Python with NLTK >= 3.9 (pip nltk 3.10.4 here) and an NLTK_DATA dir holding a plain copy of the
@@ -381,11 +381,17 @@ def gen_realtext():
             with open(pp, "rb") as pf:
                 corpus = subprocess.run(["/usr/bin/python3", os.environ.get("CXG_BLEU", "/tmp/ref/cxg_bleu.py"), gp],
                                         stdin=pf, capture_output=True, env=env, check=True).stdout.decode().strip()
+        rows = [(bleu_sentence(h, rs), meteor38(h, rs), m9) for (h, rs), m9 in zip(cases, m39)]
+        msum = 0.0
+        for k in range(1, len(rows), 4):      # the 'next' pairing, in text order
+            msum = msum + rows[k][1]
+        mcorpus = msum * 100.0 / len(texts)   # bleuFromMaps' formula, applied to METEOR
         with open(os.path.join(OUT, "realtext", name + ".txt"), "w") as f:
             f.write("# %d texts x 4 pairings (self, next, dropped-self, dropped-next): bleu m38 m39; "
-                    "bleu.py on files of the next pairing: %s\n" % (len(texts), corpus))
-            for (h, rs), m9 in zip(cases, m39):
-                f.write("%r %r %s\n" % (bleu_sentence(h, rs), meteor38(h, rs), m9))
+                    "METEOR-3.8 mean x100 of the next pairing: %r; "
+                    "bleu.py on files of the next pairing: %s\n" % (len(texts), mcorpus, corpus))
+            for b, m8, m9 in rows:
+                f.write("%r %r %s\n" % (b, m8, m9))
         total += len(cases)
     return total
 

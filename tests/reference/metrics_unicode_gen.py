@@ -56,8 +56,8 @@ def ign(cp):
 
 def emit_ranges(name, rs, out):
     out.write("const uint32_t %s[][2] = {\n" % name)
-    for a, b in rs:
-        out.write("    {0x%X, 0x%X},\n" % (a, b))
+    for i in range(0, len(rs), 6):
+        out.write("    " + " ".join("{0x%X, 0x%X}," % ab for ab in rs[i:i + 6]) + "\n")
     out.write("};\nconst size_t %s_n = %d;\n\n" % (name, len(rs)))
 
 
@@ -79,9 +79,13 @@ def main():
             assert 1 <= len(lo) <= 3
             lows.append((cp, [ord(x) for x in lo]))
     out.write("const mu_lower_entry mu_lower_table[] = {\n")
+    ents = []
     for cp, lo in lows:
-        lo = lo + [0] * (3 - len(lo))
-        out.write("    {0x%X, %d, {0x%X, 0x%X, 0x%X}},\n" % (cp, len([x for x in lo if x]), lo[0], lo[1], lo[2]))
+        n = len(lo)
+        lo = lo + [0] * (3 - n)
+        ents.append("{0x%X, %d, {0x%X, 0x%X, 0x%X}}," % (cp, n, lo[0], lo[1], lo[2]))
+    for i in range(0, len(ents), 4):
+        out.write("    " + " ".join(ents[i:i + 4]) + "\n")
     out.write("};\nconst size_t mu_lower_table_n = %d;\n" % len(lows))
     # sanity: ASCII assumptions used by utext.c
     for c in range(0x80):

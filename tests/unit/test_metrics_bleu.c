@@ -1,6 +1,7 @@
 /* BLEU: the worked examples of metrics-spec.md 1.6/1.7 (outputs of CodeXGLUE's bleu.py). */
 #include <criterion/criterion.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "metrics/bleu.h"
@@ -88,4 +89,25 @@ Test(bleu, unicode_lower_and_classes) {
 
 Test(bleu, no_reference_is_an_error) {
     cr_assert_eq(mm_bleu_sentence("a", 1, NULL, NULL, 0, NULL), -1.0);
+}
+
+Test(bleu, many_distinct_tokens_unpacked_path) {
+    /* > 2^15 distinct tokens: n-grams are compared id by id instead of packed keys */
+    size_t n = 40000;
+    char *h = malloc(n * 8 + 1), *p = h;
+    for (size_t i = 0; i < n; i++) p += sprintf(p, "w%zu ", i);
+    size_t hl = (size_t)(p - h);
+    const char *r = h;
+    mm_bleu_counts c;
+    double s = mm_bleu_sentence(h, hl, &r, &hl, 1, &c);
+    cr_assert_eq(c.correct[3], (long)n - 3);
+    cr_assert_bits(s, 1.0);
+    char *ref = strdup(h);
+    r = ref;
+    h[1] = 'x';  /* first token differs: one unigram and the n-grams starting at 0 are lost */
+    s = mm_bleu_sentence(h, hl, &r, &hl, 1, &c);
+    free(ref);
+    cr_assert_eq(c.correct[0], (long)n - 1);
+    cr_assert_eq(c.correct[3], (long)n - 4);
+    free(h);
 }

@@ -99,3 +99,27 @@ Test(stats, resampling_seeded_and_sane) {
     mm_paired_bootstrap(a, c, 200, 1000, 3, &r1);
     cr_assert_gt(r1.pvalue, 0.05);
 }
+
+/* n = 60,000 (CodeSearchNet test size), values from a 64-bit LCG so that C and Python build the same
+ * doubles; expected values from scipy 1.10.1 (ttest_rel, wilcoxon -> normal approximation). */
+static void lcg_fill(uint64_t x, double *out, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        out[i] = (double)((x >> 33) % 1000003) / 1000003.0;
+    }
+}
+
+Test(stats, large_n_60000) {
+    enum { N = 60000 };
+    static double a[N], u[N], b[N];
+    lcg_fill(1, a, N);
+    lcg_fill(2, u, N);
+    for (size_t i = 0; i < N; i++) b[i] = a[i] + (u[i] - 0.5) * 0.3 + 0.002;
+    mm_test_result r;
+    mm_ttest_rel(a, b, N, &r);
+    cr_assert_bits(r.statistic, -6.914768874427949);
+    cr_assert_rel(r.pvalue, 4.732966049108956e-12, 1e-10);
+    mm_wilcoxon(a, b, N, NULL, &r);
+    cr_assert_bits(r.statistic, 870848886.0);
+    cr_assert_rel(r.pvalue, 6.223687146110803e-12, 1e-13);
+}
