@@ -43,7 +43,7 @@ static void java_name(const char *code, char *name, size_t cap) {
         p++;
     }
     const char *e = paren ? paren : code;
-    while (e > code && e[-1] == ' ') e--;
+    while (e > code && isspace((unsigned char)e[-1])) e--;
     const char *b = e;
     while (b > code && (isalnum((unsigned char)b[-1]) || b[-1] == '_' || b[-1] == '$')) b--;
     snprintf(name, cap, "%.*s", (int)(e - b), b);
