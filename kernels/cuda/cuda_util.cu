@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cuda/cuda_util.h"
-#include "util/log.h"
+extern "C" {
+#include "util/log.h" /* no extern "C" guard of its own */
+}
 
 void mm_cuda_fatal(const char *call, const char *file, int line, const char *reason) {
     fprintf(stderr, "mmlora cuda: %s failed at %s:%d: %s\n", call, file, line, reason ? reason : "?");
