@@ -109,7 +109,9 @@ int main(void) {
             double flop = 2.0 * M * N * K;
             int iters = flop > 1e12 ? 5 : 20;
             double ms = t == T_BF16 ? run(h, t, M, N, K, bA, bB, bC, iters) : run(h, t, M, N, K, fA, fB, fC, iters);
-            printf("gemm %5dx%5dx%5d %-4s %9.3f ms %7.1f TFLOP/s\n", M, N, K, tname[t], ms, flop / (ms * 1e-3) / 1e12);
+            char shape[48];
+            snprintf(shape, sizeof shape, "%dx%dx%d", M, N, K);
+            printf("gemm %-17s %-4s %9.3f ms %7.1f TFLOP/s\n", shape, tname[t], ms, flop / (ms * 1e-3) / 1e12);
             fflush(stdout);
         }
     CB(cublasDestroy(h));
