@@ -5,7 +5,8 @@
 #include "cuda/reduce.cuh"
 
 #define ROW_THREADS 256
-#define COLSUM_ROWS 64 /* rows per partial sum: fixed, so the summation order never depends on the device */
+#define COLSUM_ROWS 64 /* rows per partial sum (more when N > 64·65535): a function of N only, so the
+                        * summation order never depends on the device */
 
 __global__ void layernorm_fwd_kernel(float *y, float *mean, float *rstd, const float *x, const float *w,
                                      const float *b, int C, float eps) {
@@ -80,10 +81,10 @@ __global__ void rmsnorm_bwd_dx_kernel(float *dx, const float *dy, const float *x
 
 /* partial[chunk, c] = Σ_{n in chunk} f(n, c) */
 __global__ void colsum_partial_kernel(double *partial, int kind, const float *dy, int lddy, const float *x,
-                                      const float *mean, const float *rstd, int N, int C) {
+                                      const float *mean, const float *rstd, int N, int C, int rows) {
     const int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
-    const int n0 = blockIdx.y * COLSUM_ROWS, n1 = min(N, n0 + COLSUM_ROWS);
+    const int n0 = blockIdx.y * rows, n1 = min(N, n0 + rows);
     double s = 0.0;
     for (int n = n0; n < n1; n++) {
         float g = dy[(size_t)n * lddy + c];
@@ -105,10 +106,12 @@ __global__ void colsum_final_kernel(float *out, const double *partial, int chunk
 void cuda_colsum(float *out, int kind, const float *dy, int lddy, const float *x, const float *mean,
                  const float *rstd, int N, int C) {
     if (N <= 0 || C <= 0) return;
-    const int chunks = (N + COLSUM_ROWS - 1) / COLSUM_ROWS;
+    int rows = COLSUM_ROWS;
+    while ((N + rows - 1) / rows > 65535) rows *= 2; /* gridDim.y limit */
+    const int chunks = (N + rows - 1) / rows;
     double *partial = (double *)mm_cuda_scratch((size_t)chunks * C * sizeof(double));
     dim3 grid((unsigned)((C + 127) / 128), (unsigned)chunks);
-    colsum_partial_kernel<<<grid, 128>>>(partial, kind, dy, lddy, x, mean, rstd, N, C);
+    colsum_partial_kernel<<<grid, 128>>>(partial, kind, dy, lddy, x, mean, rstd, N, C, rows);
     CU_LAUNCHED("colsum_partial_kernel");
     colsum_final_kernel<<<(unsigned)((C + 127) / 128), 128>>>(out, partial, chunks, C);
     CU_LAUNCHED("colsum_final_kernel");
