@@ -55,6 +55,8 @@ void cuda_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr
 #ifdef __CUDACC__
 /* out[c] += Σ_n f(n, c) for c < C, deterministic (fixed chunking, double partials, fixed summation order).
  * Declared here, defined in norm.cu; `kind` selects f (see enum). */
+/* y[n, :] = b (acc 0) or += b (acc 1), rows of stride ldy (gemm.cu) */
+void cuda_bias_rows(float *y, int ldy, const float *b, int N, int out, int acc);
 enum { COLSUM_PLAIN = 0, COLSUM_LN_DW = 1, COLSUM_RMS_DW = 2 };
 void cuda_colsum(float *out, int kind, const float *dy, int lddy, const float *x, const float *mean,
                  const float *rstd, int N, int C);

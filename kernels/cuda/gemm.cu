@@ -21,6 +21,11 @@ __global__ void bias_rows_kernel(float *y, int ldy, const float *b, int N, int o
     }
 }
 
+void cuda_bias_rows(float *y, int ldy, const float *b, int N, int out, int acc) {
+    bias_rows_kernel<<<mm_grid((size_t)N * out, 256), 256>>>(y, ldy, b, N, out, acc);
+    CU_LAUNCHED("bias_rows_kernel");
+}
+
 extern "C" void cuda_linear_fwd(float *y, int ldy, const float *x, int ldx, const float *W, const float *b, int N,
                                 int in, int out, int acc) {
     if (N <= 0) return;
@@ -28,8 +33,7 @@ extern "C" void cuda_linear_fwd(float *y, int ldy, const float *x, int ldx, cons
     if (!ldy) ldy = out;
     float beta = acc ? 1.0f : 0.0f;
     if (b) {
-        bias_rows_kernel<<<mm_grid((size_t)N * out, 256), 256>>>(y, ldy, b, N, out, acc);
-        CU_LAUNCHED("bias_rows_kernel");
+        cuda_bias_rows(y, ldy, b, N, out, acc);
         beta = 1.0f;
     }
     cuda_gemm(0, 1, N, out, in, 1.0f, x, ldx, W, in, beta, y, ldy);

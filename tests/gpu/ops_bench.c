@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include "cuda/cuda_bf16.h"
 #include "cuda/cuda_util.h"
 #include "kernels.h"
 #include "util/log.h"
@@ -70,6 +71,12 @@ int main(void) {
     float *y = drand((size_t)N * F, 1), *dW = drand((size_t)F * C, 0), *db = drand(F, 0);
     TIME("linear_fwd 4096x2048->8192 +bias", 10, K->linear_fwd(y, 0, x, 0, W, bias, N, C, F, 0));
     TIME("linear_bwd 4096x2048->8192 dx,dW,db", 10, K->linear_bwd(x, 0, dW, db, y, 0, x, 0, W, N, C, F, 0));
+    uint16_t *Wb = mm_cuda_malloc((size_t)F * C * 2);
+    if (!Wb) exit(3);
+    mm_cuda_f32_to_bf16(Wb, W, (size_t)F * C);
+    TIME("bf16 linear_fwd_wbf16 4096x2048->8192 +bias", 10, mm_cuda_linear_fwd_wbf16(y, 0, x, 0, Wb, bias, N, C, F, 0));
+    TIME("bf16 linear_bwd_dx_wbf16 4096x8192->2048", 10, mm_cuda_linear_bwd_dx_wbf16(x, 0, y, 0, Wb, N, C, F, 0));
+    mm_cuda_free(Wb);
     TIME("gelu_tanh_fwd 4096x8192", 20, K->gelu_tanh_fwd(y, x, (size_t)N * F));
     TIME("gelu_tanh_bwd 4096x8192", 20, K->gelu_tanh_bwd(y, y, x, (size_t)N * F));
     TIME("swiglu_fwd 4096x5504", 20, K->swiglu_fwd(y, x, y, (size_t)N * 5504));

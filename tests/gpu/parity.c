@@ -5,6 +5,8 @@
  * 1e-5 for elementwise ops and 1e-4 for reductions / GEMM-based ops; dropout outputs and masks must be
  * bit-identical.  One line per checked output, then "N passed, M failed"; exit 1 on any failure, 2 when no
  * CUDA device is present.
+ * The bf16 helpers (cuda/cuda_bf16.h, outside the table) are checked too: conversions bit-exact against a
+ * host round-to-nearest-even, linear layers against the CPU fp32 linear on bf16-rounded inputs.
  * Ops the CPU table does not have yet (rmsnorm, rope, swiglu while they are being written) are checked
  * against the small references in this file instead; the line says so. */
 #include <math.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cuda/cuda_bf16.h"
 #include "cuda/cuda_util.h"
 #include "kernels.h"
 #include "util/log.h"
@@ -475,6 +478,76 @@ static void t_xent(int N, int V) {
     bfree(&logits), bfree(&w), ifree(&tgt);
 }
 
+/* ------------------------------------------------------------------ bf16 helpers */
+static uint16_t host_bf16(float f) { /* round to nearest even; NaN -> quiet NaN */
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+static float bf16_f(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static uint16_t *to_dev_bf16(const float *h, size_t n) { /* host-rounded bf16 copy on the device */
+    uint16_t *hb = mm_xmalloc(n * 2 + 1), *d = mm_cuda_malloc(n * 2);
+    for (size_t i = 0; i < n; i++) hb[i] = host_bf16(h[i]);
+    if (!d || mm_cuda_h2d(d, hb, n * 2)) die("bf16 upload");
+    free(hb);
+    return d;
+}
+static void round_bf16_inplace(float *h, size_t n) {
+    for (size_t i = 0; i < n; i++) h[i] = bf16_f(host_bf16(h[i]));
+}
+
+static void t_bf16(void) {
+    const size_t n = 70001;
+    buf x = brand(n, 3);
+    const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, 1e-40f, -3e-39f, 3.0e38f, INFINITY, -INFINITY,
+                             1.00390625f /* tie, even below */, 1.01171875f /* tie, odd below */, 65504.0f};
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) x.h[i] = special[i];
+    bpush(&x);
+    uint16_t *db = mm_cuda_malloc(n * 2), *hb = mm_xmalloc(n * 2);
+    if (!db) die("alloc");
+    mm_cuda_f32_to_bf16(db, x.d, n);
+    if (mm_cuda_d2h(hb, db, n * 2)) die("d2h");
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += hb[i] != host_bf16(x.h[i]);
+    report("bf16: f32->bf16 round-nearest-even", bad == 0, "%zu/%zu differ from the host rounding", bad, n);
+    buf back = bpoison(n);
+    mm_cuda_bf16_to_f32(back.d, db, n);
+    for (size_t i = 0; i < n; i++) back.h[i] = bf16_f(host_bf16(x.h[i]));
+    check_bits("bf16: bf16->f32", &back);
+    mm_cuda_free(db), free(hb), bfree(&x), bfree(&back);
+
+    const int N = 67, in = 160, out = 96, pad = 3, ldx = in + pad, ldy = out + pad;
+    for (int mode = 0; mode < 3; mode++) { /* bias overwrite, bias acc, no bias */
+        buf xx = brand((size_t)N * ldx, 1), W = brand((size_t)out * in, 0.2f), b = brand(out, 1);
+        buf y = mode == 1 ? brand((size_t)N * ldy, 1) : bpoison((size_t)N * ldy);
+        uint16_t *Wb = to_dev_bf16(W.h, W.n);
+        round_bf16_inplace(xx.h, xx.n), round_bf16_inplace(W.h, W.n); /* the CPU side gets the rounded values */
+        CPU->linear_fwd(y.h, ldy, xx.h, ldx, W.h, mode == 2 ? NULL : b.h, N, in, out, mode == 1);
+        mm_cuda_linear_fwd_wbf16(y.d, ldy, xx.d, ldx, Wb, mode == 2 ? NULL : b.d, N, in, out, mode == 1);
+        check(mode == 0 ? "bf16: linear_fwd_wbf16 bias" : mode == 1 ? "bf16: linear_fwd_wbf16 bias acc"
+                                                                    : "bf16: linear_fwd_wbf16 nobias",
+              &y, TOL_RED);
+        mm_cuda_free(Wb), bfree(&xx), bfree(&W), bfree(&b), bfree(&y);
+    }
+    for (int acc = 0; acc < 2; acc++) {
+        buf dy = brand((size_t)N * ldy, 1), W = brand((size_t)out * in, 0.2f);
+        buf dx = acc ? brand((size_t)N * ldx, 1) : bpoison((size_t)N * ldx);
+        uint16_t *Wb = to_dev_bf16(W.h, W.n);
+        round_bf16_inplace(dy.h, dy.n), round_bf16_inplace(W.h, W.n);
+        CPU->linear_bwd(dx.h, ldx, NULL, NULL, dy.h, ldy, NULL, 0, W.h, N, in, out, acc);
+        mm_cuda_linear_bwd_dx_wbf16(dx.d, ldx, dy.d, ldy, Wb, N, in, out, acc);
+        check(acc ? "bf16: linear_bwd_dx_wbf16 acc" : "bf16: linear_bwd_dx_wbf16", &dx, TOL_RED);
+        mm_cuda_free(Wb), bfree(&dy), bfree(&W), bfree(&dx);
+    }
+}
+
 int main(void) {
     char dev[160];
     if (mm_cuda_device_count() <= 0 || !(GPU = mm_kernels_cuda())) {
@@ -504,6 +577,7 @@ int main(void) {
     t_attention_rows(2, 1, 256);
     t_xent(9, 1000);
     t_xent(4, 49152);
+    t_bf16();
     if (mm_cuda_sync()) die("final sync");
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
