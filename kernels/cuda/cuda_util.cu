@@ -103,8 +103,11 @@ cublasHandle_t mm_cublas(void) {
     if (!h) {
         CUBLAS_CHECK(cublasCreate(&h));
         CUBLAS_CHECK(cublasSetStream(h, 0));
-        /* default math = true fp32 sgemm (TF32 only with CUBLAS_TF32_TENSOR_OP_MATH): parity with the CPU table */
-        CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
+        /* default math = true fp32 sgemm (parity with the CPU table); MMLORA_CUDA_TF32=1 trades that for
+         * TF32 tensor cores (10-bit mantissa products, fp32 accumulate) in the fp32 GEMMs */
+        const char *tf = getenv("MMLORA_CUDA_TF32");
+        const int tf32 = tf && *tf && strcmp(tf, "0") != 0;
+        CUBLAS_CHECK(cublasSetMathMode(h, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     }
     return h;
 }

@@ -6,7 +6,8 @@
  * Allocation and copies report failure through mm_fail() (util/log.h) and return NULL / -1.  Inside the
  * ops (which return void) a CUDA or cuBLAS error is fatal: CU_CHECK / CUBLAS_CHECK print the message and
  * abort.  With MMLORA_CUDA_SYNC=1 in the environment every launch is followed by cudaDeviceSynchronize,
- * so an asynchronous fault is reported at the op that caused it. */
+ * so an asynchronous fault is reported at the op that caused it.  MMLORA_CUDA_TF32=1 lets the fp32 GEMMs use
+ * TF32 tensor cores (faster, no longer within the parity tolerances). */
 #ifndef MMLORA_CUDA_UTIL_H
 #define MMLORA_CUDA_UTIL_H
 #include <stddef.h>
