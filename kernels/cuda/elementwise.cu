@@ -27,7 +27,7 @@ __global__ void gelu_bwd_kernel(float *dx, const float *dy, const float *x, size
     }
 }
 
-/* silu(g) = g·σ(g);  silu'(g) = σ(g)·(1 + g·(1 − σ(g))) */
+/* silu(g) = g·σ(g);  silu'(g) = σ(g) + g·σ(g)·(1 − σ(g)) */
 __global__ void swiglu_fwd_kernel(float *act, const float *gate, const float *up, size_t n) {
     GRID_STRIDE(i, n) {
         float g = gate[i];
@@ -41,9 +41,8 @@ __global__ void swiglu_bwd_kernel(float *dgate, float *dup, const float *dact, c
     GRID_STRIDE(i, n) {
         float g = gate[i], a = dact[i];
         float s = 1.0f / (1.0f + expf(-g));
-        float silu = g * s;
-        dgate[i] = a * up[i] * (s * (1.0f + g * (1.0f - s)));
-        dup[i] = a * silu;
+        dgate[i] = a * up[i] * (s + g * s * (1.0f - s)); /* the CPU's forms, term for term */
+        dup[i] = a * g * s;
     }
 }
 

@@ -7,8 +7,8 @@
  * CUDA device is present.
  * The bf16 helpers (cuda/cuda_bf16.h, outside the table) are checked too: conversions bit-exact against a
  * host round-to-nearest-even, linear layers against the CPU fp32 linear on bf16-rounded inputs.
- * Ops the CPU table does not have yet (rmsnorm, rope, swiglu while they are being written) are checked
- * against the small references in this file instead; the line says so. */
+ * Should the CPU table lack rmsnorm / rope / swiglu (a NULL entry), those are checked against the small
+ * references in this file instead; the line says so. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -308,11 +308,7 @@ static void t_rope(void) {
     const int N = 29, H = 3, D = 16, max_pos = 64, col0 = 5, ldx = col0 + H * D + 7, half = D / 2;
     const int have = CPU->rope != NULL;
     buf cs = bnew((size_t)max_pos * half), sn = bnew((size_t)max_pos * half);
-    for (int p = 0; p < max_pos; p++)
-        for (int i = 0; i < half; i++) {
-            float ang = (float)p * powf(10000.0f, -2.0f * i / D);
-            cs.h[p * half + i] = cosf(ang), sn.h[p * half + i] = sinf(ang);
-        }
+    mm_rope_tables(cs.h, sn.h, max_pos, D, 10000.0f, 1.0f);
     bpush(&cs), bpush(&sn);
     ibuf pos = inew(N, 0, max_pos);
     for (int inv = 0; inv < 2; inv++) {
