@@ -131,9 +131,15 @@ $(BUILD)/gpu/gemm_bench: tests/gpu/gemm_bench.cu
 $(BUILD)/gpu/ops_bench: tests/gpu/ops_bench.c $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a $(LIBS) $(GPU_LIBS) -o $@
-.PHONY: gpu-parity gpu-bench
+.PHONY: gpu-parity gpu-bench gpu-min
 gpu-parity: $(BUILD)/gpu/parity
 gpu-bench: $(BUILD)/gpu/gemm_bench $(BUILD)/gpu/ops_bench
+# fallback for a GPU host without the full library's dependencies (cJSON, PCRE2, libcsv, OpenSSL): the GPU
+# programs from the CPU kernels + util sources only (needs nvcc, cuBLAS and a CBLAS)
+GPU_MIN_SRC := $(sort $(wildcard kernels/cpu/*.c)) core/util/log.c core/util/philox.c
+gpu-min: $(BUILD)/libmmlora_cuda.a $(BUILD)/gpu/gemm_bench
+	$(CC) $(CFLAGS) tests/gpu/parity.c $(GPU_MIN_SRC) $(BUILD)/libmmlora_cuda.a $(BLAS_LIBS) -lm $(filter -fopenmp,$(LIBS)) $(GPU_LIBS) -o $(BUILD)/gpu/parity
+	$(CC) $(CFLAGS) tests/gpu/ops_bench.c $(GPU_MIN_SRC) $(BUILD)/libmmlora_cuda.a $(BLAS_LIBS) -lm $(filter -fopenmp,$(LIBS)) $(GPU_LIBS) -o $(BUILD)/gpu/ops_bench
 
 # ---------------------------------------------------------------- bench / fuzz
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libmmlora.a

@@ -29,9 +29,12 @@ git log --oneline -1 >>"$OUT/host.txt" 2>/dev/null
 step build 300 "$OUT/build.log" make -j16 all cuda gpu-parity gpu-bench
 build_rc=$?
 if [ $build_rc -ne 0 ]; then
-    echo "== build failed; last lines of $OUT/build.log:"; tail -40 "$OUT/build.log"; exit 3
+    echo "== full build failed (last lines of $OUT/build.log below); trying the minimal GPU build (make gpu-min)"
+    tail -15 "$OUT/build.log"
+    step build-min 200 "$OUT/build-min.log" make -j16 gpu-min
+    if [ $? -ne 0 ]; then echo "== minimal build failed too:"; tail -40 "$OUT/build-min.log"; exit 3; fi
 fi
-echo "build warnings: $(grep -cE 'warning( #|:)' "$OUT/build.log")" | tee -a "$OUT/steps.txt"
+echo "build warnings: $(cat "$OUT"/build*.log | grep -cE 'warning( #|:)')" | tee -a "$OUT/steps.txt"
 
 # MMLORA_CUDA_SYNC=1: every launch synchronizes, so a fault is reported at the op that caused it
 MMLORA_CUDA_SYNC=1 step parity 120 "$OUT/parity.log" build/gpu/parity
