@@ -138,8 +138,8 @@ gpu-bench: $(BUILD)/gpu/gemm_bench $(BUILD)/gpu/ops_bench
 # programs from the CPU kernels + util sources only (needs nvcc, cuBLAS and a CBLAS)
 GPU_MIN_SRC := $(sort $(wildcard kernels/cpu/*.c)) core/util/log.c core/util/philox.c
 gpu-min: $(BUILD)/libmmlora_cuda.a $(BUILD)/gpu/gemm_bench
-	$(CC) $(CFLAGS) tests/gpu/parity.c $(GPU_MIN_SRC) $(BUILD)/libmmlora_cuda.a $(BLAS_LIBS) -lm $(filter -fopenmp,$(LIBS)) $(GPU_LIBS) -o $(BUILD)/gpu/parity
-	$(CC) $(CFLAGS) tests/gpu/ops_bench.c $(GPU_MIN_SRC) $(BUILD)/libmmlora_cuda.a $(BLAS_LIBS) -lm $(filter -fopenmp,$(LIBS)) $(GPU_LIBS) -o $(BUILD)/gpu/ops_bench
+	$(CC) $(CFLAGS) tests/gpu/parity.c $(GPU_MIN_SRC) -Wl,--whole-archive $(BUILD)/libmmlora_cuda.a -Wl,--no-whole-archive $(BLAS_LIBS) -lm $(filter -fopenmp,$(LIBS)) $(GPU_LIBS) -o $(BUILD)/gpu/parity
+	$(CC) $(CFLAGS) tests/gpu/ops_bench.c $(GPU_MIN_SRC) -Wl,--whole-archive $(BUILD)/libmmlora_cuda.a -Wl,--no-whole-archive $(BLAS_LIBS) -lm $(filter -fopenmp,$(LIBS)) $(GPU_LIBS) -o $(BUILD)/gpu/ops_bench
 
 # ---------------------------------------------------------------- bench / fuzz
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libmmlora.a

@@ -548,8 +548,12 @@ static void t_bf16(void) {
 
 int main(void) {
     char dev[160];
-    if (mm_cuda_device_count() <= 0 || !(GPU = mm_kernels_cuda())) {
-        printf("parity: no CUDA device (or the CUDA table is not linked)\n");
+    if (mm_cuda_device_count() <= 0) {
+        printf("parity: no CUDA device\n");
+        return 2;
+    }
+    if (!(GPU = mm_kernels_cuda())) { /* the weak fallback of kernels/cpu/table.c won: see the link order */
+        printf("parity: a device is present but mm_kernels_cuda() is the weak CPU-side fallback\n");
         return 2;
     }
     CPU = &mm_kernels_cpu;
