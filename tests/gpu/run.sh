@@ -2,7 +2,8 @@
 # One call on a GPU host: build everything, CPU-vs-CUDA op parity (plain, then under compute-sanitizer
 # memcheck when it is installed), cuBLAS GEMM throughput, CUDA op timings.  Logs go to $OUT (default
 # ./gpu-out); a short table is printed last.  The whole run is held under a 450 s budget (each step gets
-# at most what is left); exit status is the parity result (0 all passed, 1 failures, other = did not run).
+# at most what is left).  Exit status: 0 parity passed (and memcheck clean when it ran), 1 parity failures,
+# 2 no device, 3 build failed, 4 parity passed but memcheck reported errors, 124/137 parity timed out.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-./gpu-out}
@@ -69,4 +70,6 @@ echo "CUDA op table (fp32) ms per call"
 sed -n 's/^op /  /p' "$OUT/ops_bench.log" 2>/dev/null
 echo
 cat "$OUT/steps.txt"
-exit $parity_rc
+rc=$parity_rc
+if [ "$rc" -eq 0 ] && [ "$memcheck_rc" != "-" ] && [ "$memcheck_rc" != 0 ]; then rc=4; fi
+exit $rc
