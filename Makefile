@@ -60,6 +60,7 @@ help:
 	@echo "make test       unit/golden tests, then the same suite under ASan+UBSan"
 	@echo "make bench      benchmarks (ratios against OpenBLAS sgemm peak measured in the same run)"
 	@echo "make fuzz       bounded libFuzzer runs of the parsers"
+	@echo "make gpu-parity build/gpu/parity (CPU vs CUDA op parity); make gpu-bench: GEMM/op benchmarks; run: tests/gpu/run.sh"
 	@echo "options: NO_CUDA=1 NO_OPENMP=1 NO_MPI=1 BUILD=dir"
 
 DEB_PACKAGES := build-essential clang libopenblas-dev libopenblas-openmp-dev libcjson-dev libcriterion-dev libpcre2-dev \
@@ -116,6 +117,29 @@ $(BUILD)/libmmlora_cuda.a: $(CU_OBJ)
 	@mkdir -p $(dir $@)
 	$(if $(CU_OBJ),ar rcs $@ $^,@echo "no CUDA sources yet" && touch $@)
 cuda: $(BUILD)/libmmlora_cuda.a
+
+# GPU-host programs (build here, run where a device exists: tests/gpu/run.sh).  The CUDA archive goes
+# BEFORE libmmlora.a so its strong mm_kernels_cuda() is taken instead of the weak fallback in table.c.
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v nvcc 2>/dev/null))
+GPU_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lcublasLt -lstdc++
+$(BUILD)/gpu/parity: tests/gpu/parity.c $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a $(LIBS) $(GPU_LIBS) -o $@
+$(BUILD)/gpu/gemm_bench: tests/gpu/gemm_bench.cu
+	@mkdir -p $(dir $@)
+	nvcc $(NVCC_FLAGS) $< -lcublas -o $@
+$(BUILD)/gpu/ops_bench: tests/gpu/ops_bench.c $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a $(LIBS) $(GPU_LIBS) -o $@
+.PHONY: gpu-parity gpu-bench gpu-min
+gpu-parity: $(BUILD)/gpu/parity
+gpu-bench: $(BUILD)/gpu/gemm_bench $(BUILD)/gpu/ops_bench
+# fallback for a GPU host without the full library's dependencies (cJSON, PCRE2, libcsv, OpenSSL): the GPU
+# programs from the CPU kernels + util sources only (needs nvcc, cuBLAS and a CBLAS)
+GPU_MIN_SRC := $(sort $(wildcard kernels/cpu/*.c)) core/util/log.c core/util/philox.c
+gpu-min: $(BUILD)/libmmlora_cuda.a $(BUILD)/gpu/gemm_bench
+	$(CC) $(CFLAGS) tests/gpu/parity.c $(GPU_MIN_SRC) -Wl,--whole-archive $(BUILD)/libmmlora_cuda.a -Wl,--no-whole-archive $(BLAS_LIBS) -lm $(filter -fopenmp,$(LIBS)) $(GPU_LIBS) -o $(BUILD)/gpu/parity
+	$(CC) $(CFLAGS) tests/gpu/ops_bench.c $(GPU_MIN_SRC) -Wl,--whole-archive $(BUILD)/libmmlora_cuda.a -Wl,--no-whole-archive $(BLAS_LIBS) -lm $(filter -fopenmp,$(LIBS)) $(GPU_LIBS) -o $(BUILD)/gpu/ops_bench
 
 # ---------------------------------------------------------------- bench / fuzz
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libmmlora.a

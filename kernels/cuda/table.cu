@@ -1,0 +1,38 @@
+/* The CUDA backend's op table.  This strong definition of mm_kernels_cuda() overrides the weak one in
+ * kernels/cpu/table.c; link build/libmmlora_cuda.a BEFORE build/libmmlora.a (or with --whole-archive) so
+ * the linker takes this object for the undefined symbol instead of the weak fallback. */
+#include "cuda/cuda_ops.h"
+#include "cuda/cuda_util.h"
+
+/* positional (C++17 has no designated initializers): the count check catches a table that grew */
+static_assert(sizeof(mm_kernels) == 21 * sizeof(void *), "kernels.h changed: update the CUDA table");
+
+static const mm_kernels table = {
+    /* .name = */ "cuda",
+    /* .gemm = */ cuda_gemm,
+    /* .linear_fwd = */ cuda_linear_fwd,
+    /* .linear_bwd = */ cuda_linear_bwd,
+    /* .layernorm_fwd = */ cuda_layernorm_fwd,
+    /* .layernorm_bwd = */ cuda_layernorm_bwd,
+    /* .rmsnorm_fwd = */ cuda_rmsnorm_fwd,
+    /* .rmsnorm_bwd = */ cuda_rmsnorm_bwd,
+    /* .rope = */ cuda_rope,
+    /* .swiglu_fwd = */ cuda_swiglu_fwd,
+    /* .swiglu_bwd = */ cuda_swiglu_bwd,
+    /* .gelu_tanh_fwd = */ cuda_gelu_tanh_fwd,
+    /* .gelu_tanh_bwd = */ cuda_gelu_tanh_bwd,
+    /* .embedding_fwd = */ cuda_embedding_fwd,
+    /* .embedding_bwd = */ cuda_embedding_bwd,
+    /* .dropout_fwd = */ cuda_dropout_fwd,
+    /* .attention_fwd = */ cuda_attention_fwd,
+    /* .attention_bwd = */ cuda_attention_bwd,
+    /* .attention_rows = */ cuda_attention_rows,
+    /* .xent_fwd_bwd = */ cuda_xent_fwd_bwd,
+    /* .adamw = */ cuda_adamw,
+};
+
+extern "C" const mm_kernels *mm_kernels_cuda(void) {
+    static int present = -1;
+    if (present < 0) present = mm_cuda_device_count() > 0;
+    return present ? &table : NULL;
+}

@@ -1,0 +1,586 @@
+/* CPU vs CUDA op-table parity.  For every op of kernels/kernels.h: fresh random inputs, the same call on the
+ * CPU table (host buffers) and the CUDA table (device buffers), outputs poisoned with NaN before each run
+ * (so an element an op should write but does not shows up, and so does one it should leave alone but writes:
+ * both-NaN counts as equal).  Pass criterion per element: |gpu − cpu| <= tol·(|cpu| + rms(cpu)), with tol
+ * 1e-5 for elementwise ops and 1e-4 for reductions / GEMM-based ops; dropout outputs and masks must be
+ * bit-identical.  One line per checked output, then "N passed, M failed"; exit 1 on any failure, 2 when no
+ * CUDA device is present.
+ * The bf16 helpers (cuda/cuda_bf16.h, outside the table) are checked too: conversions bit-exact against a
+ * host round-to-nearest-even, linear layers against the CPU fp32 linear on bf16-rounded inputs.
+ * Should the CPU table lack rmsnorm / rope / swiglu (a NULL entry), those are checked against the small
+ * references in this file instead; the line says so. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cuda/cuda_bf16.h"
+#include "cuda/cuda_util.h"
+#include "kernels.h"
+#include "util/log.h"
+#include "util/philox.h"
+
+#define TOL_EW 1e-5
+#define TOL_RED 1e-4
+
+static int n_pass, n_fail;
+static const mm_kernels *CPU, *GPU;
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+
+static float frand(void) { /* uniform [-1, 1) */
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (float)((rng >> 40) * (1.0 / 8388608.0) - 1.0);
+}
+static int irand(int n) {
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (int)((rng >> 33) % (uint64_t)n);
+}
+
+static void die(const char *what) {
+    fprintf(stderr, "parity: %s: %s\n", what, mm_last_error());
+    exit(3);
+}
+
+/* a host/device pair holding the same contents */
+typedef struct {
+    float *h, *d;
+    size_t n;
+} buf;
+
+static buf bnew(size_t n) {
+    buf b = {mm_xmalloc(n * sizeof(float) + 1), mm_cuda_malloc(n * sizeof(float)), n};
+    if (!b.d) die("alloc");
+    return b;
+}
+static void bpush(buf *b) {
+    if (mm_cuda_h2d(b->d, b->h, b->n * sizeof(float))) die("h2d");
+}
+static buf brand(size_t n, float scale) {
+    buf b = bnew(n);
+    for (size_t i = 0; i < n; i++) b.h[i] = scale * frand();
+    bpush(&b);
+    return b;
+}
+static buf bpos(size_t n, float lo, float hi) { /* uniform [lo, hi) */
+    buf b = bnew(n);
+    for (size_t i = 0; i < n; i++) b.h[i] = lo + (hi - lo) * 0.5f * (frand() + 1.0f);
+    bpush(&b);
+    return b;
+}
+static buf bpoison(size_t n) {
+    buf b = bnew(n);
+    for (size_t i = 0; i < n; i++) b.h[i] = NAN;
+    bpush(&b);
+    return b;
+}
+static buf bclone(const buf *s) {
+    buf b = bnew(s->n);
+    memcpy(b.h, s->h, s->n * sizeof(float));
+    bpush(&b);
+    return b;
+}
+static void bfree(buf *b) {
+    free(b->h);
+    mm_cuda_free(b->d);
+    b->h = b->d = NULL;
+}
+static float *bpull(const buf *b) {
+    float *g = mm_xmalloc(b->n * sizeof(float) + 1);
+    if (mm_cuda_d2h(g, b->d, b->n * sizeof(float))) die("d2h (an op faulted? rerun with MMLORA_CUDA_SYNC=1)");
+    return g;
+}
+
+typedef struct {
+    int32_t *h, *d;
+    size_t n;
+} ibuf;
+static ibuf inew(size_t n, int lo, int hi) { /* uniform ints in [lo, hi) */
+    ibuf b = {mm_xmalloc(n * sizeof(int32_t) + 1), mm_cuda_malloc(n * sizeof(int32_t)), n};
+    if (!b.d) die("alloc");
+    for (size_t i = 0; i < n; i++) b.h[i] = lo + irand(hi - lo);
+    if (mm_cuda_h2d(b.d, b.h, n * sizeof(int32_t))) die("h2d");
+    return b;
+}
+static void ifree(ibuf *b) {
+    free(b->h);
+    mm_cuda_free(b->d);
+}
+
+static void report(const char *name, int ok, const char *fmt, ...) MM_PRINTF(3, 4);
+static void report(const char *name, int ok, const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    printf("%s  %-34s %s\n", ok ? "PASS" : "FAIL", name, msg);
+    fflush(stdout);
+    if (ok) n_pass++;
+    else n_fail++;
+}
+
+/* compares the device copy of b with its host copy; frees nothing */
+static void check_vals(const char *name, const float *g, const float *c, size_t n, double tol) {
+    double ss = 0.0;
+    size_t nf = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(c[i])) ss += (double)c[i] * c[i], nf++;
+    const double rms = nf ? sqrt(ss / nf) : 0.0;
+    double worst = 0.0;
+    size_t bad = 0, first_bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(c[i]) && isnan(g[i])) continue;
+        double err = fabs((double)g[i] - c[i]), lim = tol * (fabs(c[i]) + rms);
+        if (!(err <= lim)) { /* catches NaN on one side */
+            if (!bad) first_bad = i;
+            bad++;
+        }
+        double r = err / (fabs(c[i]) + rms + 1e-30);
+        if (r > worst || isnan(r)) worst = r;
+    }
+    if (bad)
+        report(name, 0, "%zu/%zu bad, first [%zu] gpu %.9g cpu %.9g (tol %.0e)", bad, n, first_bad, g[first_bad],
+               c[first_bad], tol);
+    else
+        report(name, 1, "max err %.2e (tol %.0e, n %zu)", worst, tol, n);
+}
+static void check(const char *name, const buf *b, double tol) {
+    float *g = bpull(b);
+    check_vals(name, g, b->h, b->n, tol);
+    free(g);
+}
+static void check_bits(const char *name, const buf *b) {
+    float *g = bpull(b);
+    size_t bad = 0;
+    for (size_t i = 0; i < b->n; i++) bad += memcmp(&g[i], &b->h[i], sizeof(float)) != 0;
+    if (bad) report(name, 0, "%zu/%zu elements differ bitwise", bad, b->n);
+    else report(name, 1, "bit-identical (n %zu)", b->n);
+    free(g);
+}
+
+/* ------------------------------------------------------------------ local references (see header) */
+static void ref_rmsnorm_fwd(float *y, float *rstd, const float *x, const float *w, int N, int C, float eps) {
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * C;
+        double s = 0.0;
+        for (int c = 0; c < C; c++) s += (double)xr[c] * xr[c];
+        float rs = (float)(1.0 / sqrt(s / C + (double)eps));
+        for (int c = 0; c < C; c++) y[(size_t)n * C + c] = w[c] * (xr[c] * rs);
+        if (rstd) rstd[n] = rs;
+    }
+}
+static void ref_rmsnorm_bwd(float *dx, float *dw, const float *dy, const float *x, const float *w, const float *rstd,
+                            int N, int C) {
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * C, *g = dy + (size_t)n * C;
+        double s = 0.0;
+        for (int c = 0; c < C; c++) s += (double)(g[c] * w[c]) * (xr[c] * rstd[n]);
+        float m = (float)(s / C);
+        for (int c = 0; c < C; c++) dx[(size_t)n * C + c] += (g[c] * w[c] - xr[c] * rstd[n] * m) * rstd[n];
+        if (dw)
+            for (int c = 0; c < C; c++) dw[c] += g[c] * (xr[c] * rstd[n]);
+    }
+}
+static void ref_rope(float *x, int ldx, int col0, int n_heads, int D, const int32_t *pos, int N, const float *cos_t,
+                     const float *sin_t, int inverse) {
+    const int half = D / 2;
+    for (int n = 0; n < N; n++)
+        for (int h = 0; h < n_heads; h++) {
+            float *xr = x + (size_t)n * ldx + col0 + (size_t)h * D;
+            for (int i = 0; i < half; i++) {
+                float c = cos_t[(size_t)pos[n] * half + i], s = sin_t[(size_t)pos[n] * half + i];
+                if (inverse) s = -s;
+                float x1 = xr[i], x2 = xr[i + half];
+                xr[i] = x1 * c - x2 * s;
+                xr[i + half] = x2 * c + x1 * s;
+            }
+        }
+}
+static void ref_swiglu_fwd(float *act, const float *gate, const float *up, size_t n) {
+    for (size_t i = 0; i < n; i++) act[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+static void ref_swiglu_bwd(float *dgate, float *dup, const float *dact, const float *gate, const float *up, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float s = 1.0f / (1.0f + expf(-gate[i]));
+        dgate[i] = dact[i] * up[i] * s * (1.0f + gate[i] * (1.0f - s));
+        dup[i] = dact[i] * gate[i] * s;
+    }
+}
+
+/* ------------------------------------------------------------------ tests */
+static void t_gemm(void) {
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int acc = 0; acc < 2; acc++) {
+                const int M = 67, N = 45, K = 133;
+                const int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
+                buf A = brand((size_t)(ta ? K : M) * lda, 1), B = brand((size_t)(tb ? N : K) * ldb, 1);
+                buf C = acc ? brand((size_t)M * ldc, 1) : bpoison((size_t)M * ldc);
+                const float beta = acc ? 0.5f : 0.0f;
+                CPU->gemm(ta, tb, M, N, K, 0.7f, A.h, lda, B.h, ldb, beta, C.h, ldc);
+                GPU->gemm(ta, tb, M, N, K, 0.7f, A.d, lda, B.d, ldb, beta, C.d, ldc);
+                char name[64];
+                snprintf(name, sizeof name, "gemm %c%c beta=%.1f", ta ? 'T' : 'N', tb ? 'T' : 'N', beta);
+                check(name, &C, TOL_RED);
+                bfree(&A), bfree(&B), bfree(&C);
+            }
+}
+
+static void t_linear(int N, int in, int out, int pad) {
+    const int ldx = in + pad, ldy = out + pad;
+    char name[96];
+    for (int mode = 0; mode < 3; mode++) { /* bias+overwrite, bias+acc, no bias+overwrite */
+        buf x = brand((size_t)N * ldx, 1), W = brand((size_t)out * in, 0.1f), b = brand((size_t)out, 1);
+        buf y = mode == 1 ? brand((size_t)N * ldy, 1) : bpoison((size_t)N * ldy);
+        const float *bh = mode == 2 ? NULL : b.h, *bd = mode == 2 ? NULL : b.d;
+        CPU->linear_fwd(y.h, ldy, x.h, ldx, W.h, bh, N, in, out, mode == 1);
+        GPU->linear_fwd(y.d, ldy, x.d, ldx, W.d, bd, N, in, out, mode == 1);
+        snprintf(name, sizeof name, "linear_fwd %dx%d->%d %s", N, in, out,
+                 mode == 0 ? "bias" : mode == 1 ? "bias acc" : "nobias");
+        check(name, &y, TOL_RED);
+        bfree(&x), bfree(&W), bfree(&b), bfree(&y);
+    }
+    for (int acc = 0; acc < 2; acc++) {
+        buf x = brand((size_t)N * ldx, 1), W = brand((size_t)out * in, 0.1f), dy = brand((size_t)N * ldy, 1);
+        buf dx = acc ? brand((size_t)N * ldx, 1) : bpoison((size_t)N * ldx);
+        buf dW = brand((size_t)out * in, 1), db = brand((size_t)out, 1);
+        CPU->linear_bwd(dx.h, ldx, dW.h, db.h, dy.h, ldy, x.h, ldx, W.h, N, in, out, acc);
+        GPU->linear_bwd(dx.d, ldx, dW.d, db.d, dy.d, ldy, x.d, ldx, W.d, N, in, out, acc);
+        snprintf(name, sizeof name, "linear_bwd.dx %dx%d->%d acc=%d", N, in, out, acc);
+        check(name, &dx, TOL_RED);
+        snprintf(name, sizeof name, "linear_bwd.dW %dx%d->%d", N, in, out);
+        check(name, &dW, TOL_RED);
+        snprintf(name, sizeof name, "linear_bwd.db %dx%d->%d", N, in, out);
+        check(name, &db, TOL_RED);
+        bfree(&x), bfree(&W), bfree(&dy), bfree(&dx), bfree(&dW), bfree(&db);
+    }
+}
+
+static void t_layernorm(int N, int C) {
+    buf x = brand((size_t)N * C, 2), w = brand(C, 1), b = brand(C, 1);
+    for (size_t i = 0; i < x.n; i++) x.h[i] += 0.5f; /* a non-zero mean */
+    bpush(&x);
+    buf y = bpoison((size_t)N * C), mean = bpoison(N), rstd = bpoison(N);
+    CPU->layernorm_fwd(y.h, mean.h, rstd.h, x.h, w.h, b.h, N, C, 1e-5f);
+    GPU->layernorm_fwd(y.d, mean.d, rstd.d, x.d, w.d, b.d, N, C, 1e-5f);
+    check("layernorm_fwd.y", &y, TOL_RED);
+    check("layernorm_fwd.mean", &mean, TOL_RED);
+    check("layernorm_fwd.rstd", &rstd, TOL_RED);
+    /* backward from the CPU statistics on both sides */
+    bpush(&mean), bpush(&rstd);
+    buf dy = brand((size_t)N * C, 1), dx = brand((size_t)N * C, 1), dw = brand(C, 1), db = brand(C, 1);
+    CPU->layernorm_bwd(dx.h, dw.h, db.h, dy.h, x.h, w.h, mean.h, rstd.h, N, C);
+    GPU->layernorm_bwd(dx.d, dw.d, db.d, dy.d, x.d, w.d, mean.d, rstd.d, N, C);
+    check("layernorm_bwd.dx (acc)", &dx, TOL_RED);
+    check("layernorm_bwd.dw (acc)", &dw, TOL_RED);
+    check("layernorm_bwd.db (acc)", &db, TOL_RED);
+    bfree(&x), bfree(&w), bfree(&b), bfree(&y), bfree(&mean), bfree(&rstd);
+    bfree(&dy), bfree(&dx), bfree(&dw), bfree(&db);
+}
+
+static void t_rmsnorm(int N, int C) {
+    const int have = CPU->rmsnorm_fwd && CPU->rmsnorm_bwd;
+    const char *sfx = have ? "" : " [vs local ref]";
+    char name[96];
+    buf x = brand((size_t)N * C, 2), w = brand(C, 1);
+    buf y = bpoison((size_t)N * C), rstd = bpoison(N);
+    if (have) CPU->rmsnorm_fwd(y.h, rstd.h, x.h, w.h, N, C, 1e-6f);
+    else ref_rmsnorm_fwd(y.h, rstd.h, x.h, w.h, N, C, 1e-6f);
+    GPU->rmsnorm_fwd(y.d, rstd.d, x.d, w.d, N, C, 1e-6f);
+    snprintf(name, sizeof name, "rmsnorm_fwd.y%s", sfx);
+    check(name, &y, TOL_RED);
+    snprintf(name, sizeof name, "rmsnorm_fwd.rstd%s", sfx);
+    check(name, &rstd, TOL_RED);
+    bpush(&rstd);
+    buf dy = brand((size_t)N * C, 1), dx = brand((size_t)N * C, 1), dw = brand(C, 1);
+    if (have) CPU->rmsnorm_bwd(dx.h, dw.h, dy.h, x.h, w.h, rstd.h, N, C);
+    else ref_rmsnorm_bwd(dx.h, dw.h, dy.h, x.h, w.h, rstd.h, N, C);
+    GPU->rmsnorm_bwd(dx.d, dw.d, dy.d, x.d, w.d, rstd.d, N, C);
+    snprintf(name, sizeof name, "rmsnorm_bwd.dx (acc)%s", sfx);
+    check(name, &dx, TOL_RED);
+    snprintf(name, sizeof name, "rmsnorm_bwd.dw (acc)%s", sfx);
+    check(name, &dw, TOL_RED);
+    bfree(&x), bfree(&w), bfree(&y), bfree(&rstd), bfree(&dy), bfree(&dx), bfree(&dw);
+}
+
+static void t_rope(void) {
+    const int N = 29, H = 3, D = 16, max_pos = 64, col0 = 5, ldx = col0 + H * D + 7, half = D / 2;
+    const int have = CPU->rope != NULL;
+    buf cs = bnew((size_t)max_pos * half), sn = bnew((size_t)max_pos * half);
+    mm_rope_tables(cs.h, sn.h, max_pos, D, 10000.0f, 1.0f);
+    bpush(&cs), bpush(&sn);
+    ibuf pos = inew(N, 0, max_pos);
+    for (int inv = 0; inv < 2; inv++) {
+        buf x = brand((size_t)N * ldx, 1);
+        buf x0 = bclone(&x);
+        if (have) CPU->rope(x.h, ldx, col0, H, D, pos.h, N, cs.h, sn.h, inv);
+        else ref_rope(x.h, ldx, col0, H, D, pos.h, N, cs.h, sn.h, inv);
+        GPU->rope(x.d, ldx, col0, H, D, pos.d, N, cs.d, sn.d, inv);
+        check(inv ? (have ? "rope inverse" : "rope inverse [vs local ref]") : (have ? "rope" : "rope [vs local ref]"),
+              &x, TOL_EW);
+        /* inverse(forward(x)) == x on the device */
+        GPU->rope(x.d, ldx, col0, H, D, pos.d, N, cs.d, sn.d, !inv);
+        float *g = bpull(&x);
+        check_vals(inv ? "rope fwd(inv(x)) == x (gpu)" : "rope inv(fwd(x)) == x (gpu)", g, x0.h, x.n, TOL_EW);
+        free(g);
+        bfree(&x), bfree(&x0);
+    }
+    bfree(&cs), bfree(&sn), ifree(&pos);
+}
+
+static void t_elementwise(size_t n) {
+    const int have = CPU->swiglu_fwd && CPU->swiglu_bwd;
+    buf x = brand(n, 4), y = bpoison(n), dy = brand(n, 1), dx = bpoison(n);
+    CPU->gelu_tanh_fwd(y.h, x.h, n), GPU->gelu_tanh_fwd(y.d, x.d, n);
+    check("gelu_tanh_fwd", &y, TOL_EW);
+    CPU->gelu_tanh_bwd(dx.h, dy.h, x.h, n), GPU->gelu_tanh_bwd(dx.d, dy.d, x.d, n);
+    check("gelu_tanh_bwd", &dx, TOL_EW);
+    buf up = brand(n, 2), act = bpoison(n), dup = bpoison(n);
+    for (size_t i = 0; i < n; i++) dx.h[i] = NAN;
+    bpush(&dx);
+    if (have) CPU->swiglu_fwd(act.h, x.h, up.h, n);
+    else ref_swiglu_fwd(act.h, x.h, up.h, n);
+    GPU->swiglu_fwd(act.d, x.d, up.d, n);
+    check(have ? "swiglu_fwd" : "swiglu_fwd [vs local ref]", &act, TOL_EW);
+    if (have) CPU->swiglu_bwd(dx.h, dup.h, dy.h, x.h, up.h, n);
+    else ref_swiglu_bwd(dx.h, dup.h, dy.h, x.h, up.h, n);
+    GPU->swiglu_bwd(dx.d, dup.d, dy.d, x.d, up.d, n);
+    check(have ? "swiglu_bwd.dgate" : "swiglu_bwd.dgate [vs local ref]", &dx, TOL_EW);
+    check(have ? "swiglu_bwd.dup" : "swiglu_bwd.dup [vs local ref]", &dup, TOL_EW);
+    bfree(&x), bfree(&y), bfree(&dy), bfree(&dx), bfree(&up), bfree(&act), bfree(&dup);
+
+    buf p = brand(n, 1), g = brand(n, 1), m = brand(n, 0.1f), v = bpos(n, 0.0f, 0.01f);
+    for (int t = 1; t <= 3; t++) {
+        CPU->adamw(p.h, g.h, m.h, v.h, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, t);
+        GPU->adamw(p.d, g.d, m.d, v.d, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, t);
+    }
+    check("adamw.p (3 steps)", &p, TOL_EW);
+    check("adamw.m (3 steps)", &m, TOL_EW);
+    check("adamw.v (3 steps)", &v, TOL_EW);
+    bfree(&p), bfree(&g), bfree(&m), bfree(&v);
+}
+
+static void t_dropout(void) {
+    const size_t n = 100003;
+    const uint64_t first = 13; /* not a multiple of 4: exercises the partial Philox block at the start */
+    mm_dropout d = {0x1234567890abcdefull, 17, mm_rng_stream(3, MM_RNG_RESID_MLP), 0.1f};
+    buf x = brand(n, 1), y = bpoison(n);
+    CPU->dropout_fwd(y.h, x.h, n, d, first), GPU->dropout_fwd(y.d, x.d, n, d, first);
+    check_bits("dropout_fwd p=0.1", &y);
+    /* mask bit-identity against mm_dropout_mask itself */
+    uint8_t *keep = mm_xmalloc(n);
+    mm_dropout_mask(keep, n, d.p, d.seed, d.step, d.stream, first);
+    float *g = bpull(&y);
+    size_t bad = 0, dropped = 0;
+    for (size_t i = 0; i < n; i++) {
+        int gk = !(g[i] == 0.0f && x.h[i] != 0.0f);
+        bad += gk != keep[i];
+        dropped += !keep[i];
+    }
+    report("dropout mask == mm_dropout_mask", bad == 0, "%zu mismatches, %zu/%zu dropped (p 0.1)", bad, dropped, n);
+    free(g), free(keep);
+    /* in place, p = 0.5, a large offset in the stream */
+    d.p = 0.5f;
+    buf z = bclone(&x);
+    CPU->dropout_fwd(z.h, z.h, n, d, 1ull << 33), GPU->dropout_fwd(z.d, z.d, n, d, 1ull << 33);
+    check_bits("dropout_fwd in place p=0.5 first=2^33", &z);
+    d.p = 0.0f;
+    buf w = bpoison(n);
+    CPU->dropout_fwd(w.h, x.h, n, d, 0), GPU->dropout_fwd(w.d, x.d, n, d, 0);
+    check_bits("dropout_fwd p=0 (copy)", &w);
+    bfree(&x), bfree(&y), bfree(&z), bfree(&w);
+}
+
+static void t_embedding(void) {
+    const int N = 57, C = 96, V = 20, P = 64;
+    ibuf ids = inew(N, 0, V), pos = inew(N, 0, P); /* V < N: repeated ids */
+    buf wte = brand((size_t)V * C, 1), wpe = brand((size_t)P * C, 1);
+    for (int with_pos = 0; with_pos < 2; with_pos++) {
+        buf y = bpoison((size_t)N * C);
+        CPU->embedding_fwd(y.h, ids.h, pos.h, wte.h, with_pos ? wpe.h : NULL, N, C);
+        GPU->embedding_fwd(y.d, ids.d, pos.d, wte.d, with_pos ? wpe.d : NULL, N, C);
+        check_bits(with_pos ? "embedding_fwd wte+wpe" : "embedding_fwd wte", &y);
+        bfree(&y);
+    }
+    buf dy = brand((size_t)N * C, 1), dwte = brand((size_t)V * C, 1), dwpe = brand((size_t)P * C, 1);
+    CPU->embedding_bwd(dwte.h, dwpe.h, dy.h, ids.h, pos.h, N, C);
+    GPU->embedding_bwd(dwte.d, dwpe.d, dy.d, ids.d, pos.d, N, C);
+    check_bits("embedding_bwd.dwte (repeated ids)", &dwte);
+    check_bits("embedding_bwd.dwpe", &dwpe);
+    bfree(&wte), bfree(&wpe), bfree(&dy), bfree(&dwte), bfree(&dwpe), ifree(&ids), ifree(&pos);
+}
+
+static void t_attention(int B, int T, int H, int Hkv, int D, float p) {
+    const int width = (H + 2 * Hkv) * D, ldqkv = width + 3, ldout = H * D + 2;
+    mm_dropout d = {777, 5, mm_rng_stream(1, MM_RNG_ATTN_PROBS), p};
+    char name[128], cfg[64];
+    snprintf(cfg, sizeof cfg, "B%d T%d H%d Hkv%d D%d p%.1f", B, T, H, Hkv, D, p);
+    buf qkv = brand((size_t)B * T * ldqkv, 1.5f), out = bpoison((size_t)B * T * ldout);
+    buf probs = bpoison((size_t)B * H * T * T);
+    CPU->attention_fwd(out.h, ldout, probs.h, qkv.h, ldqkv, B, T, H, Hkv, D, d);
+    GPU->attention_fwd(out.d, ldout, probs.d, qkv.d, ldqkv, B, T, H, Hkv, D, d);
+    snprintf(name, sizeof name, "attention_fwd.out %s", cfg);
+    check(name, &out, TOL_RED);
+    snprintf(name, sizeof name, "attention_fwd.probs %s", cfg);
+    check(name, &probs, TOL_RED);
+    float *g = bpull(&probs);
+    size_t bad = 0, neg = 0;
+    for (size_t i = 0; i < probs.n; i++) bad += signbit(g[i]) != signbit(probs.h[i]), neg += signbit(probs.h[i]) != 0;
+    snprintf(name, sizeof name, "attention dropout sign bits %s", cfg);
+    report(name, bad == 0, "%zu mismatches, %zu dropped", bad, neg);
+    free(g);
+    /* backward from the CPU's probs on both sides */
+    bpush(&probs);
+    const int lddout = ldout + 1;
+    buf dout = brand((size_t)B * T * lddout, 1), dqkv = bpoison((size_t)B * T * ldqkv);
+    CPU->attention_bwd(dqkv.h, dout.h, lddout, qkv.h, ldqkv, probs.h, B, T, H, Hkv, D, d);
+    GPU->attention_bwd(dqkv.d, dout.d, lddout, qkv.d, ldqkv, probs.d, B, T, H, Hkv, D, d);
+    snprintf(name, sizeof name, "attention_bwd.dqkv %s", cfg);
+    check(name, &dqkv, TOL_RED);
+    bfree(&qkv), bfree(&out), bfree(&probs), bfree(&dout), bfree(&dqkv);
+}
+
+static void t_attention_rows(int H, int Hkv, int D) {
+    const int n_seq = 3, max_len = 150, R = 7, kvw = Hkv * D, ldq = H * D + 5, ldout = H * D + 3;
+    ibuf seq = inew(R, 0, n_seq), pos = inew(R, 0, max_len);
+    pos.h[0] = 0, pos.h[1] = max_len - 1; /* the edges */
+    if (mm_cuda_h2d(pos.d, pos.h, R * sizeof(int32_t))) die("h2d");
+    buf q = brand((size_t)R * ldq, 2), kc = brand((size_t)n_seq * max_len * kvw, 2);
+    buf vc = brand((size_t)n_seq * max_len * kvw, 1), out = bpoison((size_t)R * ldout);
+    CPU->attention_rows(out.h, ldout, q.h, ldq, kc.h, vc.h, seq.h, pos.h, R, max_len, H, Hkv, D);
+    GPU->attention_rows(out.d, ldout, q.d, ldq, kc.d, vc.d, seq.d, pos.d, R, max_len, H, Hkv, D);
+    char name[96];
+    snprintf(name, sizeof name, "attention_rows H%d Hkv%d D%d", H, Hkv, D);
+    check(name, &out, TOL_RED);
+    bfree(&q), bfree(&kc), bfree(&vc), bfree(&out), ifree(&seq), ifree(&pos);
+}
+
+static void t_xent(int N, int V) {
+    buf logits = brand((size_t)N * V, 8), w = bpos(N, 0.5f, 1.5f);
+    ibuf tgt = inew(N, 0, V);
+    w.h[1] = 0.0f, w.h[N - 1] = 0.0f;
+    tgt.h[1] = -100; /* an ignored row may carry any target */
+    bpush(&w);
+    if (mm_cuda_h2d(tgt.d, tgt.h, N * sizeof(int32_t))) die("h2d");
+    double lc = CPU->xent_fwd_bwd(logits.h, tgt.h, w.h, N, V, 0.25f);
+    double lg = GPU->xent_fwd_bwd(logits.d, tgt.d, w.d, N, V, 0.25f);
+    char name[96];
+    snprintf(name, sizeof name, "xent_fwd_bwd.loss N%d V%d", N, V);
+    double rel = fabs(lg - lc) / fabs(lc);
+    report(name, rel <= TOL_RED, "gpu %.9g cpu %.9g rel %.2e", lg, lc, rel);
+    snprintf(name, sizeof name, "xent_fwd_bwd.dlogits N%d V%d", N, V);
+    check(name, &logits, TOL_RED);
+    double l0 = GPU->xent_fwd_bwd(logits.d, tgt.d, NULL, 0, V, 1.0f);
+    report("xent_fwd_bwd N=0", l0 == 0.0, "loss %g", l0);
+    bfree(&logits), bfree(&w), ifree(&tgt);
+}
+
+/* ------------------------------------------------------------------ bf16 helpers */
+static uint16_t host_bf16(float f) { /* round to nearest even; NaN -> quiet NaN */
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+static float bf16_f(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static uint16_t *to_dev_bf16(const float *h, size_t n) { /* host-rounded bf16 copy on the device */
+    uint16_t *hb = mm_xmalloc(n * 2 + 1), *d = mm_cuda_malloc(n * 2);
+    for (size_t i = 0; i < n; i++) hb[i] = host_bf16(h[i]);
+    if (!d || mm_cuda_h2d(d, hb, n * 2)) die("bf16 upload");
+    free(hb);
+    return d;
+}
+static void round_bf16_inplace(float *h, size_t n) {
+    for (size_t i = 0; i < n; i++) h[i] = bf16_f(host_bf16(h[i]));
+}
+
+static void t_bf16(void) {
+    const size_t n = 70001;
+    buf x = brand(n, 3);
+    const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, 1e-40f, -3e-39f, 3.0e38f, INFINITY, -INFINITY,
+                             1.00390625f /* tie, even below */, 1.01171875f /* tie, odd below */, 65504.0f};
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) x.h[i] = special[i];
+    bpush(&x);
+    uint16_t *db = mm_cuda_malloc(n * 2), *hb = mm_xmalloc(n * 2);
+    if (!db) die("alloc");
+    mm_cuda_f32_to_bf16(db, x.d, n);
+    if (mm_cuda_d2h(hb, db, n * 2)) die("d2h");
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += hb[i] != host_bf16(x.h[i]);
+    report("bf16: f32->bf16 round-nearest-even", bad == 0, "%zu/%zu differ from the host rounding", bad, n);
+    buf back = bpoison(n);
+    mm_cuda_bf16_to_f32(back.d, db, n);
+    for (size_t i = 0; i < n; i++) back.h[i] = bf16_f(host_bf16(x.h[i]));
+    check_bits("bf16: bf16->f32", &back);
+    mm_cuda_free(db), free(hb), bfree(&x), bfree(&back);
+
+    const int N = 67, in = 160, out = 96, pad = 3, ldx = in + pad, ldy = out + pad;
+    for (int mode = 0; mode < 3; mode++) { /* bias overwrite, bias acc, no bias */
+        buf xx = brand((size_t)N * ldx, 1), W = brand((size_t)out * in, 0.2f), b = brand(out, 1);
+        buf y = mode == 1 ? brand((size_t)N * ldy, 1) : bpoison((size_t)N * ldy);
+        uint16_t *Wb = to_dev_bf16(W.h, W.n);
+        round_bf16_inplace(xx.h, xx.n), round_bf16_inplace(W.h, W.n); /* the CPU side gets the rounded values */
+        CPU->linear_fwd(y.h, ldy, xx.h, ldx, W.h, mode == 2 ? NULL : b.h, N, in, out, mode == 1);
+        mm_cuda_linear_fwd_wbf16(y.d, ldy, xx.d, ldx, Wb, mode == 2 ? NULL : b.d, N, in, out, mode == 1);
+        check(mode == 0 ? "bf16: linear_fwd_wbf16 bias" : mode == 1 ? "bf16: linear_fwd_wbf16 bias acc"
+                                                                    : "bf16: linear_fwd_wbf16 nobias",
+              &y, TOL_RED);
+        mm_cuda_free(Wb), bfree(&xx), bfree(&W), bfree(&b), bfree(&y);
+    }
+    for (int acc = 0; acc < 2; acc++) {
+        buf dy = brand((size_t)N * ldy, 1), W = brand((size_t)out * in, 0.2f);
+        buf dx = acc ? brand((size_t)N * ldx, 1) : bpoison((size_t)N * ldx);
+        uint16_t *Wb = to_dev_bf16(W.h, W.n);
+        round_bf16_inplace(dy.h, dy.n), round_bf16_inplace(W.h, W.n);
+        CPU->linear_bwd(dx.h, ldx, NULL, NULL, dy.h, ldy, NULL, 0, W.h, N, in, out, acc);
+        mm_cuda_linear_bwd_dx_wbf16(dx.d, ldx, dy.d, ldy, Wb, N, in, out, acc);
+        check(acc ? "bf16: linear_bwd_dx_wbf16 acc" : "bf16: linear_bwd_dx_wbf16", &dx, TOL_RED);
+        mm_cuda_free(Wb), bfree(&dy), bfree(&W), bfree(&dx);
+    }
+}
+
+int main(void) {
+    char dev[160];
+    if (mm_cuda_device_count() <= 0) {
+        printf("parity: no CUDA device\n");
+        return 2;
+    }
+    if (!(GPU = mm_kernels_cuda())) { /* the weak fallback of kernels/cpu/table.c won: see the link order */
+        printf("parity: a device is present but mm_kernels_cuda() is the weak CPU-side fallback\n");
+        return 2;
+    }
+    CPU = &mm_kernels_cpu;
+    printf("parity: %s vs %s on %s\n", GPU->name, CPU->name, mm_cuda_device_name(dev, sizeof dev));
+    t_gemm();
+    t_linear(37, 64, 48, 3);
+    t_linear(256, 2048, 512, 0);
+    t_layernorm(33, 200);
+    t_layernorm(16, 2048);
+    t_rmsnorm(33, 200);
+    t_rmsnorm(16, 2048);
+    t_rope();
+    t_elementwise(100003);
+    t_dropout();
+    t_embedding();
+    const int heads[][3] = {{4, 4, 16}, {4, 1, 16}, {6, 2, 8}};
+    for (int c = 0; c < 3; c++)
+        for (int pi = 0; pi < 2; pi++) t_attention(2, 37, heads[c][0], heads[c][1], heads[c][2], pi ? 0.1f : 0.0f);
+    t_attention(1, 130, 4, 1, 64, 0.1f);
+    t_attention_rows(4, 4, 64);
+    t_attention_rows(4, 1, 128);
+    t_attention_rows(6, 2, 16);
+    t_attention_rows(2, 1, 256);
+    t_xent(9, 1000);
+    t_xent(4, 49152);
+    t_bf16();
+    if (mm_cuda_sync()) die("final sync");
+    printf("%d passed, %d failed\n", n_pass, n_fail);
+    return n_fail ? 1 : 0;
+}
