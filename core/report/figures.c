@@ -183,14 +183,18 @@ static int fig5(mm_report_ctx *c) {
         int o = snprintf(body, sizeof body,
                          "set multiplot layout 1,2 title 'Fig. 5: only specialized linguistic experts (nSLE) vs "
                          "MMLoRA, %s, %s'\nset style data histogram\nset style histogram cluster gap 1\n"
-                         "set style fill solid 0.85 border -1\nset boxwidth 0.9\nset grid ytics\nset key top left\n"
+                         "set style fill solid 0.85 border -1\nset boxwidth 0.9\nset grid ytics\nset key outside bottom center horizontal\n"
                          "set xtics rotate by -30\nset yrange [0:*]\n",
                          mm_report_display(g[k].model), mm_report_display(g[k].dataset));
         for (int m = 0; m < 2; m++) {
             o += snprintf(body + o, sizeof body - (size_t)o, "set title '%s'\nplot ", m ? "METEOR" : "BLEU");
-            for (int j = 0; j < 4; j++)
-                o += snprintf(body + o, sizeof body - (size_t)o, "%s'%s.dat' using %d%s title '%s'", j ? ", " : "",
-                              stem, 2 + 4 * m + j, j ? "" : ":xtic(1)", CFG[j]);
+            int drawn = 0; /* configurations not run yet stay in the data file (NaN), not in the plot */
+            for (int j = 0; j < 4; j++) {
+                if (!n[j]) continue;
+                o += snprintf(body + o, sizeof body - (size_t)o, "%s'%s.dat' using %d%s title '%s'", drawn ? ", " : "",
+                              stem, 2 + 4 * m + j, drawn ? "" : ":xtic(1)", CFG[j]);
+                drawn++;
+            }
             o += snprintf(body + o, sizeof body - (size_t)o, "\n");
         }
         int rc = mm_fig_emit(c, stem, &d, NULL, NULL, body, 1200, 520);

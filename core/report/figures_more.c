@@ -207,11 +207,11 @@ int mm_fig8(mm_report_ctx *c) {
         snprintf(body, sizeof body,
                  "set multiplot layout 1,2 title 'Fig. 8: specialized expert allocation, %s, %s'\n"
                  "set size ratio -1\nset palette defined (0 'white', 0.5 '#9ecae1', 1 '#08519c')\nset cbrange [0:1]\n"
-                 "set xlabel 'expert'\nunset key\nset tics scale 0\nset title 'weight per language'\n"
+                 "set xlabel 'expert'\nunset key\nset tics scale 0\nset yrange [*:*] reverse\nset title 'weight per language'\n"
                  "plot '%s.dat' matrix rowheaders columnheaders with image, \\\n"
                  "     '' matrix rowheaders columnheaders using 1:2:(sprintf('%%.2f',$3)) with labels\n"
                  "set size noratio\nset size 0.5,1\nset title 'total weight per expert'\nset style fill solid 0.8 border -1\n"
-                 "set boxwidth 0.6\nset yrange [0:*]\nset grid ytics\nunset xlabel\n"
+                 "set boxwidth 0.6\nset yrange [0:*] noreverse\nset grid ytics\nunset xlabel\n"
                  "plot '%s' using 0:2:xtic(1) with boxes lc rgb '#3182bd', '' using 0:2:(sprintf('%%.2f',$2)) with "
                  "labels offset 0,0.7",
                  mm_report_display(g[k].model), mm_report_display(g[k].dataset), stem, totname);
