@@ -191,3 +191,23 @@ Test(report, cli_options) {
     cr_expect(mm_file_exists(p));
     rm_tmp();
 }
+
+Test(report, local_corpus_uses_table2_layout) {
+    mk_tmp();
+    char res[128];
+    snprintf(res, sizeof res, "%s/res", g_tmp);
+    put("res/rq1/local/tiny/a/run.json", "{\"rq\":\"rq1\",\"dataset\":\"local\",\"model\":\"tiny\",\"method\":\"lora-mix\","
+                                         "\"trainable_percent\":1.5}");
+    put("res/rq1/local/tiny/a/scores.json", SCORES_OK);
+    put("res/rq1/local/tiny/a/DONE", "");
+    cr_assert_eq(report(res, 0), 0, "%s", mm_last_error());
+    char *md = get("out/table2_local.md");
+    cr_expect(strstr(md, "on the local corpus (paper: CodeSearchNet; not comparable in absolute terms)"), "%s", md);
+    cr_expect(strstr(md, "| tiny | LoRA-Mix | ours | 1.5% | — | — | — | — | — | — | — | — | — | — | **1.00** | **2.00** | "
+                         "**1.00** | **2.00** |\n"), "%s", md);
+    char p[256];
+    snprintf(p, sizeof p, "%s/out/table4_local.md", g_tmp);
+    cr_expect(!mm_file_exists(p), "no local rq2 runs: no local Table IV");
+    free(md);
+    rm_tmp();
+}
