@@ -48,7 +48,7 @@ SCLI_OBJ := $(filter-out $(BUILD)/san/cli/main.o,$(CLI_SRC:%.c=$(BUILD)/san/%.o)
 STEST_OBJ:= $(TEST_SRC:%.c=$(BUILD)/san/%.o)
 CU_OBJ   := $(CU_SRC:%.cu=$(BUILD)/cuda/%.o)
 
-.PHONY: all help deps test test-fast test-san bench fuzz clean info cuda
+.PHONY: all help deps test test-fast test-san bench fuzz clean info cuda paper-tables
 all: info $(BUILD)/mmlora $(if $(HAVE_NVCC),cuda)
 
 info:
@@ -61,6 +61,7 @@ help:
 	@echo "make bench      benchmarks (ratios against OpenBLAS sgemm peak measured in the same run)"
 	@echo "make fuzz       bounded libFuzzer runs of the parsers"
 	@echo "make gpu-parity build/gpu/parity (CPU vs CUDA op parity); make gpu-bench: GEMM/op benchmarks; run: tests/gpu/run.sh"
+	@echo "make paper-tables  every table and figure from results/ beside the paper's numbers (docs/REPORTS.md)"
 	@echo "options: NO_CUDA=1 NO_OPENMP=1 NO_MPI=1 BUILD=dir"
 
 DEB_PACKAGES := build-essential clang libopenblas-dev libopenblas-openmp-dev libcjson-dev libcriterion-dev libpcre2-dev \
@@ -106,6 +107,13 @@ test: $(BUILD)/mmlora $(BUILD)/tests $(BUILD)/tests-san $(if $(HAVE_NVCC),cuda)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/tests-san $(CRIT_ARGS)
 test-fast: $(BUILD)/mmlora $(BUILD)/tests
 	$(BUILD)/tests $(CRIT_ARGS)
+
+# ---------------------------------------------------------------- reports (docs/REPORTS.md)
+# RESULTS=dir REPORT_OUT=dir; REPORT_ARGS='--model tiny --dataset local' narrows it
+RESULTS ?= results
+REPORT_OUT ?= paper-tables
+paper-tables: $(BUILD)/mmlora
+	$(BUILD)/mmlora report --results $(RESULTS) --out $(REPORT_OUT) $(REPORT_ARGS)
 
 # ---------------------------------------------------------------- CUDA (compiled whenever nvcc exists)
 NVCC_FLAGS := -O2 -std=c++17 -I. -Icore -Ikernels --compiler-options -Wall,-Wextra,-Werror -Werror all-warnings \
