@@ -123,6 +123,7 @@ $(BUILD)/cuda/%.o: %.cu
 	nvcc $(NVCC_FLAGS) -c $< -o $@
 $(BUILD)/libmmlora_cuda.a: $(CU_OBJ)
 	@mkdir -p $(dir $@)
+	@rm -f $@
 	$(if $(CU_OBJ),ar rcs $@ $^,@echo "no CUDA sources yet" && touch $@)
 cuda: $(BUILD)/libmmlora_cuda.a
 

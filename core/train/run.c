@@ -164,13 +164,15 @@ static int train_unit(unit_state *u, mm_engine *e) {
     if (u->mm.gates) mm_mmlora_hooks(&u->mm, &tr.hooks);
     char ckpt[2048], log[2048];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint/%s.safetensors", o->out_dir, u->unit);
-    snprintf(log, sizeof log, "%s/train.jsonl", o->out_dir);
+    /* one log per trained adapter: train.jsonl, or train.<lang>.jsonl for LoRA-Each */
+    if (u->lang < 0) snprintf(log, sizeof log, "%s/train.jsonl", o->out_dir);
+    else snprintf(log, sizeof log, "%s/train.%s.jsonl", o->out_dir, u->unit);
     int rc = 0;
     if (mm_file_exists(ckpt)) {
         if ((rc = mm_trainer_load(&tr, ckpt))) goto done;
         if (tr.step < total) mm_info("[%s] resuming from %s at step %d of %d", u->unit, ckpt, tr.step, total);
     }
-    if (u->lang < 0 || !strcmp(u->unit, lang_name(r, 0))) mm_train_log_truncate(log, tr.step);
+    mm_train_log_truncate(log, tr.step);
     mm_info("[%s] training %zu examples x %d epoch(s): %d steps of %d sequences (micro-batch %d), lr %g, warm-up %d",
             u->unit, bt.n, o->epochs, total, o->batch, o->micro, o->lr, o->warmup);
     double t0 = now_s();

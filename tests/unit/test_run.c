@@ -51,8 +51,8 @@ static double mean_loss(const char *log, int first) {
     return s / 3;
 }
 
-static void check_run_dir(const char *out, int experts) {
-    const char *files[] = {"run.json", "train.jsonl", "scores.json", "DONE", "predictions/ruby.txt", "gold/go.txt",
+static void check_run_dir(const char *out, int experts, int lora_each) {
+    const char *files[] = {"run.json", lora_each ? "train.go.jsonl" : "train.jsonl", "scores.json", "DONE", "predictions/ruby.txt", "gold/go.txt",
                            "scores/python.csv"};
     char p[1024];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
@@ -61,6 +61,7 @@ static void check_run_dir(const char *out, int experts) {
     }
     snprintf(p, sizeof p, "%s/experts.json", out);
     cr_expect_eq(mm_file_exists(p), experts, "experts.json %s", experts ? "missing" : "unexpected");
+    if (lora_each) return; /* a few steps per language at smoke scale: too short for a loss trend */
     snprintf(p, sizeof p, "%s/train.jsonl", out);
     double a = mean_loss(p, 1), b = mean_loss(p, 0);
     cr_expect(b < a, "%s: loss did not go down (%.4f -> %.4f)", out, a, b);
@@ -70,7 +71,7 @@ static void smoke(const char *method, const char **sets, int n, int experts) {
     mm_run_opts o;
     opts_for(&o, method, method, sets, n);
     cr_assert_eq(mm_run(&o, MM_PHASE_ALL), 0, "%s", mm_last_error());
-    check_run_dir(o.out_dir, experts);
+    check_run_dir(o.out_dir, experts, !strcmp(method, "lora-each"));
     /* a finished run is skipped */
     cr_assert_eq(mm_run(&o, MM_PHASE_ALL), 0, "%s", mm_last_error());
 }
@@ -91,7 +92,7 @@ Test(run, mmlora_ablations_smoke) {
     for (int i = 0; i < 5; i++) {
         opts_for(&o, "mmlora", names[i], sets[i], ns[i]);
         cr_assert_eq(mm_run(&o, MM_PHASE_ALL), 0, "%s: %s", names[i], mm_last_error());
-        check_run_dir(o.out_dir, i != 1);
+        check_run_dir(o.out_dir, i != 1, 0);
     }
 }
 
