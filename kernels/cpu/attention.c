@@ -1,6 +1,7 @@
 /* Causal multi-head attention with n_kv_heads (1 = multi-query, H = multi-head, between = grouped).
  * Scores are q·k / sqrt(D), softmax in fp32 over j <= i, dropout on the probabilities (HF applies it
  * after the softmax), out = P_dropped · V.  Masked entries are exactly 0, as HF's finfo.min mask gives. */
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,9 @@ static void probs_mask_row(uint8_t *keep, mm_dropout d, int b, int h, int i, int
     mm_dropout_mask(keep, (uint64_t)i + 1, d.p, d.seed, d.step, d.stream, first);
 }
 
+/* Per (batch, head): S = Q·Kᵀ·scale and O = P·V as OpenBLAS GEMMs (the causal upper triangle is computed
+ * and discarded: at GEMM speed that is cheaper than scalar loops).  Called inside an OpenMP loop, the
+ * OpenMP build of OpenBLAS runs each GEMM on the calling thread. */
 void cpu_attention_fwd(float *out, int ldout, float *probs, const float *qkv, int ldqkv, int B, int T, int H,
                        int Hkv, int D, mm_dropout d) {
     const float scale = 1.0f / sqrtf((float)D);
@@ -28,41 +32,40 @@ void cpu_attention_fwd(float *out, int ldout, float *probs, const float *qkv, in
 #pragma omp parallel
     {
         uint8_t *keep = d.p > 0.0f ? malloc((size_t)T) : NULL;
+        float *pd = d.p > 0.0f ? malloc((size_t)T * T * sizeof(float)) : NULL;
 #pragma omp for collapse(2) schedule(static)
         for (int b = 0; b < B; b++)
             for (int h = 0; h < H; h++) {
                 const int kvh = h / group;
                 const float *base = qkv + (size_t)b * T * ldqkv;
+                const float *Q = base + (size_t)h * D;
                 const float *K = base + (size_t)H * D + (size_t)kvh * D;
                 const float *V = base + (size_t)(H + Hkv) * D + (size_t)kvh * D;
+                float *P = probs + ((size_t)b * H + h) * T * (size_t)T;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, Q, ldqkv, K, ldqkv, 0.0f, P, T);
                 for (int i = 0; i < T; i++) {
-                    const float *q = base + (size_t)i * ldqkv + (size_t)h * D;
-                    float *p = probs + (((size_t)b * H + h) * T + i) * (size_t)T;
+                    float *p = P + (size_t)i * T;
                     float mx = -INFINITY;
-                    for (int j = 0; j <= i; j++) {
-                        float s = dotf(q, K + (size_t)j * ldqkv, D) * scale;
-                        p[j] = s;
-                        if (s > mx) mx = s;
-                    }
+                    for (int j = 0; j <= i; j++) mx = p[j] > mx ? p[j] : mx;
                     float sum = 0.0f;
                     for (int j = 0; j <= i; j++) { p[j] = expf(p[j] - mx); sum += p[j]; }
                     float inv = 1.0f / sum;
                     for (int j = 0; j <= i; j++) p[j] *= inv;
                     for (int j = i + 1; j < T; j++) p[j] = 0.0f;
-                    float *o = out + ((size_t)b * T + i) * ldout + (size_t)h * D;
-                    for (int c = 0; c < D; c++) o[c] = 0.0f;
-                    if (keep) probs_mask_row(keep, d, b, h, i, H, T);
-                    for (int j = 0; j <= i; j++) {
-                        float w = keep ? (keep[j] ? p[j] * dscale : 0.0f) : p[j];
-                        /* a dropped probability is saved with its sign bit set, so backward needs no mask */
-                        if (keep && !keep[j]) p[j] = copysignf(p[j], -1.0f);
-                        const float *v = V + (size_t)j * ldqkv;
-#pragma omp simd
-                        for (int c = 0; c < D; c++) o[c] += w * v[c];
+                    if (!keep) continue;
+                    /* a dropped probability is saved with its sign bit set, so backward needs no mask */
+                    probs_mask_row(keep, d, b, h, i, H, T);
+                    float *q = pd + (size_t)i * T;
+                    for (int j = 0; j < T; j++) {
+                        q[j] = (j <= i && keep[j]) ? p[j] * dscale : 0.0f;
+                        if (j <= i && !keep[j]) p[j] = copysignf(p[j], -1.0f);
                     }
                 }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, keep ? pd : P, T, V, ldqkv, 0.0f,
+                            out + (size_t)b * T * ldout + (size_t)h * D, ldout);
             }
         free(keep);
+        free(pd);
     }
 }
 
@@ -71,10 +74,9 @@ void cpu_attention_bwd(float *dqkv, const float *dout, int lddout, const float *
     const float scale = 1.0f / sqrtf((float)D);
     const int group = H / Hkv;
     const float dscale = d.p > 0.0f ? 1.0f / (1.0f - d.p) : 1.0f;
-    const int width = (H + 2 * Hkv) * D;
 #pragma omp parallel
     {
-        float *dp = malloc((size_t)T * sizeof(float));
+        float *pd = malloc((size_t)T * T * sizeof(float)), *dp = malloc((size_t)T * T * sizeof(float));
         /* one task per (b, kv head): the heads of a group share dK/dV, so they run in order */
 #pragma omp for collapse(2) schedule(static)
         for (int b = 0; b < B; b++)
@@ -90,41 +92,41 @@ void cpu_attention_bwd(float *dqkv, const float *dout, int lddout, const float *
                     memset(dV + (size_t)j * ldqkv, 0, (size_t)D * sizeof(float));
                 }
                 for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+                    const float *Q = base + (size_t)h * D;
+                    float *dQ = dbase + (size_t)h * D;
+                    const float *P = probs + ((size_t)b * H + h) * T * (size_t)T;
+                    const float *dO = dout + (size_t)b * T * lddout + (size_t)h * D;
+                    /* pd = dropped probabilities */
+                    for (size_t k = 0; k < (size_t)T * T; k++)
+                        pd[k] = d.p > 0.0f ? (signbit(P[k]) ? 0.0f : P[k] * dscale) : P[k];
+                    /* dV += pdᵀ·dO ; dp = dO·Vᵀ */
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, pd, T, dO, lddout, 1.0f, dV,
+                                ldqkv);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, dO, lddout, V, ldqkv, 0.0f, dp,
+                                T);
+                    /* dS = P ⊙ (m ⊙ dp − Σ_j P m dp)·scale, in place of dp */
                     for (int i = 0; i < T; i++) {
-                        const float *q = base + (size_t)i * ldqkv + (size_t)h * D;
-                        float *dq = dbase + (size_t)i * ldqkv + (size_t)h * D;
-                        const float *p = probs + (((size_t)b * H + h) * T + i) * (size_t)T;
-                        const float *go = dout + ((size_t)b * T + i) * lddout + (size_t)h * D;
+                        const float *p = P + (size_t)i * T;
+                        float *g = dp + (size_t)i * T;
                         float sum = 0.0f;
                         for (int j = 0; j <= i; j++) {
-                            float pj = fabsf(p[j]);
                             float m = d.p > 0.0f ? (signbit(p[j]) ? 0.0f : dscale) : 1.0f;
-                            float g = dotf(go, V + (size_t)j * ldqkv, D) * m; /* dP (pre-dropout) */
-                            dp[j] = g;
-                            sum += g * pj;
-                            /* dV[j] += P_dropped[i,j] * dout[i] */
-                            float w = pj * m;
-                            float *dv = dV + (size_t)j * ldqkv;
-#pragma omp simd
-                            for (int c = 0; c < D; c++) dv[c] += w * go[c];
+                            g[j] *= m;
+                            sum += g[j] * fabsf(p[j]);
                         }
-                        for (int c = 0; c < D; c++) dq[c] = 0.0f;
-                        for (int j = 0; j <= i; j++) {
-                            float ds = fabsf(p[j]) * (dp[j] - sum) * scale;
-                            const float *k = K + (size_t)j * ldqkv;
-                            float *dk = dK + (size_t)j * ldqkv;
-#pragma omp simd
-                            for (int c = 0; c < D; c++) {
-                                dq[c] += ds * k[c];
-                                dk[c] += ds * q[c];
-                            }
-                        }
+                        for (int j = 0; j <= i; j++) g[j] = fabsf(p[j]) * (g[j] - sum) * scale;
+                        for (int j = i + 1; j < T; j++) g[j] = 0.0f;
                     }
+                    /* dQ = dS·K ; dK += dSᵀ·Q */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, dp, T, K, ldqkv, 0.0f, dQ,
+                                ldqkv);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, dp, T, Q, ldqkv, 1.0f, dK,
+                                ldqkv);
                 }
             }
+        free(pd);
         free(dp);
     }
-    (void)width;
 }
 
 void cpu_attention_rows(float *out, int ldout, const float *q, int ldq, const float *kcache, const float *vcache,

@@ -20,6 +20,8 @@ void cpu_rope(float *x, int ldx, int col0, int n_heads, int D, const int32_t *po
               const float *sin_t, int inverse);
 void cpu_swiglu_fwd(float *act, const float *gate, const float *up, size_t n);
 void cpu_swiglu_bwd(float *dgate, float *dup, const float *dact, const float *gate, const float *up, size_t n);
+/* tanh of the GELU kernels (exposed for its accuracy test) */
+float mm_fast_tanhf(float x);
 void cpu_gelu_tanh_fwd(float *y, const float *x, size_t n);
 void cpu_gelu_tanh_bwd(float *dx, const float *dy, const float *x, size_t n);
 void cpu_embedding_fwd(float *y, const int32_t *ids, const int32_t *pos, const float *wte, const float *wpe,

@@ -5,20 +5,45 @@
 
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
 
+/* tanh as a 13/6 rational function (the coefficients of Eigen's generic_fast_tanh_float): a few ulp
+ * from tanhf on [-9, 9], branch-free and vectorizable, unlike libm's tanhf which dominated the GELU
+ * forward and backward (measured: 13.6% of a full fine-tuning step).  Tested against tanh() in
+ * tests/unit/test_kernels_fd.c. */
+static inline float fast_tanhf(float x) {
+    const float clamp = 7.90531110763549805f;
+    float c = x > clamp ? clamp : (x < -clamp ? -clamp : x);
+    float x2 = c * c;
+    float p = -2.76076847742355e-16f;
+    p = p * x2 + 2.00018790482477e-13f;
+    p = p * x2 + -8.60467152213735e-11f;
+    p = p * x2 + 5.12229709037114e-08f;
+    p = p * x2 + 1.48572235717979e-05f;
+    p = p * x2 + 6.37261928875436e-04f;
+    p = p * x2 + 4.89352455891786e-03f;
+    p = p * c;
+    float q = 1.19825839466702e-06f;
+    q = q * x2 + 1.18534705686654e-04f;
+    q = q * x2 + 2.26843463243900e-03f;
+    q = q * x2 + 4.89352518554385e-03f;
+    float r = p / q;
+    return fabsf(x) < 0.0004f ? x : r;
+}
+float mm_fast_tanhf(float x) { return fast_tanhf(x); }
+
 void cpu_gelu_tanh_fwd(float *y, const float *x, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
-        y[i] = 0.5f * v * (1.0f + tanhf(GELU_K * (v + 0.044715f * v * v * v)));
+        y[i] = 0.5f * v * (1.0f + fast_tanhf(GELU_K * (v + 0.044715f * v * v * v)));
     }
 }
 
 void cpu_gelu_tanh_bwd(float *dx, const float *dy, const float *x, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
         float u = GELU_K * (v + 0.044715f * v * v * v);
-        float t = tanhf(u);
+        float t = fast_tanhf(u);
         float du = GELU_K * (1.0f + 3.0f * 0.044715f * v * v);
         dx[i] = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels.h"
+#include "cpu/cpu_ops.h"
 #include "util/philox.h"
 #include "test_util.h"
 
@@ -216,4 +217,15 @@ Test(kernels_fd, adamw_matches_torch_formula) {
     /* step 1: m̂ = g, v̂ = g², update = lr·g/(|g|+eps) -> p·(1−lr·wd) − lr·sign(g) */
     cr_expect(fabsf(p[0] - (1.0f * (1 - 1e-5f) - 1e-3f)) < 1e-6f, "%.8f", p[0]);
     cr_expect(fabsf(p[1] - (-2.0f * (1 - 1e-5f) + 1e-3f)) < 1e-6f, "%.8f", p[1]);
+}
+
+Test(kernels_fd, fast_tanh_is_within_a_few_ulp_of_tanh) {
+    double worst = 0;
+    for (int i = -200000; i <= 200000; i++) {
+        float x = (float)i * 5e-5f; /* [-10, 10] */
+        double ref = tanh((double)x), got = mm_fast_tanhf(x);
+        double err = fabs(got - ref) / (fabs(ref) > 1e-30 ? fabs(ref) : 1e-30);
+        if (err > worst) worst = err;
+    }
+    cr_expect(worst < 1e-6, "worst relative error %.3g", worst);
 }
