@@ -51,47 +51,54 @@ static double flops_per_token(const mm_model_config *c, long long n_matmul_param
     return (lora ? 4.0 : 6.0) * n_matmul_params + 3.0 * attn;
 }
 
-int main(void) {
-    mm_model_config c = {0};
-    c.family = MM_FAMILY_GPT_BIGCODE;
-    c.n_layer = 6; c.d_model = 256; c.n_head = 8; c.n_kv_head = 1; c.head_dim = 32; c.d_ff = 1024;
-    c.vocab_size = 8192; c.max_pos = 512; c.norm_eps = 1e-5f; c.tie_embeddings = 1;
-    c.embd_pdrop = c.attn_pdrop = c.resid_pdrop = 0.1f;
-    const int B = 8, T = 256, steps = 3;
-    double peak = sgemm_peak();
-    printf("engine benchmark: gpt_bigcode n_embd %d, %d layers, vocab %d, batch %d x seq %d, %s\n", c.d_model,
-           c.n_layer, c.vocab_size, B, T, mm_kernels_cpu.name);
-    printf("OpenBLAS sgemm peak (2048^3, same process): %.1f GFLOP/s\n\n", peak / 1e9);
-    printf("| step | tokens/s | ms/step | model GFLOP/s | MFU vs sgemm peak |\n|---|---|---|---|---|\n");
+static void bench_config(const mm_model_config *c, double peak, int B, int T, int steps) {
     for (int lora = 1; lora >= 0; lora--) {
         mm_model m;
-        mm_model_init(&m, &c);
+        mm_model_init(&m, c);
         mm_model_init_random(&m, 1);
         mm_adapters ad;
-        if (lora) mm_adapters_init_lora(&ad, &m, 32, 64.0f, 0.1f, 0xF, 2);
+        if (lora) mm_adapters_init_lora(&ad, &m, 32, 64.0f, 0.1f, (1u << m.n_targets) - 1, 2);
         mm_engine e;
         mm_engine_init(&e, &mm_kernels_cpu, &m, lora ? &ad : NULL, !lora, B, T);
         mm_train_config tc;
         mm_train_config_defaults(&tc);
         mm_trainer tr;
         mm_trainer_init(&tr, &e, &tc);
-        int V = c.vocab_size;
+        int V = c->vocab_size;
         mm_trainer_step(&tr, batches, &V); /* warm-up */
         double t0 = now();
         for (int s = 0; s < steps; s++) mm_trainer_step(&tr, batches, &V);
         double dt = (now() - t0) / steps;
-        long long matmul = (long long)c.n_layer * (m.targets[0].in * (long long)m.targets[0].out +
-                                                   m.targets[1].in * (long long)m.targets[1].out +
-                                                   m.targets[2].in * (long long)m.targets[2].out +
-                                                   m.targets[3].in * (long long)m.targets[3].out) +
-                           (long long)c.vocab_size * c.d_model;
-        double fl = flops_per_token(&c, matmul, T, lora) * B * T / dt;
-        printf("| %s | %.0f | %.1f | %.1f | %.1f%% |\n", lora ? "LoRA r32 (frozen base)" : "full fine-tuning",
-               B * T / dt, dt * 1e3, fl / 1e9, 100.0 * fl / peak);
+        long long matmul = (long long)c->vocab_size * c->d_model;
+        for (int t = 0; t < m.n_targets; t++) matmul += (long long)c->n_layer * m.targets[t].in * m.targets[t].out;
+        double fl = flops_per_token(c, matmul, T, lora) * B * T / dt;
+        printf("| %s | %s | %.0f | %.1f | %.1f | %.1f%% |\n", c->family == MM_FAMILY_LLAMA ? "llama" : "gpt_bigcode",
+               lora ? "LoRA r32 (frozen base)" : "full fine-tuning", B * T / dt, dt * 1e3, fl / 1e9, 100.0 * fl / peak);
         mm_trainer_free(&tr);
         mm_engine_free(&e);
         if (lora) mm_adapters_free(&ad);
         mm_model_free(&m);
     }
+}
+
+int main(void) {
+    mm_model_config c = {0};
+    c.family = MM_FAMILY_GPT_BIGCODE;
+    c.n_layer = 6; c.d_model = 256; c.n_head = 8; c.n_kv_head = 1; c.head_dim = 32; c.d_ff = 1024;
+    c.vocab_size = 8192; c.max_pos = 512; c.norm_eps = 1e-5f; c.tie_embeddings = 1;
+    c.embd_pdrop = c.attn_pdrop = c.resid_pdrop = 0.1f;
+    /* the LLaMA configuration of the same size: MHA with 8 kv heads, SwiGLU d_ff 688 (~ 2/3 of 4·256·... as
+     * DeepSeek-Coder's 5504/2048 ratio), RoPE, untied head, no dropout */
+    mm_model_config l = c;
+    l.family = MM_FAMILY_LLAMA; l.n_kv_head = 8; l.d_ff = 688; l.tie_embeddings = 0; l.rope_theta = 100000.0f;
+    l.rope_scale = 4.0f; l.norm_eps = 1e-6f; l.embd_pdrop = l.attn_pdrop = l.resid_pdrop = 0.0f;
+    const int B = 8, T = 256, steps = 3;
+    double peak = sgemm_peak();
+    printf("engine benchmark: n_embd %d, %d layers, vocab %d, batch %d x seq %d, %s\n", c.d_model, c.n_layer,
+           c.vocab_size, B, T, mm_kernels_cpu.name);
+    printf("OpenBLAS sgemm peak (2048^3, same process): %.1f GFLOP/s\n\n", peak / 1e9);
+    printf("| family | step | tokens/s | ms/step | model GFLOP/s | MFU vs sgemm peak |\n|---|---|---|---|---|---|\n");
+    bench_config(&c, peak, B, T, steps);
+    bench_config(&l, peak, B, T, steps);
     return 0;
 }

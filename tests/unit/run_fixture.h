@@ -43,11 +43,12 @@ static int rf_write_dataset(const char *root) {
     return 0;
 }
 
-/* model directory: config.json, model.safetensors (random), tokenizer.json (fixture copy) */
-static int rf_write_model(const char *dir) {
+/* model directory: config.json, model.safetensors (random), tokenizer.json (fixture copy); llama != 0
+ * gives a LLaMA-family model with the DeepSeek-Coder tokenizer pipeline */
+static int rf_write_model_family(const char *dir, int llama) {
     if (mm_mkdirs(dir)) return -1;
     size_t len;
-    char *tok = mm_read_file("tests/fixtures/tokenizer/st.json", &len);
+    char *tok = mm_read_file(llama ? "tests/fixtures/tokenizer/ds.json" : "tests/fixtures/tokenizer/st.json", &len);
     if (!tok) return -1;
     char path[1024];
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
@@ -57,10 +58,17 @@ static int rf_write_model(const char *dir) {
     mm_tokenizer *t = mm_tokenizer_load(path);
     if (!t) return -1;
     int V = mm_tokenizer_vocab_size(t);
-    int eos = mm_tokenizer_token_to_id(t, "<|endoftext|>");
+    int eos = mm_tokenizer_token_to_id(t, llama ? "<\xef\xbd\x9c" "end\xe2\x96\x81" "of\xe2\x96\x81" "sentence\xef\xbd\x9c>"
+                                                : "<|endoftext|>");
+    int bos = llama ? mm_tokenizer_token_to_id(t, "<\xef\xbd\x9c" "begin\xe2\x96\x81" "of\xe2\x96\x81" "sentence\xef\xbd\x9c>") : eos;
     mm_tokenizer_free(t);
     char cfg[1024];
-    int n = snprintf(cfg, sizeof cfg,
+    int n = llama ? snprintf(cfg, sizeof cfg,
+                     "{\"model_type\": \"llama\", \"num_hidden_layers\": 2, \"hidden_size\": 32, \"intermediate_size\": 64,\n"
+                     " \"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"vocab_size\": %d, \"max_position_embeddings\": 256,\n"
+                     " \"rms_norm_eps\": 1e-06, \"rope_theta\": 100000.0, \"rope_scaling\": {\"type\": \"linear\", \"factor\": 4.0},\n"
+                     " \"hidden_act\": \"silu\", \"tie_word_embeddings\": false, \"bos_token_id\": %d, \"eos_token_id\": %d}\n",
+                     V, bos, eos) : snprintf(cfg, sizeof cfg,
                      "{\"model_type\": \"gpt_bigcode\", \"n_layer\": 2, \"n_embd\": 32, \"n_head\": 4, \"n_inner\": 64,\n"
                      " \"vocab_size\": %d, \"n_positions\": 128, \"multi_query\": true, \"activation_function\": "
                      "\"gelu_pytorch_tanh\",\n \"layer_norm_epsilon\": 1e-05, \"resid_pdrop\": 0.1, \"embd_pdrop\": 0.1, "
@@ -72,9 +80,11 @@ static int rf_write_model(const char *dir) {
     mm_model m;
     if (mm_config_load(dir, &c) || mm_model_init(&m, &c)) return -1;
     mm_model_init_random(&m, 7);
+    (void)bos;
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     rc = mm_model_save(&m, path);
     mm_model_free(&m);
     return rc;
 }
+static int rf_write_model(const char *dir) { return rf_write_model_family(dir, 0); }
 #endif

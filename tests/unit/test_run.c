@@ -96,6 +96,18 @@ Test(run, mmlora_ablations_smoke) {
     }
 }
 
+/* LLaMA family with the DeepSeek-Coder tokenizer pipeline, end to end */
+Test(run, llama_deepseek_pipeline_smoke) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/llama", g_root);
+    cr_assert_eq(rf_write_model_family(p, 1), 0, "%s", mm_last_error());
+    mm_run_opts o;
+    opts_for(&o, "mmlora", "llama-mmlora", NULL, 0);
+    snprintf(o.model_dir, sizeof o.model_dir, "%s/llama", g_root);
+    cr_assert_eq(mm_run(&o, MM_PHASE_ALL), 0, "%s", mm_last_error());
+    check_run_dir(o.out_dir, 1, 0);
+}
+
 Test(run, lora_each_trains_one_adapter_per_language) {
     smoke("lora-each", NULL, 0, 0);
     char p[1024];
