@@ -11,6 +11,7 @@ static void usage(FILE *f, const char *cmd) {
     fprintf(f,
             "usage: mmlora %s --method fpft-mix|lora-each|lora-mix|mola|mmlora --model DIR --dataset csn|xlcost|local\n"
             "                  --out DIR [--set key=value ...] [--raw DIR] [--cache DIR] [--rq NAME] [--variant LABEL]\n"
+            "                  [--low-resource]   (2 epochs, the paper's low-resource setting)\n"
             "  run       prepare -> train -> generate (greedy) -> score, in the run directory DIR\n"
             "  train     prepare -> train (checkpoint/, adapter/, train.jsonl)\n"
             "  generate  predictions/ and gold/ from a trained run directory\n"
@@ -26,7 +27,7 @@ static int run_command(int argc, char **argv, int phases) {
     static const struct option LONG[] = {{"method", 1, 0, 'm'}, {"model", 1, 0, 'M'}, {"dataset", 1, 0, 'd'},
                                          {"out", 1, 0, 'o'},    {"set", 1, 0, 's'},   {"raw", 1, 0, 'r'},
                                          {"cache", 1, 0, 'c'},  {"rq", 1, 0, 'q'},    {"variant", 1, 0, 'v'},
-                                         {"help", 0, 0, 'h'},   {0, 0, 0, 0}};
+                                         {"low-resource", 0, 0, 'L'}, {"help", 0, 0, 'h'},   {0, 0, 0, 0}};
     mm_run_opts o;
     mm_run_defaults(&o);
     const char *method = NULL;
@@ -46,6 +47,10 @@ static int run_command(int argc, char **argv, int phases) {
         case 's':
             if (n_sets == MM_RUN_MAX_SETS) { fprintf(stderr, "mmlora: error: too many --set\n"); return 2; }
             sets[n_sets++] = optarg;
+            break;
+        case 'L':
+            if (n_sets == MM_RUN_MAX_SETS) { fprintf(stderr, "mmlora: error: too many --set\n"); return 2; }
+            sets[n_sets++] = "low_resource=on";
             break;
         case 'h': usage(stdout, argv[0]); return 0;
         default: usage(stderr, argv[0]); return 2;
