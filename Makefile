@@ -159,7 +159,7 @@ bench: $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/*.c))
 FUZZ_SECONDS ?= 30
-FUZZ_CFLAGS := $(CSTD) $(WARN) $(INCS) -O1 -g -fsanitize=fuzzer,address,undefined
+FUZZ_CFLAGS := $(CSTD) $(WARN) $(INCS) -O1 -g -fsanitize=fuzzer,address,undefined -Wno-string-concatenation -Wno-unknown-pragmas
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $< $(LIB_SRC) $(filter-out -fopenmp,$(LIBS)) -o $@
