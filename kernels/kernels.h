@@ -76,6 +76,11 @@ typedef struct mm_kernels {
     /* AdamW (decoupled weight decay, bias correction) on n parameters */
     void (*adamw)(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
                   float eps, float wd, int t);
+    /* Bit-packed dropout mask, for a mask applied several times (an expert's input in forward and backward):
+     * bit (i % 64) of bits[i / 64] = keep(first + i), the same keep rule as dropout_fwd. */
+    void (*dropout_bits)(uint64_t *bits, size_t n, mm_dropout d, uint64_t first);
+    /* y = x ⊙ keep / (1-p) from bits (in place allowed) */
+    void (*dropout_apply_bits)(float *y, const float *x, size_t n, const uint64_t *bits, float p);
 } mm_kernels;
 
 extern const mm_kernels mm_kernels_cpu;

@@ -114,6 +114,16 @@ void mm_adapters_reserve(mm_adapters *ad, int N) {
     if (N <= ad->reserved_rows) return;
     for (int i = 0; i < ad->n_layers * ad->n_targets; i++) {
         mm_adapted *md = &ad->mods[i];
+        if (md->n_experts) {
+            if (!md->drop_bits) md->drop_bits = mm_xcalloc((size_t)md->n_experts, sizeof(uint64_t *));
+            md->bits_rows = N;
+            for (int e = 0; e < md->n_experts; e++) {
+                free(md->drop_bits[e]);
+                md->drop_bits[e] = md->experts[e].dropout > 0.0f
+                                       ? mm_xcalloc(((size_t)N * md->in + 63) / 64, sizeof(uint64_t))
+                                       : NULL;
+            }
+        }
         if (!md->token_router) continue;
         free(md->tr_probs);
         free(md->tr_gates);
@@ -129,6 +139,9 @@ void mm_adapters_free(mm_adapters *ad) {
             free(ad->mods[i].experts);
             free(ad->mods[i].tr_probs);
             free(ad->mods[i].tr_gates);
+            if (ad->mods[i].drop_bits)
+                for (int e = 0; e < ad->mods[i].n_experts; e++) free(ad->mods[i].drop_bits[e]);
+            free(ad->mods[i].drop_bits);
         }
     free(ad->mods);
     free(ad->params);
@@ -180,14 +193,23 @@ static inline int gate_uniform(const mm_adapters *ad, const mm_adapted *md) {
     return !md->token_router && (!ad->gates || ad->gate_group == 0);
 }
 
-/* drop_e(x) for expert e into out (or returns x when dropout is off) */
-static const float *dropped_input(const mm_kernels *k, const mm_expert *ex, const float *x, int N, int in,
-                                  float *out, mm_dropout base, int layer, int target, int e, uint64_t row0) {
+/* drop_e(x) for expert e into out (or returns x when dropout is off).  make_mask: draw the step's mask
+ * (forward) into the module's bit buffer when it has one; otherwise the mask drawn by forward is reused. */
+static const float *dropped_input(const mm_kernels *k, const mm_adapted *md, const mm_expert *ex, const float *x,
+                                  int N, float *out, mm_dropout base, int layer, int target, int e, uint64_t row0,
+                                  int make_mask) {
     if (ex->dropout <= 0.0f || base.p == 0.0f) return x;
+    const size_t n = (size_t)N * md->in;
+    uint64_t *bits = md->drop_bits ? md->drop_bits[e] : NULL;
     mm_dropout d = base;
     d.p = ex->dropout;
     d.stream = mm_rng_stream_lora(layer, target, e);
-    k->dropout_fwd(out, x, (size_t)N * in, d, row0 * (uint64_t)in);
+    if (!bits || N > md->bits_rows) { /* no reserved buffer (or too few rows): draw the mask again */
+        k->dropout_fwd(out, x, n, d, row0 * (uint64_t)md->in);
+        return out;
+    }
+    if (make_mask) k->dropout_bits(bits, n, d, row0 * (uint64_t)md->in);
+    k->dropout_apply_bits(out, x, n, bits, d.p);
     return out;
 }
 
@@ -212,7 +234,7 @@ void mm_adapted_fwd(const mm_kernels *k, const mm_adapters *ad, const mm_adapted
     float *h_buf = scratch, *gu = scratch + (size_t)N * md->in;
     for (int e = 0; e < md->n_experts; e++) {
         const mm_expert *ex = &md->experts[e];
-        const float *h = dropped_input(k, ex, x, N, md->in, h_buf, drop_base, layer, target, e, row0);
+        const float *h = dropped_input(k, md, ex, x, N, h_buf, drop_base, layer, target, e, row0, 1);
         float *ue = u + ex->u_col;
         /* u_e[N, r] = h · Aᵀ */
         k->gemm(0, 1, N, ex->r, md->in, 1.0f, h, md->in, ad->params + ex->a_off, md->in, 0.0f, ue, md->r_total);
@@ -278,17 +300,14 @@ void mm_adapted_bwd(const mm_kernels *k, mm_adapters *ad, const mm_adapted *md, 
             du = v;
         }
         /* dA[r, in] += duᵀ · drop(x) */
-        const float *h = dropped_input(k, ex, x, N, md->in, h_buf, drop_base, layer, target, e, row0);
+        const float *h = dropped_input(k, md, ex, x, N, h_buf, drop_base, layer, target, e, row0, 0);
         k->gemm(1, 0, ex->r, md->in, N, 1.0f, du, ex->r, h, md->in, 1.0f, ad->grads + ex->a_off, md->in);
         if (!dx) continue;
         if (ex->dropout <= 0.0f || drop_base.p == 0.0f) {
             k->gemm(0, 0, N, md->in, ex->r, 1.0f, du, ex->r, ad->params + ex->a_off, md->in, 1.0f, dx, md->in);
         } else {
             k->gemm(0, 0, N, md->in, ex->r, 1.0f, du, ex->r, ad->params + ex->a_off, md->in, 0.0f, dh, md->in);
-            mm_dropout d = drop_base;
-            d.p = ex->dropout;
-            d.stream = mm_rng_stream_lora(layer, target, e);
-            k->dropout_fwd(dh, dh, (size_t)N * md->in, d, row0 * (uint64_t)md->in);
+            dropped_input(k, md, ex, dh, N, dh, drop_base, layer, target, e, row0, 0);
             size_t n = (size_t)N * md->in;
             for (size_t i = 0; i < n; i++) dx[i] += dh[i];
         }

@@ -30,6 +30,8 @@ typedef struct {
     int token_router, top_k, routed_from;
     size_t r_off;
     float *tr_probs, *tr_gates; /* [N, n_routed] saved by forward (per step, N <= reserved rows) */
+    uint64_t **drop_bits;       /* per expert: its input-dropout mask of the current step, bit-packed */
+    int bits_rows;              /* rows the mask buffers hold */
 } mm_adapted;
 
 typedef struct { int r; float alpha, dropout; } mm_expert_spec;

@@ -35,6 +35,8 @@ void cpu_attention_bwd(float *dqkv, const float *dout, int lddout, const float *
                        const float *probs, int B, int T, int H, int Hkv, int D, mm_dropout attn_drop);
 void cpu_attention_rows(float *out, int ldout, const float *q, int ldq, const float *kcache, const float *vcache,
                         const int32_t *seq, const int32_t *pos, int R, int max_len, int H, int Hkv, int D);
+void cpu_dropout_bits(uint64_t *bits, size_t n, mm_dropout d, uint64_t first);
+void cpu_dropout_apply_bits(float *y, const float *x, size_t n, const uint64_t *bits, float p);
 double cpu_xent_fwd_bwd(float *logits, const int32_t *targets, const float *weights, int N, int V, float scale);
 void cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
                float eps, float wd, int t);

@@ -64,3 +64,22 @@ void cpu_dropout_fwd(float *y, const float *x, size_t n, mm_dropout d, uint64_t 
         for (size_t i = 0; i < m; i++) y[c0 + i] = keep[i] ? x[c0 + i] * scale : 0.0f;
     }
 }
+
+void cpu_dropout_bits(uint64_t *bits, size_t n, mm_dropout d, uint64_t first) {
+    const size_t words = (n + 63) / 64;
+#pragma omp parallel for schedule(static)
+    for (size_t w = 0; w < words; w++) {
+        uint8_t keep[64];
+        size_t m = n - w * 64 < 64 ? n - w * 64 : 64;
+        mm_dropout_mask(keep, m, d.p, d.seed, d.step, d.stream, first + w * 64);
+        uint64_t v = 0;
+        for (size_t i = 0; i < m; i++) v |= (uint64_t)keep[i] << i;
+        bits[w] = v;
+    }
+}
+
+void cpu_dropout_apply_bits(float *y, const float *x, size_t n, const uint64_t *bits, float p) {
+    const float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) y[i] = ((bits[i >> 6] >> (i & 63)) & 1) ? x[i] * scale : 0.0f;
+}

@@ -23,6 +23,8 @@ const mm_kernels mm_kernels_cpu = {
     .attention_rows = cpu_attention_rows,
     .xent_fwd_bwd = cpu_xent_fwd_bwd,
     .adamw = cpu_adamw,
+    .dropout_bits = cpu_dropout_bits,
+    .dropout_apply_bits = cpu_dropout_apply_bits,
 };
 
 /* Overridden by the CUDA backend when it is linked in. */

@@ -39,6 +39,8 @@ void cuda_embedding_fwd(float *y, const int32_t *ids, const int32_t *pos, const 
 void cuda_embedding_bwd(float *dwte, float *dwpe, const float *dy, const int32_t *ids, const int32_t *pos,
                         int N, int C);
 void cuda_dropout_fwd(float *y, const float *x, size_t n, mm_dropout d, uint64_t first);
+void cuda_dropout_bits(uint64_t *bits, size_t n, mm_dropout d, uint64_t first);
+void cuda_dropout_apply_bits(float *y, const float *x, size_t n, const uint64_t *bits, float p);
 void cuda_attention_fwd(float *out, int ldout, float *probs, const float *qkv, int ldqkv, int B, int T, int H,
                         int Hkv, int D, mm_dropout attn_drop);
 void cuda_attention_bwd(float *dqkv, const float *dout, int lddout, const float *qkv, int ldqkv,

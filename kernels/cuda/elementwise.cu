@@ -162,6 +162,40 @@ extern "C" void cuda_dropout_fwd(float *y, const float *x, size_t n, mm_dropout 
     CU_LAUNCHED("dropout_kernel");
 }
 
+/* one thread per 64-bit word: 16 Philox blocks (or fewer at the end) */
+__global__ void dropout_bits_kernel(uint64_t *bits, size_t n, uint64_t seed, uint32_t step, uint32_t stream,
+                                    uint64_t first, uint32_t thr) {
+    size_t w = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    size_t words = (n + 63) / 64;
+    if (w >= words) return;
+    uint64_t v = 0;
+    for (int i = 0; i < 64; i++) {
+        size_t e = w * 64 + (size_t)i;
+        if (e >= n) break;
+        if (mm_dev_keep(seed, step, stream, first + e, thr)) v |= (uint64_t)1 << i;
+    }
+    bits[w] = v;
+}
+
+__global__ void dropout_apply_bits_kernel(float *y, const float *x, size_t n, const uint64_t *bits, float scale) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = ((bits[i >> 6] >> (i & 63)) & 1) ? x[i] * scale : 0.0f;
+}
+
+extern "C" void cuda_dropout_bits(uint64_t *bits, size_t n, mm_dropout d, uint64_t first) {
+    if (!n) return;
+    size_t words = (n + 63) / 64;
+    dropout_bits_kernel<<<mm_grid(words, EW_THREADS), EW_THREADS>>>(bits, n, d.seed, d.step, d.stream, first,
+                                                                    mm_dropout_threshold(d.p));
+    CU_LAUNCHED("dropout_bits_kernel");
+}
+
+extern "C" void cuda_dropout_apply_bits(float *y, const float *x, size_t n, const uint64_t *bits, float p) {
+    if (!n) return;
+    dropout_apply_bits_kernel<<<mm_grid(n, EW_THREADS), EW_THREADS>>>(y, x, n, bits, 1.0f / (1.0f - p));
+    CU_LAUNCHED("dropout_apply_bits_kernel");
+}
+
 extern "C" void cuda_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
                            float eps, float wd, int t) {
     if (!n) return;

@@ -5,7 +5,7 @@
 #include "cuda/cuda_util.h"
 
 /* positional (C++17 has no designated initializers): the count check catches a table that grew */
-static_assert(sizeof(mm_kernels) == 21 * sizeof(void *), "kernels.h changed: update the CUDA table");
+static_assert(sizeof(mm_kernels) == 23 * sizeof(void *), "kernels.h changed: update the CUDA table");
 
 static const mm_kernels table = {
     /* .name = */ "cuda",
@@ -29,6 +29,8 @@ static const mm_kernels table = {
     /* .attention_rows = */ cuda_attention_rows,
     /* .xent_fwd_bwd = */ cuda_xent_fwd_bwd,
     /* .adamw = */ cuda_adamw,
+    /* .dropout_bits = */ cuda_dropout_bits,
+    /* .dropout_apply_bits = */ cuda_dropout_apply_bits,
 };
 
 extern "C" const mm_kernels *mm_kernels_cuda(void) {

@@ -229,3 +229,15 @@ Test(kernels_fd, fast_tanh_is_within_a_few_ulp_of_tanh) {
     }
     cr_expect(worst < 1e-6, "worst relative error %.3g", worst);
 }
+
+Test(kernels_fd, bit_packed_dropout_equals_dropout_fwd) {
+    enum { n = 1000 };
+    float x[n], a[n], b[n];
+    uint64_t bits[(n + 63) / 64];
+    fill(x, n, 16, 1.0f);
+    mm_dropout d = {11, 4, 1234, 0.3f};
+    K->dropout_fwd(a, x, n, d, 77);
+    K->dropout_bits(bits, n, d, 77);
+    K->dropout_apply_bits(b, x, n, bits, d.p);
+    cr_assert_arr_eq(a, b, sizeof a);
+}
