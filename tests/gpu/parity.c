@@ -389,7 +389,15 @@ static void t_dropout(void) {
     buf w = bpoison(n);
     CPU->dropout_fwd(w.h, x.h, n, d, 0), GPU->dropout_fwd(w.d, x.d, n, d, 0);
     check_bits("dropout_fwd p=0 (copy)", &w);
-    bfree(&x), bfree(&y), bfree(&z), bfree(&w);
+    /* bit-packed masks (experts' input dropout): GPU bits + GPU apply == CPU dropout_fwd */
+    d.p = 0.1f;
+    const size_t words = (n + 63) / 64;
+    buf bits = bpoison(2 * words), v2 = bpoison(n);
+    CPU->dropout_fwd(v2.h, x.h, n, d, first);
+    GPU->dropout_bits((uint64_t *)(void *)bits.d, n, d, first);
+    GPU->dropout_apply_bits(v2.d, x.d, n, (const uint64_t *)(void *)bits.d, d.p);
+    check_bits("dropout_bits + dropout_apply_bits p=0.1", &v2);
+    bfree(&x), bfree(&y), bfree(&z), bfree(&w), bfree(&bits), bfree(&v2);
 }
 
 static void t_embedding(void) {
