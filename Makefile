@@ -29,6 +29,12 @@ ifeq ($(HAVE_OPENMP),1)
 CFLAGS_BASE += -fopenmp -DMMLORA_OPENMP=1
 LIBS        += -fopenmp
 endif
+ifeq ($(HAVE_MPI),1)
+MPI_CFLAGS := $(shell mpicc --showme:compile) -DMMLORA_MPI=1
+MPI_LIBS   := $(shell mpicc --showme:link)
+CFLAGS_BASE += $(MPI_CFLAGS)
+LIBS        += $(MPI_LIBS)
+endif
 CFLAGS  := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -159,7 +165,7 @@ bench: $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/*.c))
 FUZZ_SECONDS ?= 30
-FUZZ_CFLAGS := $(CSTD) $(WARN) $(INCS) -O1 -g -fsanitize=fuzzer,address,undefined -Wno-string-concatenation -Wno-unknown-pragmas
+FUZZ_CFLAGS := $(CSTD) $(WARN) $(INCS) -O1 -g -fsanitize=fuzzer,address,undefined -Wno-string-concatenation -Wno-unknown-pragmas $(MPI_CFLAGS)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $< $(LIB_SRC) $(filter-out -fopenmp,$(LIBS)) -o $@

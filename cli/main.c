@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli/commands.h"
+#include "train/dist.h"
 
 typedef struct { const char *name; int (*fn)(int, char **); const char *help; } command;
 
@@ -38,7 +39,10 @@ int main(int argc, char **argv) {
             fprintf(stderr, "mmlora: '%s' is not part of this build yet\n", argv[1]);
             return 2;
         }
-        return COMMANDS[i].fn(argc - 1, argv + 1);
+        mm_dist_init(&argc, &argv); /* MPI data parallelism when started by mpirun */
+        int rc = COMMANDS[i].fn(argc - 1, argv + 1);
+        mm_dist_finalize();
+        return rc;
     }
     fprintf(stderr, "mmlora: unknown command '%s'\n", argv[1]);
     usage(stderr);

@@ -16,6 +16,7 @@
 #include "peft/mmlora.h"
 #include "peft/peft_io.h"
 #include "train/batches.h"
+#include "train/dist.h"
 #include "train/run_dir.h"
 #include "train/trainer.h"
 #include "util/fileio.h"
@@ -74,7 +75,11 @@ static int load_everything(run_ctx *r) {
     if (mm_dataset_check(&po.load, 7, msg, sizeof msg) < 0) return mm_fail("%s", msg);
     if (mm_prepare_bind_model(&po, o->model_dir, r->tok, o->sep)) return -1;
     mm_prepare_result pr;
-    if (mm_prepare_run(&po, &pr)) return -1;
+    /* data parallel: rank 0 builds the caches, the others then find them valid and reuse them */
+    int prc = mm_dist_rank() == 0 ? mm_prepare_run(&po, &pr) : 0;
+    mm_dist_barrier();
+    if (!prc && mm_dist_rank() != 0) prc = mm_prepare_run(&po, &pr);
+    if (prc) return -1;
     snprintf(r->cache_dir, sizeof r->cache_dir, "%s", pr.dir);
     snprintf(path, sizeof path, "%s/train.bin", pr.dir);
     if (!(r->train = mm_cache_open(path))) return -1;
@@ -172,7 +177,7 @@ static int train_unit(unit_state *u, mm_engine *e) {
         if ((rc = mm_trainer_load(&tr, ckpt))) goto done;
         if (tr.step < total) mm_info("[%s] resuming from %s at step %d of %d", u->unit, ckpt, tr.step, total);
     }
-    mm_train_log_truncate(log, tr.step);
+    if (mm_dist_rank() == 0) mm_train_log_truncate(log, tr.step);
     mm_info("[%s] training %zu examples x %d epoch(s): %d steps of %d sequences (micro-batch %d), lr %g, warm-up %d",
             u->unit, bt.n, o->epochs, total, o->batch, o->micro, o->lr, o->warmup);
     double t0 = now_s();
@@ -190,8 +195,9 @@ static int train_unit(unit_state *u, mm_engine *e) {
         if (st == 0) break;
         double dt = now_s() - ts;
         double tps = tr.last_tokens > 0 ? (double)e->B * e->T * tc.accum / dt : 0;
-        mm_train_log_append(log, tr.step, tr.last_loss, tr.last_aux_loss, tr.last_lr, tps, tr.last_grad_norm);
-        progress(u->unit, tr.step, total, tr.last_loss, tr.last_aux_loss, tr.last_lr, tps, now_s() - t0);
+        if (mm_dist_rank() == 0)
+            mm_train_log_append(log, tr.step, tr.last_loss, tr.last_aux_loss, tr.last_lr, tps, tr.last_grad_norm);
+        if (mm_dist_rank() == 0) progress(u->unit, tr.step, total, tr.last_loss, tr.last_aux_loss, tr.last_lr, tps, now_s() - t0);
         if (tr.step % o->ckpt_every == 0 && tr.step < total) {
             if ((rc = mm_trainer_save(&tr, ckpt, NULL))) goto done;
             /* test hook: die without any clean-up right after a given checkpoint (tests/unit/test_run.c) */
@@ -350,9 +356,9 @@ static int run_unit(run_ctx *r, const char *unit, int lang, int phases) {
         mm_engine_free(&e);
         if (rc) goto out;
         snprintf(dir, sizeof dir, "%s/adapter%s%s", o->out_dir, lang >= 0 ? "/" : "", lang >= 0 ? unit : "");
-        if ((rc = save_adapter(&u, dir))) goto out;
+        if (mm_dist_rank() == 0 && (rc = save_adapter(&u, dir))) goto out;
     }
-    if (phases & MM_PHASE_GENERATE) {
+    if ((phases & MM_PHASE_GENERATE) && mm_dist_rank() == 0) {
         double t0 = now_s();
         for (int l = 0; l < r->n_lang && !rc; l++)
             if (lang < 0 || l == lang) rc = generate_lang(&u, l);
@@ -380,12 +386,16 @@ int mm_run(const mm_run_opts *o, int phases) {
     r.o = o;
     mm_run_model_name(o->model_dir, r.model_name, sizeof r.model_name);
     cJSON *cfg = mm_run_config_json(o, r.model_name);
-    int rc = mm_run_json_check_or_write(o->out_dir, cfg);
+    const int rank0 = mm_dist_rank() == 0;
+    int rc = rank0 ? mm_run_json_check_or_write(o->out_dir, cfg) : 0;
     double t0 = now_s();
     if (!rc) rc = load_everything(&r);
     if (!rc) {
-        mm_info("run: %s on %s (%s), dataset %s, %d languages, out %s", o->method.name, r.model_name, o->model_dir,
-                o->dataset, r.n_lang, o->out_dir);
+        mm_info("run: %s on %s (%s), dataset %s, %d languages, out %s%s", o->method.name, r.model_name, o->model_dir,
+                o->dataset, r.n_lang, o->out_dir, mm_dist_size() > 1 ? " (data parallel)" : "");
+        if (mm_dist_size() > 1)
+            mm_info("data parallel: rank %d of %d takes micro-batches u with u mod %d == %d", mm_dist_rank(),
+                    mm_dist_size(), mm_dist_size(), mm_dist_rank());
         if (o->method.kind == MM_METHOD_LORA_EACH) {
             for (int l = 0; l < r.n_lang && !rc; l++) {
                 const mm_cache_header *h = mm_cache_header_get(r.train);
@@ -396,12 +406,12 @@ int mm_run(const mm_run_opts *o, int phases) {
             rc = run_unit(&r, "all", -1, (phases & MM_PHASE_GENERATE) | MM_PHASE_TRAIN);
         }
     }
-    if (!rc && (phases & MM_PHASE_SCORE)) {
+    if (!rc && (phases & MM_PHASE_SCORE) && rank0) {
         const char *names[MM_CACHE_MAX_LANGS];
         for (int l = 0; l < r.n_lang; l++) names[l] = lang_name(&r, l);
         rc = mm_run_score(o->out_dir, names, r.n_lang);
     }
-    if (!rc && phases == MM_PHASE_ALL) {
+    if (!rc && phases == MM_PHASE_ALL && rank0) {
         cJSON *extra = cJSON_CreateObject();
         char buf[128];
         mm_git_describe(buf, sizeof buf);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "io/safetensors.h"
+#include "train/dist.h"
 #include "util/log.h"
 
 void mm_train_config_defaults(mm_train_config *c) {
@@ -61,26 +62,38 @@ int mm_trainer_step(mm_trainer *tr, mm_batch_fn next, void *ctx) {
     mm_engine *e = tr->engine;
     memset(tr->g, 0, tr->n * sizeof(float));
     double loss = 0.0, wsum = 0.0;
+    const int W = mm_dist_size(), R = mm_dist_rank();
+    const uint64_t base = tr->micro;
     int taken = 0;
     for (int a = 0; a < tr->cfg.accum; a++) {
+        const uint64_t u = base + (uint64_t)a;
+        if (W > 1 && (int)(u % (uint64_t)W) != R) continue; /* another rank's micro-batch */
         int T = e->T;
-        int rows = next(ctx, tr->micro, tr->tokens, tr->weights, tr->langs, e->B, &T);
+        int rows = next(ctx, u, tr->tokens, tr->weights, tr->langs, e->B, &T);
         if (rows < 0) return -1;
         if (rows == 0) break;
         if (T < 2 || T > e->T) return mm_fail("batch length %d outside [2, %d]", T, e->T);
         e->seed = tr->cfg.seed;
-        e->step = (uint32_t)tr->micro;
+        e->step = (uint32_t)u;
         e->train = 1;
         if (tr->hooks.begin_micro &&
-            tr->hooks.begin_micro(tr->hooks.ctx, tr->langs, rows, T, 1, tr->cfg.seed, (uint32_t)tr->micro))
+            tr->hooks.begin_micro(tr->hooks.ctx, tr->langs, rows, T, 1, tr->cfg.seed, (uint32_t)u))
             return -1;
         double ws = 0.0;
         loss += mm_engine_step(e, tr->tokens, tr->weights, rows, T, 1.0f, &ws);
         if (tr->hooks.end_micro) tr->hooks.end_micro(tr->hooks.ctx);
         wsum += ws;
-        tr->micro++;
         taken++;
     }
+    if (W > 1) { /* the same update on every rank: sums over all ranks' micro-batches */
+        double sums[3] = {loss, wsum, (double)taken};
+        mm_dist_allreduce_f64(sums, 3);
+        loss = sums[0];
+        wsum = sums[1];
+        taken = (int)sums[2];
+        mm_dist_allreduce_f32(tr->g, tr->n);
+    }
+    tr->micro = base + (uint64_t)taken;
     if (!taken) return 0;
     if (!(wsum > 0.0)) { tr->last_loss = 0; tr->last_tokens = 0; return 1; }
     const float inv = (float)(1.0 / wsum);
@@ -115,6 +128,7 @@ int mm_trainer_step(mm_trainer *tr, mm_batch_fn next, void *ctx) {
 }
 
 int mm_trainer_save(const mm_trainer *tr, const char *path, const char *extra_json) {
+    if (mm_dist_rank() != 0) return 0; /* every rank holds the same state: rank 0 writes it */
     mm_st_writer *w = mm_st_writer_new();
     int64_t shape[1] = {(int64_t)tr->n};
     mm_st_writer_add(w, "params", MM_DT_F32, 1, shape, tr->p);

@@ -1,0 +1,17 @@
+/* Data parallelism across processes (one per device or CPU socket): MPI when the program was started by
+ * mpirun, a single process otherwise.  Ranks take disjoint micro-batches of every global batch (micro-batch
+ * u goes to rank u mod world), all-reduce the trainable gradients, loss and token counts, and so make the
+ * same update as one process (to fp32 rounding of the sums).  Only rank 0 writes files. */
+#ifndef MMLORA_DIST_H
+#define MMLORA_DIST_H
+#include <stddef.h>
+
+/* Initializes MPI when launched by mpirun (OMPI_COMM_WORLD_SIZE / PMI_SIZE set) and built with MPI. */
+void mm_dist_init(int *argc, char ***argv);
+void mm_dist_finalize(void);
+int mm_dist_rank(void);
+int mm_dist_size(void);
+void mm_dist_allreduce_f32(float *x, size_t n); /* in-place sum over ranks */
+void mm_dist_allreduce_f64(double *x, size_t n);
+void mm_dist_barrier(void);
+#endif

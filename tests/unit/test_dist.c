@@ -1,0 +1,54 @@
+/* CPU data parallelism: `mpirun -np 2 build/mmlora train` gives the same adapter as one process with the
+ * same global batch (to fp32 rounding of the gradient sums).  LoRA-Mix: MMLoRA's router parameters with
+ * near-zero gradients let AdamW amplify the different summation order into visible differences. */
+#include <math.h>
+#include "io/safetensors.h"
+#include "test_util.h"
+#include "run_fixture.h"
+
+static char g_dir[256];
+
+static void world(void) {
+    snprintf(g_dir, sizeof g_dir, "/tmp/mmlora-dist-XXXXXX");
+    cr_assert(mkdtemp(g_dir));
+    char p[512];
+    cr_assert_eq(rf_write_dataset(g_dir), 0);
+    snprintf(p, sizeof p, "%s/model", g_dir);
+    cr_assert_eq(rf_write_model(p), 0, "%s", mm_last_error());
+}
+static void teardown(void) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    if (system(cmd)) {}
+}
+
+static int train(const char *launcher, const char *out) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "%s build/mmlora train --method lora-mix --model %s/model --dataset csn --raw %s/raw --cache %s/cache "
+             "--out %s/%s --set scale=smoke > %s/%s.log 2>&1",
+             launcher, g_dir, g_dir, g_dir, g_dir, out, g_dir, out);
+    return system(cmd);
+}
+
+TestSuite(dist, .init = world, .fini = teardown, .timeout = 300);
+
+Test(dist, two_ranks_equal_one_process) {
+    if (system("command -v mpirun > /dev/null 2>&1") != 0) cr_skip_test("mpirun not installed (make deps installs openmpi-bin)");
+    cr_assert_eq(train("", "single"), 0, "single-process run failed (see %s/single.log)", g_dir);
+    cr_assert_eq(train("OMP_NUM_THREADS=1 mpirun --allow-run-as-root --oversubscribe --mca btl self,vader -x OMP_NUM_THREADS -np 2",
+                       "dp"), 0, "mpirun run failed (see %s/dp.log)", g_dir);
+    char a[512], b[512];
+    snprintf(a, sizeof a, "%s/single/adapter/adapter_model.safetensors", g_dir);
+    snprintf(b, sizeof b, "%s/dp/adapter/adapter_model.safetensors", g_dir);
+    mm_safetensors *x = mm_st_open(a), *y = mm_st_open(b);
+    cr_assert(x && y, "%s", mm_last_error());
+    cr_assert_eq(mm_st_count(x), mm_st_count(y));
+    for (int i = 0; i < mm_st_count(x); i++) {
+        const mm_st_tensor *tx = mm_st_at(x, i), *ty = mm_st_find(y, tx->name);
+        cr_assert(ty && tx->numel == ty->numel, "%s", tx->name);
+        EXPECT_CLOSE(tx->name, (const float *)ty->data, (const float *)tx->data, (size_t)tx->numel, 1e-5);
+    }
+    mm_st_close(x);
+    mm_st_close(y);
+}
