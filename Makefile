@@ -63,7 +63,7 @@ help:
 	@echo "make gpu-parity build/gpu/parity (CPU vs CUDA op parity); make gpu-bench: GEMM/op benchmarks; run: tests/gpu/run.sh"
 	@echo "make paper-tables  every table and figure from results/ beside the paper's numbers (docs/REPORTS.md)"
 	@echo "make rq1..rq4  an experiment program: MODEL=tiny|starcoderbase|deepseekcoder DATASET=local|csn|xlcost SCALE=smoke|default|full (make all-rq: all four)"
-	@echo "make tiny      rebuild the embedded tiny model models/tiny (tokenizer + ~20 min pretraining on 2 cores)"
+	@echo "make tiny      rebuild the embedded tiny model models/tiny (tokenizer + ~10-20 min pretraining on 2 cores)"
 	@echo "options: NO_CUDA=1 NO_OPENMP=1 NO_MPI=1 BUILD=dir"
 
 DEB_PACKAGES := build-essential clang libopenblas-dev libopenblas-openmp-dev libcjson-dev libcriterion-dev libpcre2-dev \
@@ -195,7 +195,7 @@ all-rq: $(BUILD)/mmlora
 	@for r in rq1 rq2 rq3 rq4; do $(MAKE) --no-print-directory $$r || exit 1; done
 
 # The embedded tiny model (models/tiny/README.md): tokenizer + pretraining, all by mmlora itself.
-TINY_STEPS ?= 1300
+TINY_STEPS ?= 600
 tiny: $(BUILD)/mmlora
 	@test -f data/raw/local/python/train.jsonl || $(BUILD)/mmlora corpus build --out data/raw/local
 	@mkdir -p $(BUILD)/tiny

@@ -52,10 +52,13 @@ static int check_model(const char *dir) {
     }
     if (strstr(dir, "tiny"))
         return mm_fail("%s lacks %s: rebuild the embedded tiny model with `make tiny` (or `git checkout %s`)", dir, list, dir);
-    return mm_fail("%s lacks %s: download them from Hugging Face into %s/ as models/README.md shows "
-                   "(e.g. `huggingface-cli download <repo> config.json model.safetensors tokenizer.json --local-dir %s`); "
+    const char *repo = strstr(dir, "starcoder") ? "bigcode/starcoderbase-1b (gated: accept the license first)"
+                       : strstr(dir, "deepseek") ? "deepseek-ai/deepseek-coder-1.3b-base"
+                                                 : "<the model's Hugging Face repo>";
+    return mm_fail("%s lacks %s: download them from Hugging Face %s into %s/ as models/README.md shows "
+                   "(`huggingface-cli download <repo> config.json model.safetensors tokenizer.json --local-dir %s`); "
                    "or run the embedded model: make rq1 MODEL=tiny DATASET=local",
-                   dir, list, dir, dir);
+                   dir, list, repo, dir, dir);
 }
 
 /* the local corpus is built on demand */
