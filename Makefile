@@ -106,7 +106,7 @@ test: $(BUILD)/mmlora $(BUILD)/tests $(BUILD)/tests-san $(if $(HAVE_NVCC),cuda)
 	@echo "== unit + golden tests (optimized build) =="
 	$(BUILD)/tests $(CRIT_ARGS)
 	@echo "== the same suite under AddressSanitizer + UBSan =="
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/tests-san $(CRIT_ARGS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/tests-san $(CRIT_ARGS)
 test-fast: $(BUILD)/mmlora $(BUILD)/tests
 	$(BUILD)/tests $(CRIT_ARGS)
 
