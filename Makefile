@@ -68,6 +68,8 @@ help:
 	@echo "make fuzz       bounded libFuzzer runs of the parsers"
 	@echo "make gpu-parity build/gpu/parity (CPU vs CUDA op parity); make gpu-bench: GEMM/op benchmarks; run: tests/gpu/run.sh"
 	@echo "make paper-tables  every table and figure from results/ beside the paper's numbers (docs/REPORTS.md)"
+	@echo "make rq1..rq4  an experiment program: MODEL=tiny|starcoderbase|deepseekcoder DATASET=local|csn|xlcost SCALE=smoke|default|full (make all-rq: all four)"
+	@echo "make tiny      rebuild the embedded tiny model models/tiny (tokenizer + ~10-20 min pretraining on 2 cores)"
 	@echo "options: NO_CUDA=1 NO_OPENMP=1 NO_MPI=1 BUILD=dir"
 
 DEB_PACKAGES := build-essential clang libopenblas-dev libopenblas-openmp-dev libcjson-dev libcriterion-dev libpcre2-dev \
@@ -177,3 +179,37 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(SLIB_OBJ:.o=.d) $(STEST_OBJ:.o=.d)
+
+# ---------------------------------------------------------------- experiments (experiments/README.md)
+# make rq1|rq2|rq3|rq4 [MODEL=tiny|starcoderbase|deepseekcoder] [DATASET=local|csn|xlcost] [SCALE=smoke|default|full]
+# Defaults: the embedded tiny model on the local corpus (built on demand), scale default.
+MODEL   ?= tiny
+DATASET ?= local
+SCALE   ?= default
+MODEL_DIR_tiny          := models/tiny
+MODEL_DIR_starcoderbase := models/starcoderbase-1b
+MODEL_DIR_deepseekcoder := models/deepseekcoder-1.3b
+MODEL_DIR ?= $(or $(MODEL_DIR_$(MODEL)),models/$(MODEL))
+# smoke runs go to their own tree so that they never mix with real results in the tables
+EXP_RESULTS ?= $(if $(filter smoke,$(SCALE)),results-smoke,results)
+EXP_ARGS ?=
+.PHONY: rq1 rq2 rq3 rq4 all-rq tiny
+rq1 rq2 rq3 rq4: $(BUILD)/mmlora
+	@$(BUILD)/mmlora experiment --grid experiments/$@/grid.json --model $(MODEL_DIR) --dataset $(DATASET) \
+	    --scale $(SCALE) --results $(EXP_RESULTS) $(EXP_ARGS)
+all-rq: $(BUILD)/mmlora
+	@for r in rq1 rq2 rq3 rq4; do $(MAKE) --no-print-directory $$r || exit 1; done
+
+# The embedded tiny model (models/tiny/README.md): tokenizer + pretraining, all by mmlora itself.
+TINY_STEPS ?= 600
+tiny: $(BUILD)/mmlora
+	@test -f data/raw/local/python/train.jsonl || $(BUILD)/mmlora corpus build --out data/raw/local
+	@mkdir -p $(BUILD)/tiny
+	python3 models/tiny-src/dump_train_text.py data/raw/local $(BUILD)/tiny/train_text.txt
+	$(BUILD)/mmlora tokenizer train --vocab-size 4096 --pretokenizer starcoder \
+	    --input $(BUILD)/tiny/train_text.txt --out $(BUILD)/tiny/tokenizer.json
+	rm -rf models/tiny
+	$(BUILD)/mmlora pretrain --model-config models/tiny-src/config.json --tokenizer $(BUILD)/tiny/tokenizer.json \
+	    --data data/raw/local --out models/tiny --seed 1234 --steps $(TINY_STEPS) --epochs 2 --batch 32 --micro 16 \
+	    --lr 2e-3 --warmup 100 --max-source 96 --max-target 24
+	rm -f models/tiny/checkpoint.safetensors

@@ -14,5 +14,6 @@ MM_CMD(generate);
 MM_CMD(run);
 MM_CMD(pretrain);
 MM_CMD(report);
+MM_CMD(experiment);
 #undef MM_CMD
 #endif

@@ -18,6 +18,7 @@ static const command COMMANDS[] = {
     {"score", cmd_score, "BLEU (CodeXGLUE) and METEOR (NLTK) of predictions against gold"},
     {"stats", cmd_stats, "paired significance tests on per-sample scores"},
     {"report", cmd_report, "tables and figures beside the paper's numbers"},
+    {"experiment", cmd_experiment, "run an experiment program (experiments/<rq>/grid.json) and print its table"},
 };
 enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
 

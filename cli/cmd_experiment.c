@@ -1,0 +1,51 @@
+/* mmlora experiment: run an experiment program (experiments/<rq>/grid.json) end to end. */
+#include <stdio.h>
+#include <string.h>
+#include "experiments/experiment.h"
+#include "util/log.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: mmlora experiment --grid experiments/rq1/grid.json --model DIR --dataset csn|xlcost|local\n"
+               "                         [--scale smoke|default|full] [--results DIR] [--raw DIR] [--cache DIR]\n"
+               "                         [--report-out DIR] [--paper DIR] [--plan] [--no-report]\n\n"
+               "Expands the grid (every method and --set key is checked first), runs each run with `mmlora run`'s\n"
+               "machinery into RESULTS/<rq>/<dataset>/<model>/<run>/ (a DONE run is skipped, an interrupted one\n"
+               "resumes), prints progress with an ETA, then renders the report for that model/dataset (default\n"
+               "RESULTS/tables/<dataset>-<model>/) and prints this rq's table.  --plan: only the plan and run list.\n");
+}
+
+int cmd_experiment(int argc, char **argv) {
+    mm_exp_opts x = {.scale = "default", .results = "results"};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        else if (!strcmp(a, "--plan")) x.plan_only = 1;
+        else if (!strcmp(a, "--no-report")) x.no_report = 1;
+        else if (!strcmp(a, "--grid") && has) x.grid = argv[++i];
+        else if (!strcmp(a, "--model") && has) x.model_dir = argv[++i];
+        else if (!strcmp(a, "--dataset") && has) x.dataset = argv[++i];
+        else if (!strcmp(a, "--scale") && has) x.scale = argv[++i];
+        else if (!strcmp(a, "--results") && has) x.results = argv[++i];
+        else if (!strcmp(a, "--raw") && has) x.raw = argv[++i];
+        else if (!strcmp(a, "--cache") && has) x.cache = argv[++i];
+        else if (!strcmp(a, "--report-out") && has) x.report_out = argv[++i];
+        else if (!strcmp(a, "--paper") && has) x.paper = argv[++i];
+        else {
+            fprintf(stderr, "mmlora: error: experiment: unknown or incomplete option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!x.grid || !x.model_dir || !x.dataset) {
+        usage(stderr);
+        fprintf(stderr, "mmlora: error: experiment: --grid, --model and --dataset are required\n");
+        return 2;
+    }
+    mm_clear_error();
+    if (mm_experiment_run(&x)) {
+        fprintf(stderr, "mmlora: error: %s\n", mm_last_error());
+        return 1;
+    }
+    return 0;
+}
