@@ -163,20 +163,7 @@ def main():
         dump_case(name, pm, lora_grads, train=True, lora_plan=plan_for(2, lora=True) if ldrop > 0 else None)
 
     # greedy generation of the base model
-    base.eval()
-    g = torch.Generator().manual_seed(3)
-    prompts = [torch.randint(1, 512, (n,), generator=g) for n in (5, 9, 3)]
-    gens = {}
-    with torch.no_grad():
-        for i, pr in enumerate(prompts):
-            out = base.generate(pr[None, :], max_new_tokens=12, do_sample=False, eos_token_id=0, pad_token_id=0)
-            gens[f"prompt{i}"] = pr.numpy().astype(np.int32)
-            gens[f"output{i}"] = out[0, len(pr):].numpy().astype(np.int32)
-            # margin between the best and second-best logit at each generated step (robustness of the test)
-            logits = base(out[:, :-1]).logits[0, len(pr) - 1:]
-            top2 = torch.topk(logits, 2, dim=-1).values
-            print(f"generation {i}: {out[0, len(pr):].tolist()} min top1-top2 margin {float((top2[:, 0] - top2[:, 1]).min()):.4f}")
-    save_file(gens, os.path.join(OUT, "generate.safetensors"))
+    generations(base, OUT, 512)
     with open(os.path.join(OUT, "README.md"), "w") as f:
         f.write("Written by tests/reference/engine_ref.py (torch %s, transformers %s). Do not edit.\n"
                 % (torch.__version__, __import__("transformers").__version__))

@@ -87,4 +87,19 @@ static int rf_write_model_family(const char *dir, int llama) {
     return rc;
 }
 static int rf_write_model(const char *dir) { return rf_write_model_family(dir, 0); }
+
+/* a fresh world /tmp/<prefix>-XXXXXX holding raw/ (the dataset) and model/; 0 or -1 */
+static int rf_world_create(char *root, size_t n, const char *prefix) {
+    snprintf(root, n, "/tmp/%s-XXXXXX", prefix);
+    if (!mkdtemp(root)) return mm_fail("mkdtemp %s failed", root);
+    char p[600];
+    if (rf_write_dataset(root)) return -1;
+    snprintf(p, sizeof p, "%s/model", root);
+    return rf_write_model(p);
+}
+static void rf_world_remove(const char *root) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    if (system(cmd)) {}
+}
 #endif

@@ -8,19 +8,8 @@
 
 static char g_dir[256];
 
-static void world(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/mmlora-dist-XXXXXX");
-    cr_assert(mkdtemp(g_dir));
-    char p[512];
-    cr_assert_eq(rf_write_dataset(g_dir), 0);
-    snprintf(p, sizeof p, "%s/model", g_dir);
-    cr_assert_eq(rf_write_model(p), 0, "%s", mm_last_error());
-}
-static void teardown(void) {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd)) {}
-}
+static void world(void) { cr_assert_eq(rf_world_create(g_dir, sizeof g_dir, "mmlora-dist"), 0, "%s", mm_last_error()); }
+static void teardown(void) { rf_world_remove(g_dir); }
 
 static int train(const char *launcher, const char *out) {
     char cmd[2048];

@@ -8,19 +8,8 @@
 
 static char g_root[256];
 
-static void world(void) {
-    snprintf(g_root, sizeof g_root, "/tmp/mmlora-run-XXXXXX");
-    cr_assert(mkdtemp(g_root));
-    char p[512];
-    cr_assert_eq(rf_write_dataset(g_root), 0, "%s", mm_last_error());
-    snprintf(p, sizeof p, "%s/model", g_root);
-    cr_assert_eq(rf_write_model(p), 0, "%s", mm_last_error());
-}
-static void teardown(void) {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_root);
-    if (system(cmd)) {}
-}
+static void world(void) { cr_assert_eq(rf_world_create(g_root, sizeof g_root, "mmlora-run"), 0, "%s", mm_last_error()); }
+static void teardown(void) { rf_world_remove(g_root); }
 
 static void opts_for(mm_run_opts *o, const char *method, const char *out, const char **sets, int n) {
     mm_run_defaults(o);
