@@ -46,7 +46,7 @@ Test(experiment_run, rq1_smoke_runs_every_method_and_renders_table2) {
 /* rq2-rq4 at smoke scale, end to end: every run of each grid completes (DONE) and the report renders */
 static void smoke_grid(const char *rq, int expect_runs) {
 #ifdef MMLORA_SANITIZE
-    /* 32 runs take ~3.5 min under ASan; the same code paths run under it in run/* and rq1 above */
+    /* 32 runs take ~3.5 min under ASan; the same code paths run under it in the run suite and rq1 above */
     cr_skip_test("%s grid smoke: optimized pass only", rq);
 #endif
     char model[512], raw[512], cache[512], res[512], out[512], grid[128], cmd[1024];
