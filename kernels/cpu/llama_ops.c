@@ -1,5 +1,6 @@
 /* LLaMA-family ops: RMSNorm, rotary embedding (HF rotate-half), SwiGLU. */
 #include <math.h>
+#include <stdlib.h>
 #include "cpu/cpu_ops.h"
 
 void mm_rope_tables(float *cos_t, float *sin_t, int max_pos, int D, float theta, float linear_scale) {
@@ -42,13 +43,24 @@ void cpu_rmsnorm_bwd(float *dx, float *dw, const float *dy, const float *x, cons
         float m = (float)(s / C);
         for (int c = 0; c < C; c++) dxr[c] += rs * (dyr[c] * w[c] - xr[c] * rs * m);
     }
-    if (dw) {
+    if (dw) { /* as layernorm_bwd: fixed row blocks, row-major, then the blocks in order */
+        const int RB = 64, nb = (N + RB - 1) / RB;
+        double *part = malloc(sizeof(double) * (size_t)nb * C);
 #pragma omp parallel for schedule(static)
+        for (int blk = 0; blk < nb; blk++) {
+            double *pw = part + (size_t)blk * C;
+            for (int c = 0; c < C; c++) pw[c] = 0.0;
+            for (int n = blk * RB; n < N && n < (blk + 1) * RB; n++) {
+                const float *dyr = dy + (size_t)n * C, *xr = x + (size_t)n * C;
+                for (int c = 0; c < C; c++) pw[c] += (double)dyr[c] * (xr[c] * rstd[n]);
+            }
+        }
         for (int c = 0; c < C; c++) {
             double s = 0.0;
-            for (int n = 0; n < N; n++) s += (double)dy[(size_t)n * C + c] * (x[(size_t)n * C + c] * rstd[n]);
+            for (int blk = 0; blk < nb; blk++) s += part[(size_t)blk * C + c];
             dw[c] += (float)s;
         }
+        free(part);
     }
 }
 
