@@ -14,6 +14,7 @@
 #include "data/corpus.h"
 #include "data/dataset.h"
 #include "data/subset.h"
+#include "util/fileio.h"
 #include "util/log.h"
 
 static const char *LANG[MM_C_NLANGS] = {"go", "java", "javascript", "php", "python", "ruby"};
@@ -86,19 +87,6 @@ static void walk(int lang, const char *dir, strv *out) {
     closedir(d);
 }
 
-static int mkdirs(const char *path) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return mm_fail("%s: cannot create: %s", tmp, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return mm_fail("%s: cannot create: %s", tmp, strerror(errno));
-    return 0;
-}
-
 /* the directory tree of lang's sources (java: src.zip unpacked into work/java once) */
 static int source_root(const mm_corpus_opts *o, int lang, char *buf, size_t cap) {
     const char *r = o->roots[lang] ? o->roots[lang] : ROOT[lang];
@@ -115,7 +103,7 @@ static int source_root(const mm_corpus_opts *o, int lang, char *buf, size_t cap)
     char stamp[3100];
     snprintf(stamp, sizeof stamp, "%s/.unpacked", work);
     if (mm_file_exists(stamp)) return 0;
-    if (mkdirs(work) < 0) return -1;
+    if (mm_mkdirs(work) < 0) return -1;
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "unzip -q -o '%s' %s -d '%s' && touch '%s'", r, JAVA_MODULES, work, stamp);
     if (system(cmd) != 0) return mm_fail("cannot unpack %s (is unzip installed?): %s", r, cmd);
@@ -371,7 +359,7 @@ static int build_lang(const mm_corpus_opts *o, int lang, mm_corpus_stats *st) {
     int rc = 0;
     char dir[3000];
     snprintf(dir, sizeof dir, "%s/%s", o->out, LANG[lang]);
-    rc = mkdirs(dir);
+    rc = mm_mkdirs(dir);
     for (int s = 0; s < 3 && rc == 0; s++) {
         char path[3100];
         snprintf(path, sizeof path, "%s/%s.jsonl", dir, mm_split_name(s));

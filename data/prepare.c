@@ -9,6 +9,7 @@
 #include <time.h>
 #include "data/subset.h"
 #include "data/xlcost.h"
+#include "util/fileio.h"
 #include "util/log.h"
 
 static double now_s(void) {
@@ -267,19 +268,6 @@ static int build_split(const mm_prepare_opts *o, const char *dir, int split, con
     return rc;
 }
 
-static int mkdirs(const char *path) {
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return mm_fail("%s: cannot create: %s", tmp, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return mm_fail("%s: cannot create: %s", tmp, strerror(errno));
-    return 0;
-}
-
 int mm_prepare_run(const mm_prepare_opts *o, mm_prepare_result *res) {
     memset(res, 0, sizeof *res);
     double t0 = now_s();
@@ -302,7 +290,7 @@ int mm_prepare_run(const mm_prepare_opts *o, mm_prepare_result *res) {
     if (mm_dataset_check(&o->load, todo, NULL, 0) < 0) return -1;
     char gdir[1200];
     snprintf(gdir, sizeof gdir, "%s/gold", res->dir);
-    if (mkdirs(gdir) < 0) return -1;
+    if (mm_mkdirs(gdir) < 0) return -1;
     uint64_t total = 0, done = 0;
     const mm_lang_table *t = mm_lang_table_get(o->load.kind);
     for (int s = 0; s < MM_N_SPLITS; s++) {

@@ -167,11 +167,9 @@ void mm_topk_renorm(const float *p, int E, int k, float *w) {
 
 void mm_topk_renorm_bwd(const float *p, const float *w, const float *dw, int E, float *dp) {
     float s = 0.0f, dot = 0.0f;
-    int kept = 0;
     for (int e = 0; e < E; e++)
-        if (w[e] != 0.0f) { s += p[e]; dot += dw[e] * w[e]; kept++; }
+        if (w[e] != 0.0f) { s += p[e]; dot += dw[e] * w[e]; }
     for (int e = 0; e < E; e++) dp[e] = (w[e] != 0.0f && s > 0.0f) ? (dw[e] - dot) / s : 0.0f;
-    (void)kept;
 }
 
 size_t mm_adapted_scratch(int N, int in, int out, int r_total, int n_experts) {

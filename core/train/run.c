@@ -181,7 +181,6 @@ static int train_unit(unit_state *u, mm_engine *e) {
     mm_info("[%s] training %zu examples x %d epoch(s): %d steps of %d sequences (micro-batch %d), lr %g, warm-up %d",
             u->unit, bt.n, o->epochs, total, o->batch, o->micro, o->lr, o->warmup);
     double t0 = now_s();
-    int start = tr.step;
     while (tr.step < total) {
         double ts = now_s();
         int st = mm_trainer_step(&tr, mm_batches_next, &bt);
@@ -204,7 +203,6 @@ static int train_unit(unit_state *u, mm_engine *e) {
             const char *kill_at = getenv("MMLORA_KILL_AT_STEP");
             if (kill_at && atoi(kill_at) == tr.step) raise(SIGKILL);
         }
-        (void)start;
     }
     rc = mm_trainer_save(&tr, ckpt, NULL);
     r->t_train += now_s() - t0;
