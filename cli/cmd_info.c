@@ -4,24 +4,70 @@
 #include <string.h>
 #include "model/model.h"
 #include "peft/method.h"
+#include "train/memory_plan.h"
+#include "util/device.h"
 #include "util/log.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: mmlora info --model DIR [--method fpft-mix|lora-mix|lora-each|mola|mmlora] [--rank R] [--alpha A]\n"
                "                   [--languages N] [--set key=value ...]\n"
+               "                   [--memory [--device cpu|cuda|auto] [--batch B] [--seq T] [--recompute] [--budget-gb G]]\n"
                "  DIR needs only config.json; prints layers, base parameters, trainable parameters and\n"
-               "  trainable%% = trainable / (frozen + trainable), tied weights once, truncated to 2 decimals.\n");
+               "  trainable%% = trainable / (frozen + trainable), tied weights once, truncated to 2 decimals.\n"
+               "  --memory: the planned training memory for micro-batch B (default 24) x sequence T (default 288):\n"
+               "  weights, trainable, gradients, AdamW, activations; cpu = what the CPU engine allocates (fp32),\n"
+               "  cuda = the CUDA engine's layout (bf16 weights/activations, fp32 master, gradients, AdamW; no GPU\n"
+               "  needed to plan).  Checked against --budget-gb (default: the GPU's memory, else 24 for cuda, the\n"
+               "  available RAM for cpu), with the switches that shrink it.\n");
+}
+
+static int print_memory(const mm_model *m, const mm_method_spec *spec, int n_lang, const char *device, int batch,
+                        int seq, int recompute, double budget_gb) {
+    if (strcmp(device, "cpu") && strcmp(device, "cuda") && strcmp(device, "auto")) {
+        fprintf(stderr, "mmlora: error: --device %s: expected cpu, cuda or auto\n", device);
+        return 2;
+    }
+    const mm_device_info *gpu = mm_device_probe();
+    const int cuda = !strcmp(device, "cuda") || (!strcmp(device, "auto") && gpu->n_gpus);
+    mm_memory_plan p, alt;
+    if (mm_memory_plan_make(m, spec, n_lang, batch, seq, recompute, cuda, &p)) {
+        fprintf(stderr, "mmlora: error: %s\n", mm_last_error());
+        return 2;
+    }
+    mm_memory_plan_print(&p, stdout);
+    double budget = budget_gb * 1073741824.0;
+    const char *what = "--budget-gb";
+    if (budget <= 0 && cuda) {
+        budget = gpu->n_gpus ? (double)gpu->total_bytes : 24.0 * 1073741824.0;
+        what = gpu->n_gpus ? gpu->name : "a 24 GiB GPU (RTX 4090, the paper's)";
+    } else if (budget <= 0) {
+        budget = (double)mm_memory_available();
+        what = "available RAM";
+    }
+    if (budget <= 0) return 0;
+    const int fits = (double)p.total <= budget;
+    printf("budget: %.2f GiB (%s): %s\n", budget / 1073741824.0, what, fits ? "fits" : "does NOT fit");
+    if (!recompute && !mm_memory_plan_make(m, spec, n_lang, batch, seq, 1, cuda, &alt))
+        printf("  with --recompute: %.3f GiB (activations %.3f GiB)%s\n", alt.total / 1073741824.0,
+               alt.activations / 1073741824.0, !fits && (double)alt.total <= budget ? ": fits" : "");
+    if (!fits && batch > 1 && !mm_memory_plan_make(m, spec, n_lang, batch / 2, seq, recompute, cuda, &alt))
+        printf("  with micro-batch %d (same global batch by accumulation, --set micro_batch=%d): %.3f GiB\n", batch / 2,
+               batch / 2, alt.total / 1073741824.0);
+    return 0;
 }
 
 int cmd_info(int argc, char **argv) {
     const char *model = NULL, *method = "lora-mix";
-    int rank = 0, n_lang = 6;
-    double alpha = 0;
+    int rank = 0, n_lang = 6, memory = 0, batch = 24, seq = 288, recompute = 0;
+    const char *device = "auto";
+    double alpha = 0, budget_gb = 0;
     const char *sets[64];
     int n_sets = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--memory")) { memory = 1; continue; }
+        if (!strcmp(a, "--recompute")) { recompute = 1; continue; }
         if (i + 1 >= argc) { fprintf(stderr, "mmlora: error: option '%s' needs a value\n", a); return 2; }
         if (!strcmp(a, "--model")) model = argv[++i];
         else if (!strcmp(a, "--method")) method = argv[++i];
@@ -29,6 +75,10 @@ int cmd_info(int argc, char **argv) {
         else if (!strcmp(a, "--alpha")) alpha = atof(argv[++i]);
         else if (!strcmp(a, "--languages")) n_lang = atoi(argv[++i]);
         else if (!strcmp(a, "--set") && n_sets < 64) sets[n_sets++] = argv[++i];
+        else if (!strcmp(a, "--device")) device = argv[++i];
+        else if (!strcmp(a, "--batch")) batch = atoi(argv[++i]);
+        else if (!strcmp(a, "--seq")) seq = atoi(argv[++i]);
+        else if (!strcmp(a, "--budget-gb")) budget_gb = atof(argv[++i]);
         else { fprintf(stderr, "mmlora: error: unknown option '%s'\n", a); usage(stderr); return 2; }
     }
     if (!model) { fprintf(stderr, "mmlora: error: --model DIR is required\n"); usage(stderr); return 2; }
@@ -65,6 +115,7 @@ int cmd_info(int argc, char **argv) {
         printf("\n");
     }
     printf("trainable params: %s || all params: %s || trainable%%: %s\n", t, a, pct);
+    int rc = memory ? print_memory(&m, &spec, n_lang, device, batch, seq, recompute, budget_gb) : 0;
     free(m.tensors);
-    return 0;
+    return rc;
 }

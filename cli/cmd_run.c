@@ -12,6 +12,8 @@ static void usage(FILE *f, const char *cmd) {
             "usage: mmlora %s --method fpft-mix|lora-each|lora-mix|mola|mmlora --model DIR --dataset csn|xlcost|local\n"
             "                  --out DIR [--set key=value ...] [--raw DIR] [--cache DIR] [--rq NAME] [--variant LABEL]\n"
             "                  [--low-resource]   (2 epochs, the paper's low-resource setting)\n"
+            "                  [--device cpu|cuda|auto] [--recompute]   (activation recomputation: less memory,\n"
+            "                  about a third more compute, bit-identical gradients)\n"
             "  run       prepare -> train -> generate (greedy) -> score, in the run directory DIR\n"
             "  train     prepare -> train (checkpoint/, adapter/, train.jsonl)\n"
             "  generate  predictions/ and gold/ from a trained run directory\n"
@@ -27,12 +29,14 @@ static int run_command(int argc, char **argv, int phases) {
     static const struct option LONG[] = {{"method", 1, 0, 'm'}, {"model", 1, 0, 'M'}, {"dataset", 1, 0, 'd'},
                                          {"out", 1, 0, 'o'},    {"set", 1, 0, 's'},   {"raw", 1, 0, 'r'},
                                          {"cache", 1, 0, 'c'},  {"rq", 1, 0, 'q'},    {"variant", 1, 0, 'v'},
-                                         {"low-resource", 0, 0, 'L'}, {"help", 0, 0, 'h'},   {0, 0, 0, 0}};
+                                         {"low-resource", 0, 0, 'L'}, {"help", 0, 0, 'h'},   {"device", 1, 0, 'D'},
+                                         {"recompute", 0, 0, 'R'}, {0, 0, 0, 0}};
     mm_run_opts o;
     mm_run_defaults(&o);
     const char *method = NULL;
     const char *sets[MM_RUN_MAX_SETS];
     int n_sets = 0, c;
+    char device_set[64];
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", LONG, NULL)) != -1) {
         switch (c) {
@@ -51,6 +55,13 @@ static int run_command(int argc, char **argv, int phases) {
         case 'L':
             if (n_sets == MM_RUN_MAX_SETS) { fprintf(stderr, "mmlora: error: too many --set\n"); return 2; }
             sets[n_sets++] = "low_resource=on";
+            break;
+        case 'D':
+        case 'R':
+            if (n_sets == MM_RUN_MAX_SETS) { fprintf(stderr, "mmlora: error: too many --set\n"); return 2; }
+            if (c == 'R') { sets[n_sets++] = "recompute=on"; break; }
+            snprintf(device_set, sizeof device_set, "device=%s", optarg);
+            sets[n_sets++] = device_set;
             break;
         case 'h': usage(stdout, argv[0]); return 0;
         default: usage(stderr, argv[0]); return 2;

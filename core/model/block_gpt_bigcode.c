@@ -9,21 +9,22 @@ void mm_block_fwd_gpt_bigcode(mm_engine *e, int l, int B, int T) {
     const int N = B * T, C = c->d_model, F = c->d_ff, Q = m->qkv_width, H = c->n_head;
     const size_t NC = (size_t)N * C;
     mm_activations *a = &e->a;
+    const size_t sl = mm_engine_slot(e, l); /* per-layer buffers: this layer's slot */
     const float *x = a->resid + (size_t)l * NC;
-    float *ln1 = a->ln1 + (size_t)l * NC, *qkv = a->qkv + (size_t)l * N * Q, *att = a->att + (size_t)l * NC;
-    float *mid = a->mid + (size_t)l * NC, *ln2 = a->ln2 + (size_t)l * NC;
-    float *fc = a->fc + (size_t)l * N * F, *fc_act = a->fc_act + (size_t)l * N * F;
+    float *ln1 = a->ln1 + sl * NC, *qkv = a->qkv + sl * N * Q, *att = a->att + sl * NC;
+    float *mid = a->mid + sl * NC, *ln2 = a->ln2 + sl * NC;
+    float *fc = a->fc + sl * N * F, *fc_act = a->fc_act + sl * N * F;
     float *out = a->resid + (size_t)(l + 1) * NC;
-    k->layernorm_fwd(ln1, a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, x,
+    k->layernorm_fwd(ln1, a->ln1_mean + sl * N, a->ln1_rstd + sl * N, x,
                      mm_layer_ptr(m, m->params, l, m->norms.ln1_w), mm_layer_ptr(m, m->params, l, m->norms.ln1_b), N,
                      C, c->norm_eps);
     mm_engine_linear_fwd(e, l, MM_T_ATTN_QKV, qkv, Q, ln1, N);
-    k->attention_fwd(att, C, a->probs + (size_t)l * B * H * T * T, qkv, Q, B, T, H, c->n_kv_head, c->head_dim,
+    k->attention_fwd(att, C, a->probs + sl * B * H * T * T, qkv, Q, B, T, H, c->n_kv_head, c->head_dim,
                      mm_engine_drop(e, c->attn_pdrop, l, MM_RNG_ATTN_PROBS));
     mm_engine_linear_fwd(e, l, MM_T_ATTN_PROJ, a->tmp, C, att, N);
     k->dropout_fwd(a->tmp, a->tmp, NC, mm_engine_drop(e, c->resid_pdrop, l, MM_RNG_RESID_ATTN), e->row0 * C);
     for (size_t i = 0; i < NC; i++) mid[i] = x[i] + a->tmp[i];
-    k->layernorm_fwd(ln2, a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, mid,
+    k->layernorm_fwd(ln2, a->ln2_mean + sl * N, a->ln2_rstd + sl * N, mid,
                      mm_layer_ptr(m, m->params, l, m->norms.ln2_w), mm_layer_ptr(m, m->params, l, m->norms.ln2_b), N,
                      C, c->norm_eps);
     mm_engine_linear_fwd(e, l, MM_T_MLP_FC, fc, F, ln2, N);
@@ -41,11 +42,12 @@ void mm_block_bwd_gpt_bigcode(mm_engine *e, int l, int B, int T) {
     const int N = B * T, C = c->d_model, F = c->d_ff, Q = m->qkv_width, H = c->n_head;
     const size_t NC = (size_t)N * C;
     mm_activations *a = &e->a;
+    const size_t sl = mm_engine_slot(e, l); /* per-layer buffers: this layer's slot */
     float *dp = e->dparams;
-    const float *x = a->resid + (size_t)l * NC, *ln1 = a->ln1 + (size_t)l * NC;
-    const float *qkv = a->qkv + (size_t)l * N * Q, *att = a->att + (size_t)l * NC;
-    const float *mid = a->mid + (size_t)l * NC, *ln2 = a->ln2 + (size_t)l * NC;
-    const float *fc = a->fc + (size_t)l * N * F, *fc_act = a->fc_act + (size_t)l * N * F;
+    const float *x = a->resid + (size_t)l * NC, *ln1 = a->ln1 + sl * NC;
+    const float *qkv = a->qkv + sl * N * Q, *att = a->att + sl * NC;
+    const float *mid = a->mid + sl * NC, *ln2 = a->ln2 + sl * NC;
+    const float *fc = a->fc + sl * N * F, *fc_act = a->fc_act + sl * N * F;
     /* MLP branch */
     k->dropout_fwd(a->d_small, a->d_res, NC, mm_engine_drop(e, c->resid_pdrop, l, MM_RNG_RESID_MLP), e->row0 * C);
     mm_engine_linear_bwd(e, l, MM_T_MLP_PROJ, a->d_wide, a->d_small, C, fc_act, N, 0);
@@ -53,16 +55,16 @@ void mm_block_bwd_gpt_bigcode(mm_engine *e, int l, int B, int T) {
     mm_engine_linear_bwd(e, l, MM_T_MLP_FC, a->d_small, a->d_wide, F, ln2, N, 0);
     k->layernorm_bwd(a->d_res, dp ? mm_layer_ptr(m, dp, l, m->norms.ln2_w) : NULL,
                      dp ? mm_layer_ptr(m, dp, l, m->norms.ln2_b) : NULL, a->d_small, mid,
-                     mm_layer_ptr(m, m->params, l, m->norms.ln2_w), a->ln2_mean + (size_t)l * N,
-                     a->ln2_rstd + (size_t)l * N, N, C);
+                     mm_layer_ptr(m, m->params, l, m->norms.ln2_w), a->ln2_mean + sl * N,
+                     a->ln2_rstd + sl * N, N, C);
     /* attention branch */
     k->dropout_fwd(a->d_small, a->d_res, NC, mm_engine_drop(e, c->resid_pdrop, l, MM_RNG_RESID_ATTN), e->row0 * C);
     mm_engine_linear_bwd(e, l, MM_T_ATTN_PROJ, a->tmp, a->d_small, C, att, N, 0);
-    k->attention_bwd(a->d_qkv, a->tmp, C, qkv, Q, a->probs + (size_t)l * B * H * T * T, B, T, H, c->n_kv_head,
+    k->attention_bwd(a->d_qkv, a->tmp, C, qkv, Q, a->probs + sl * B * H * T * T, B, T, H, c->n_kv_head,
                      c->head_dim, mm_engine_drop(e, c->attn_pdrop, l, MM_RNG_ATTN_PROBS));
     mm_engine_linear_bwd(e, l, MM_T_ATTN_QKV, a->d_small, a->d_qkv, Q, ln1, N, 0);
     k->layernorm_bwd(a->d_res, dp ? mm_layer_ptr(m, dp, l, m->norms.ln1_w) : NULL,
                      dp ? mm_layer_ptr(m, dp, l, m->norms.ln1_b) : NULL, a->d_small, x,
-                     mm_layer_ptr(m, m->params, l, m->norms.ln1_w), a->ln1_mean + (size_t)l * N,
-                     a->ln1_rstd + (size_t)l * N, N, C);
+                     mm_layer_ptr(m, m->params, l, m->norms.ln1_w), a->ln1_mean + sl * N,
+                     a->ln1_rstd + sl * N, N, C);
 }

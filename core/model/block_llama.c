@@ -14,23 +14,24 @@ void mm_block_fwd_llama(mm_engine *e, int l, int B, int T) {
     const int D = c->head_dim;
     const size_t NC = (size_t)N * C, NF = (size_t)N * F;
     mm_activations *a = &e->a;
+    const size_t sl = mm_engine_slot(e, l); /* per-layer buffers: this layer's slot */
     const float *x = a->resid + (size_t)l * NC;
-    float *ln1 = a->ln1 + (size_t)l * NC, *qkv = a->qkv + (size_t)l * N * Q, *att = a->att + (size_t)l * NC;
-    float *mid = a->mid + (size_t)l * NC, *ln2 = a->ln2 + (size_t)l * NC;
-    float *gate = a->fc + (size_t)l * NF, *act = a->fc_act + (size_t)l * NF, *up = a->up + (size_t)l * NF;
+    float *ln1 = a->ln1 + sl * NC, *qkv = a->qkv + sl * N * Q, *att = a->att + sl * NC;
+    float *mid = a->mid + sl * NC, *ln2 = a->ln2 + sl * NC;
+    float *gate = a->fc + sl * NF, *act = a->fc_act + sl * NF, *up = a->up + sl * NF;
     float *out = a->resid + (size_t)(l + 1) * NC;
-    k->rmsnorm_fwd(ln1, a->ln1_rstd + (size_t)l * N, x, mm_layer_ptr(m, m->params, l, m->norms.ln1_w), N, C,
+    k->rmsnorm_fwd(ln1, a->ln1_rstd + sl * N, x, mm_layer_ptr(m, m->params, l, m->norms.ln1_w), N, C,
                    c->norm_eps);
     mm_engine_linear_fwd(e, l, Q_PROJ, qkv, Q, ln1, N);
     mm_engine_linear_fwd(e, l, K_PROJ, qkv + (size_t)H * D, Q, ln1, N);
     mm_engine_linear_fwd(e, l, V_PROJ, qkv + (size_t)(H + Hkv) * D, Q, ln1, N);
     k->rope(qkv, Q, 0, H, D, a->pos, N, a->rope_cos, a->rope_sin, 0);
     k->rope(qkv, Q, H * D, Hkv, D, a->pos, N, a->rope_cos, a->rope_sin, 0);
-    k->attention_fwd(att, C, a->probs + (size_t)l * B * H * T * T, qkv, Q, B, T, H, Hkv, D,
+    k->attention_fwd(att, C, a->probs + sl * B * H * T * T, qkv, Q, B, T, H, Hkv, D,
                      mm_engine_drop(e, c->attn_pdrop, l, MM_RNG_ATTN_PROBS));
     mm_engine_linear_fwd(e, l, O_PROJ, a->tmp, C, att, N);
     for (size_t i = 0; i < NC; i++) mid[i] = x[i] + a->tmp[i];
-    k->rmsnorm_fwd(ln2, a->ln2_rstd + (size_t)l * N, mid, mm_layer_ptr(m, m->params, l, m->norms.ln2_w), N, C,
+    k->rmsnorm_fwd(ln2, a->ln2_rstd + sl * N, mid, mm_layer_ptr(m, m->params, l, m->norms.ln2_w), N, C,
                    c->norm_eps);
     mm_engine_linear_fwd(e, l, GATE_PROJ, gate, F, ln2, N);
     mm_engine_linear_fwd(e, l, UP_PROJ, up, F, ln2, N);
@@ -48,21 +49,22 @@ void mm_block_bwd_llama(mm_engine *e, int l, int B, int T) {
     const int D = c->head_dim;
     const size_t NC = (size_t)N * C, NF = (size_t)N * F;
     mm_activations *a = &e->a;
+    const size_t sl = mm_engine_slot(e, l); /* per-layer buffers: this layer's slot */
     float *dp = e->dparams;
-    const float *x = a->resid + (size_t)l * NC, *ln1 = a->ln1 + (size_t)l * NC;
-    const float *qkv = a->qkv + (size_t)l * N * Q, *att = a->att + (size_t)l * NC;
-    const float *mid = a->mid + (size_t)l * NC, *ln2 = a->ln2 + (size_t)l * NC;
-    const float *gate = a->fc + (size_t)l * NF, *act = a->fc_act + (size_t)l * NF, *up = a->up + (size_t)l * NF;
+    const float *x = a->resid + (size_t)l * NC, *ln1 = a->ln1 + sl * NC;
+    const float *qkv = a->qkv + sl * N * Q, *att = a->att + sl * NC;
+    const float *mid = a->mid + sl * NC, *ln2 = a->ln2 + sl * NC;
+    const float *gate = a->fc + sl * NF, *act = a->fc_act + sl * NF, *up = a->up + sl * NF;
     /* MLP */
     mm_engine_linear_bwd(e, l, DOWN_PROJ, a->d_wide, a->d_res, C, act, N, 0);
     k->swiglu_bwd(a->d_wide, a->tmp, a->d_wide, gate, up, NF); /* d_wide: dgate, tmp: dup */
     mm_engine_linear_bwd(e, l, GATE_PROJ, a->d_small, a->d_wide, F, ln2, N, 0);
     mm_engine_linear_bwd(e, l, UP_PROJ, a->d_small, a->tmp, F, ln2, N, 1);
     k->rmsnorm_bwd(a->d_res, dp ? mm_layer_ptr(m, dp, l, m->norms.ln2_w) : NULL, a->d_small, mid,
-                   mm_layer_ptr(m, m->params, l, m->norms.ln2_w), a->ln2_rstd + (size_t)l * N, N, C);
+                   mm_layer_ptr(m, m->params, l, m->norms.ln2_w), a->ln2_rstd + sl * N, N, C);
     /* attention */
     mm_engine_linear_bwd(e, l, O_PROJ, a->tmp, a->d_res, C, att, N, 0);
-    k->attention_bwd(a->d_qkv, a->tmp, C, qkv, Q, a->probs + (size_t)l * B * H * T * T, B, T, H, Hkv, D,
+    k->attention_bwd(a->d_qkv, a->tmp, C, qkv, Q, a->probs + sl * B * H * T * T, B, T, H, Hkv, D,
                      mm_engine_drop(e, c->attn_pdrop, l, MM_RNG_ATTN_PROBS));
     k->rope(a->d_qkv, Q, 0, H, D, a->pos, N, a->rope_cos, a->rope_sin, 1);
     k->rope(a->d_qkv, Q, H * D, Hkv, D, a->pos, N, a->rope_cos, a->rope_sin, 1);
@@ -70,5 +72,5 @@ void mm_block_bwd_llama(mm_engine *e, int l, int B, int T) {
     mm_engine_linear_bwd(e, l, K_PROJ, a->d_small, a->d_qkv + (size_t)H * D, Q, ln1, N, 1);
     mm_engine_linear_bwd(e, l, V_PROJ, a->d_small, a->d_qkv + (size_t)(H + Hkv) * D, Q, ln1, N, 1);
     k->rmsnorm_bwd(a->d_res, dp ? mm_layer_ptr(m, dp, l, m->norms.ln1_w) : NULL, a->d_small, x,
-                   mm_layer_ptr(m, m->params, l, m->norms.ln1_w), a->ln1_rstd + (size_t)l * N, N, C);
+                   mm_layer_ptr(m, m->params, l, m->norms.ln1_w), a->ln1_rstd + sl * N, N, C);
 }

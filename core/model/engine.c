@@ -7,8 +7,61 @@
 
 static size_t imax(size_t a, size_t b) { return a > b ? a : b; }
 
+/* Element counts of the arena's buffers, in the order of the pointer table in mm_engine_init.  With
+ * recompute only the residual stream keeps one copy per layer; every other per-layer buffer has a single
+ * slot that backward refills by running the block's forward again. */
+enum { ARENA_NBUF = 32 };
+static void arena_sizes(const mm_model *m, size_t R, size_t max_experts, int has_ad, int B, int T, int logit_rows,
+                        int recompute, size_t sizes[ARENA_NBUF]) {
+    const mm_model_config *c = &m->cfg;
+    const size_t N = (size_t)B * T, C = c->d_model, F = c->d_ff, Q = m->qkv_width, L = c->n_layer;
+    const size_t H = c->n_head, V = c->vocab_size, NT = m->n_targets;
+    const size_t S = recompute ? 1 : L; /* per-layer slots */
+    const size_t wide = imax(imax(C, F), Q);
+    const int llama = c->family == MM_FAMILY_LLAMA;
+    size_t v[] = {
+        (L + 1) * N * C,           /* resid */
+        S * N * C, S * N, S * N,   /* ln1 */
+        S * N * Q,                 /* qkv */
+        S * B * H * T * T,         /* probs */
+        S * N * C, S * N * C,      /* att, mid */
+        S * N * C, S * N, S * N,   /* ln2 */
+        S * N * F, S * N * F,      /* fc, fc_act */
+        llama ? S * N * F : 0,     /* up */
+        llama ? (size_t)T * c->head_dim / 2 : 0, llama ? (size_t)T * c->head_dim / 2 : 0, /* rope tables */
+        N * C, N, N,               /* lnf */
+        S * NT * N * R,            /* lora_u */
+        N * C, N * C, N * wide, N * Q, N * C, N * wide, /* d_res d_lnf d_wide d_qkv d_small tmp */
+        has_ad ? mm_adapted_scratch((int)N, (int)imax(C, F), (int)wide, (int)R, (int)max_experts) : 64, /* ad_scratch */
+        (size_t)logit_rows * V,    /* logits */
+        N, N, N, N                 /* pos rows row_w row_t (4-byte each) */
+    };
+    _Static_assert(sizeof v / sizeof v[0] == ARENA_NBUF, "arena sizes");
+    memcpy(sizes, v, sizeof v);
+}
+
+static size_t arena_floats(const size_t sizes[ARENA_NBUF]) {
+    size_t total = 0;
+    for (int i = 0; i < ARENA_NBUF; i++) total += (sizes[i] + 15) & ~(size_t)15;
+    return total;
+}
+
+enum { LOGIT_ROWS = 256 };
+
+size_t mm_engine_arena_bytes(const mm_model *m, const mm_adapters *ad, int B, int T, int recompute) {
+    size_t sizes[ARENA_NBUF];
+    arena_sizes(m, ad ? (size_t)ad->max_r_total : 0, ad ? (size_t)ad->max_experts : 0, ad != NULL, B, T, LOGIT_ROWS,
+                recompute, sizes);
+    return arena_floats(sizes) * sizeof(float);
+}
+
 int mm_engine_init(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *ad, int base_trainable, int B,
                    int T) {
+    return mm_engine_init_opts(e, k, m, ad, base_trainable, B, T, 0);
+}
+
+int mm_engine_init_opts(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *ad, int base_trainable, int B,
+                        int T, int recompute) {
     memset(e, 0, sizeof *e);
     const mm_model_config *c = &m->cfg;
     if (T > c->max_pos && c->family == MM_FAMILY_GPT_BIGCODE)
@@ -18,47 +71,27 @@ int mm_engine_init(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *
     e->ad = ad;
     e->B = B;
     e->T = T;
-    e->logit_rows = 256;
-    const size_t N = (size_t)B * T, C = c->d_model, F = c->d_ff, Q = m->qkv_width, L = c->n_layer;
-    const size_t H = c->n_head, V = c->vocab_size;
-    const size_t R = ad ? (size_t)ad->max_r_total : 0, NT = m->n_targets;
-    const size_t wide = imax(imax(C, F), Q);
+    e->logit_rows = LOGIT_ROWS;
+    e->recompute = recompute != 0;
     const int llama = c->family == MM_FAMILY_LLAMA;
-    size_t sizes[] = {
-        (L + 1) * N * C,           /* resid */
-        L * N * C, L * N, L * N,   /* ln1 */
-        L * N * Q,                 /* qkv */
-        L * B * H * T * T,         /* probs */
-        L * N * C, L * N * C,      /* att, mid */
-        L * N * C, L * N, L * N,   /* ln2 */
-        L * N * F, L * N * F,      /* fc, fc_act */
-        llama ? L * N * F : 0,     /* up */
-        llama ? (size_t)T * c->head_dim / 2 : 0, llama ? (size_t)T * c->head_dim / 2 : 0, /* rope tables */
-        N * C, N, N,               /* lnf */
-        L * NT * N * R,            /* lora_u */
-        N * C, N * C, N * wide, N * Q, N * C, N * wide, /* d_res d_lnf d_wide d_qkv d_small tmp */
-        ad ? mm_adapted_scratch((int)N, (int)imax(C, F), (int)wide, (int)R, ad->max_experts) : 64, /* ad_scratch */
-        (size_t)e->logit_rows * V, /* logits */
-        N, N, N, N                 /* pos rows row_w row_t (4-byte each) */
-    };
+    size_t sizes[ARENA_NBUF];
+    arena_sizes(m, ad ? (size_t)ad->max_r_total : 0, ad ? (size_t)ad->max_experts : 0, ad != NULL, B, T,
+                e->logit_rows, e->recompute, sizes);
     float **ptrs[] = {&e->a.resid, &e->a.ln1, &e->a.ln1_mean, &e->a.ln1_rstd, &e->a.qkv, &e->a.probs, &e->a.att,
                       &e->a.mid, &e->a.ln2, &e->a.ln2_mean, &e->a.ln2_rstd, &e->a.fc, &e->a.fc_act, &e->a.up, &e->a.rope_cos, &e->a.rope_sin, &e->a.lnf,
                       &e->a.lnf_mean, &e->a.lnf_rstd, &e->a.lora_u, &e->a.d_res, &e->a.d_lnf, &e->a.d_wide,
                       &e->a.d_qkv, &e->a.d_small, &e->a.tmp, &e->a.ad_scratch, &e->a.logits,
                       (float **)&e->a.pos, (float **)&e->a.rows, &e->a.row_w, (float **)&e->a.row_t};
-    enum { NBUF = sizeof sizes / sizeof sizes[0] };
-    _Static_assert(sizeof ptrs / sizeof ptrs[0] == NBUF, "arena table");
-    size_t total = 0;
-    for (int i = 0; i < NBUF; i++) total += (sizes[i] + 15) & ~(size_t)15;
-    e->arena_bytes = total * sizeof(float);
+    _Static_assert(sizeof ptrs / sizeof ptrs[0] == ARENA_NBUF, "arena table");
+    e->arena_bytes = arena_floats(sizes) * sizeof(float);
     e->arena = mm_xmalloc_aligned(e->arena_bytes);
     memset(e->arena, 0, e->arena_bytes);
     float *p = e->arena;
-    for (int i = 0; i < NBUF; i++) {
+    for (int i = 0; i < ARENA_NBUF; i++) {
         *ptrs[i] = p;
         p += (sizes[i] + 15) & ~(size_t)15;
     }
-    if (ad) mm_adapters_reserve(ad, (int)N);
+    if (ad) mm_adapters_reserve(ad, B * T);
     if (llama) mm_rope_tables(e->a.rope_cos, e->a.rope_sin, T, c->head_dim, c->rope_theta, c->rope_scale);
     if (base_trainable) {
         e->dparams = mm_xmalloc_aligned(m->n_params * sizeof(float));
@@ -82,7 +115,7 @@ void mm_engine_linear_fwd(mm_engine *e, int l, int t, float *y, int ldy, const f
     if (e->ad) {
         const mm_adapted *md = mm_adapted_at(e->ad, l, t);
         if (md->n_experts) {
-            float *u = e->a.lora_u + ((size_t)l * m->n_targets + t) * (size_t)N * e->ad->max_r_total;
+            float *u = e->a.lora_u + (mm_engine_slot(e, l) * m->n_targets + t) * (size_t)N * e->ad->max_r_total;
             mm_adapted_fwd(e->k, e->ad, md, y, ldy, x, N, u, e->a.ad_scratch, mm_engine_drop(e, 1.0f, l, 0), l, t,
                            e->row0);
         }
@@ -100,7 +133,7 @@ void mm_engine_linear_bwd(mm_engine *e, int l, int t, float *dx, const float *dy
     if (e->ad) {
         const mm_adapted *md = mm_adapted_at(e->ad, l, t);
         if (md->n_experts) {
-            const float *u = e->a.lora_u + ((size_t)l * m->n_targets + t) * (size_t)N * e->ad->max_r_total;
+            const float *u = e->a.lora_u + (mm_engine_slot(e, l) * m->n_targets + t) * (size_t)N * e->ad->max_r_total;
             mm_adapted_bwd(e->k, e->ad, md, dx, dy, lddy, x, N, u, e->a.ad_scratch, mm_engine_drop(e, 1.0f, l, 0), l,
                            t, e->row0);
         }
@@ -147,6 +180,10 @@ void mm_engine_backward(mm_engine *e, const int32_t *tokens, int B, int T) {
         k->layernorm_bwd(a->d_res, dp ? dp + m->lnf_w : NULL, dp ? dp + m->lnf_b : NULL, a->d_lnf,
                          a->resid + (size_t)L * NC, m->params + m->lnf_w, a->lnf_mean, a->lnf_rstd, N, C);
     for (int l = L - 1; l >= 0; l--) {
+        if (e->recompute) { /* refill the layer's slot: same kernels, same Philox masks, same values */
+            if (llama) mm_block_fwd_llama(e, l, B, T);
+            else mm_block_fwd_gpt_bigcode(e, l, B, T);
+        }
         if (llama) mm_block_bwd_llama(e, l, B, T);
         else mm_block_bwd_gpt_bigcode(e, l, B, T);
     }

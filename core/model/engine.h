@@ -42,10 +42,17 @@ typedef struct {
     uint32_t step;        /* micro-step counter used by every dropout stream */
     int train;            /* 1: dropouts active */
     uint64_t row0;        /* global row offset of this batch (data parallel ranks) */
+    int recompute;        /* 1: activations of one layer at a time, recomputed in backward */
 } mm_engine;
 
 int mm_engine_init(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *ad, int base_trainable, int B,
                    int T);
+/* recompute = 1: activation recomputation (one forward of each block again during backward, about a
+ * third more compute); only the residual stream is kept per layer.  Gradients are bit-identical. */
+int mm_engine_init_opts(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *ad, int base_trainable, int B,
+                        int T, int recompute);
+/* Bytes of the activation arena mm_engine_init_opts allocates for these arguments (fp32). */
+size_t mm_engine_arena_bytes(const mm_model *m, const mm_adapters *ad, int B, int T, int recompute);
 void mm_engine_free(mm_engine *e);
 
 /* Forward through ln_f for tokens [B, T] (B <= capacity, T <= capacity). */

@@ -8,6 +8,8 @@ static inline mm_dropout mm_engine_drop(const mm_engine *e, float p, int layer, 
     mm_dropout d = {e->seed, e->step, mm_rng_stream(layer, purpose), e->train ? p : 0.0f};
     return d;
 }
+/* slot of layer l in the per-layer activation buffers (0 for every layer with recomputation) */
+static inline size_t mm_engine_slot(const mm_engine *e, int l) { return e->recompute ? 0 : (size_t)l; }
 /* y[N, ldy] = base(x) + adapters(x) for target t of layer l */
 void mm_engine_linear_fwd(mm_engine *e, int l, int t, float *y, int ldy, const float *x, int N);
 /* dx (=, or += when acc) dy·W + adapter part; dW, db accumulate when the base is trainable */

@@ -133,6 +133,17 @@ void mm_adapters_reserve(mm_adapters *ad, int N) {
     ad->reserved_rows = N;
 }
 
+size_t mm_adapters_reserve_bytes(const mm_adapters *ad, int N) {
+    size_t bytes = 0;
+    for (int i = 0; i < ad->n_layers * ad->n_targets; i++) {
+        const mm_adapted *md = &ad->mods[i];
+        for (int e = 0; e < md->n_experts; e++)
+            if (md->experts[e].dropout > 0.0f) bytes += (((size_t)N * md->in + 63) / 64) * sizeof(uint64_t);
+        if (md->token_router) bytes += 2 * (size_t)N * (md->n_experts - md->routed_from) * sizeof(float);
+    }
+    return bytes;
+}
+
 void mm_adapters_free(mm_adapters *ad) {
     if (ad->mods)
         for (int i = 0; i < ad->n_layers * ad->n_targets; i++) {

@@ -68,6 +68,8 @@ int mm_adapters_init_lora(mm_adapters *ad, const mm_model *m, int r, float alpha
                           unsigned target_mask, uint64_t seed);
 /* Per-step buffers for up to N rows (token-router gates); call once before training/generation. */
 void mm_adapters_reserve(mm_adapters *ad, int N);
+/* bytes mm_adapters_reserve(ad, N) allocates (dropout masks, token-router probabilities and gates) */
+size_t mm_adapters_reserve_bytes(const mm_adapters *ad, int N);
 void mm_adapters_free(mm_adapters *ad);
 static inline mm_adapted *mm_adapted_at(const mm_adapters *ad, int layer, int target) {
     return &ad->mods[layer * ad->n_targets + target];

@@ -17,8 +17,10 @@
 #include "peft/peft_io.h"
 #include "train/batches.h"
 #include "train/dist.h"
+#include "train/memory_plan.h"
 #include "train/run_dir.h"
 #include "train/trainer.h"
+#include "util/device.h"
 #include "util/fileio.h"
 #include "util/log.h"
 
@@ -327,6 +329,21 @@ static int write_experts(unit_state *u) {
     return rc;
 }
 
+/* Out of memory is a message with the planned sizes and the switches that shrink them, before the
+ * allocation (the weights are already loaded, so they are left out of the comparison). */
+static int check_memory(run_ctx *r, int T) {
+    const mm_run_opts *o = r->o;
+    mm_memory_plan p;
+    if (mm_memory_plan_make(&r->model, &o->method, r->n_lang, o->micro, T, o->recompute, 0, &p)) return -1;
+    const size_t need = p.total - p.weights, avail = mm_memory_available();
+    if (!avail || need <= avail) return 0;
+    mm_memory_plan_print(&p, stderr);
+    return mm_fail("not enough memory: this run needs %.2f GiB besides the weights, %.2f GiB are available; shrink it "
+                   "with --set micro_batch=%d (gradient accumulation keeps the batch)%s, or a shorter max_source",
+                   need / 1073741824.0, avail / 1073741824.0, o->micro > 1 ? o->micro / 2 : 1,
+                   o->recompute ? "" : ", --recompute (activation recomputation)");
+}
+
 static int run_unit(run_ctx *r, const char *unit, int lang, int phases) {
     const mm_run_opts *o = r->o;
     unit_state u;
@@ -349,7 +366,10 @@ static int run_unit(run_ctx *r, const char *unit, int lang, int phases) {
     if (phases & MM_PHASE_TRAIN) {
         mm_engine e;
         const int T = o->max_source + r->n_sep + o->max_target + 1;
-        if ((rc = mm_engine_init(&e, &mm_kernels_cpu, &r->model, u.has_ad ? &u.ad : NULL, fpft, o->micro, T))) goto out;
+        if ((rc = check_memory(r, T))) goto out;
+        if ((rc = mm_engine_init_opts(&e, &mm_kernels_cpu, &r->model, u.has_ad ? &u.ad : NULL, fpft, o->micro, T,
+                                      o->recompute)))
+            goto out;
         rc = train_unit(&u, &e);
         mm_engine_free(&e);
         if (rc) goto out;
@@ -378,6 +398,9 @@ int mm_run(const mm_run_opts *o, int phases) {
         return 0;
     }
     if (mm_run_validate(o)) return -1;
+    char device[16], device_note[256];
+    if (mm_device_resolve(o->device, device, sizeof device, device_note, sizeof device_note)) return -1;
+    if (device_note[0] && mm_dist_rank() == 0) mm_info("%s", device_note);
     if (mm_mkdirs(o->out_dir)) return -1;
     run_ctx r;
     memset(&r, 0, sizeof r);
@@ -418,7 +441,8 @@ int mm_run(const mm_run_opts *o, int phases) {
         cJSON_AddNumberToObject(extra, "all_params", (double)r.all_params);
         mm_format_percent_trunc2(buf, sizeof buf, r.trainable, r.all_params);
         cJSON_AddStringToObject(extra, "trainable_percent", buf);
-        cJSON_AddStringToObject(extra, "device", "cpu");
+        cJSON_AddStringToObject(extra, "device", device);
+        cJSON_AddBoolToObject(extra, "recompute", o->recompute);
         cJSON_AddStringToObject(extra, "tokenizer_sha256", mm_tokenizer_sha256(r.tok));
         cJSON_AddStringToObject(extra, "cache", r.cache_dir);
         cJSON_AddNumberToObject(extra, "seconds_train", r.t_train);

@@ -24,6 +24,7 @@ void mm_run_defaults(mm_run_opts *o) {
     o->max_new = 128;
     o->gen_batch = 16;
     o->ckpt_every = 50;
+    snprintf(o->device, sizeof o->device, "auto");
 }
 
 static void apply_scale(mm_run_opts *o, const char *scale) {
@@ -51,7 +52,10 @@ int mm_run_set(mm_run_opts *o, const char *a) {
     memcpy(key, a, kl);
     key[kl] = 0;
     const char *v = eq + 1;
-    if (o->n_sets < MM_RUN_MAX_SETS) snprintf(o->sets[o->n_sets++], sizeof o->sets[0], "%s", a);
+    /* how a run executes, not what it computes: kept out of run.json's "set", so a run may resume with
+     * another device or recomputation setting (gradients are bit-identical either way) */
+    const int execution_key = !strcmp(key, "recompute") || !strcmp(key, "device");
+    if (!execution_key && o->n_sets < MM_RUN_MAX_SETS) snprintf(o->sets[o->n_sets++], sizeof o->sets[0], "%s", a);
     char *end = NULL;
 #define NUM(field, conv)                                                                                      \
     do {                                                                                                      \
@@ -89,13 +93,25 @@ int mm_run_set(mm_run_opts *o, const char *a) {
         return 0;
     }
     if (!strcmp(key, "sep")) { snprintf(o->sep, sizeof o->sep, "%s", v); return 0; }
+    if (!strcmp(key, "recompute")) {
+        if (!strcmp(v, "on") || !strcmp(v, "1")) o->recompute = 1;
+        else if (!strcmp(v, "off") || !strcmp(v, "0")) o->recompute = 0;
+        else return mm_fail("--set recompute=%s: expected on or off", v);
+        return 0;
+    }
+    if (!strcmp(key, "device")) {
+        if (strcmp(v, "cpu") && strcmp(v, "cuda") && strcmp(v, "auto"))
+            return mm_fail("--set device=%s: expected cpu, cuda or auto", v);
+        snprintf(o->device, sizeof o->device, "%s", v);
+        return 0;
+    }
     if (mm_method_set(&o->method, a) == 0) return 0;
     if (strstr(mm_last_error(), "unknown --set key")) {
         char m[1024];
         snprintf(m, sizeof m, "%s", mm_last_error());
         return mm_fail("%s; run keys: lr, batch, micro_batch, epochs, warmup, max_steps, weight_decay, clip, seed, "
                        "max_source, max_target, train_per_lang, eval_per_lang, max_new, gen_batch, ckpt_every, "
-                       "threads, fraction, scale, low_resource, sep", m);
+                       "threads, fraction, scale, low_resource, sep, recompute, device", m);
     }
     return -1;
 }

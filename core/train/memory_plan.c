@@ -1,0 +1,81 @@
+/* Planned memory of a training run (train/memory_plan.h). */
+#include "train/memory_plan.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "model/engine.h"
+#include "peft/adapter.h"
+#include "util/log.h"
+
+/* CUDA context and cuBLAS(Lt) workspace: an allowance measured on typical drivers (~0.5 GiB) */
+#define CUDA_RUNTIME_ALLOWANCE ((size_t)512 << 20)
+
+int mm_memory_plan_make(const mm_model *m, const mm_method_spec *spec, int n_lang, int micro, int seq, int recompute,
+                        int cuda, mm_memory_plan *p) {
+    memset(p, 0, sizeof *p);
+    if (micro < 1 || seq < 2) return mm_fail("memory plan: batch %d and sequence %d must be >= 1 and >= 2", micro, seq);
+    if (seq > m->cfg.max_pos && m->cfg.family == MM_FAMILY_GPT_BIGCODE)
+        return mm_fail("memory plan: sequence %d exceeds the model's n_positions %d", seq, m->cfg.max_pos);
+    p->cuda = cuda != 0;
+    p->micro = micro;
+    p->seq = seq;
+    p->recompute = recompute != 0;
+    p->base_params = (long long)m->n_params;
+    const int fpft = spec->kind == MM_METHOD_FPFT_MIX;
+    mm_adapters ad;
+    memset(&ad, 0, sizeof ad);
+    if (!fpft && mm_method_build(spec, m, n_lang, 1, &ad)) return -1;
+    const size_t N = (size_t)micro * seq;
+    const size_t wbytes = p->cuda ? 2 : 4;            /* bf16 storage on the GPU */
+    p->weights = (size_t)m->n_params * wbytes;
+    if (fpft) {
+        p->trainable_params = (long long)m->n_params;
+        p->master = p->cuda ? (size_t)m->n_params * 4 : 0;
+        p->grads = (size_t)m->n_params * 4;
+        p->optimizer = (size_t)m->n_params * 8;
+    } else {
+        p->trainable_params = (long long)ad.n_params;
+        p->trainable = ad.n_params * 4;
+        p->grads = ad.n_params * 4;
+        p->optimizer = ad.n_params * 8;
+        p->adapter_buffers = mm_adapters_reserve_bytes(&ad, (int)N);
+    }
+    /* the arena in fp32; on the GPU the stored activations are bf16 (half), the fp32 scratch is small */
+    size_t arena = mm_engine_arena_bytes(m, fpft ? NULL : &ad, micro, seq, recompute);
+    p->activations = p->cuda ? arena / 2 : arena;
+    p->runtime = p->cuda ? CUDA_RUNTIME_ALLOWANCE : 0;
+    p->total = p->weights + p->master + p->trainable + p->grads + p->optimizer + p->activations + p->adapter_buffers +
+               p->runtime;
+    if (!fpft) mm_adapters_free(&ad);
+    return 0;
+}
+
+static double gib(size_t b) { return b / 1073741824.0; }
+
+void mm_memory_plan_print(const mm_memory_plan *p, FILE *f) {
+    fprintf(f, "memory plan (%s engine: %s), micro-batch %d x sequence %d, recomputation %s:\n",
+            p->cuda ? "CUDA" : "CPU", p->cuda ? "bf16 weights and activations, fp32 master/gradients/AdamW" : "fp32",
+            p->micro, p->seq, p->recompute ? "on" : "off");
+    fprintf(f, "  weights (base model)      %8.3f GiB\n", gib(p->weights));
+    if (p->master) fprintf(f, "  fp32 master weights       %8.3f GiB\n", gib(p->master));
+    if (p->trainable) fprintf(f, "  trainable (adapters)      %8.3f GiB\n", gib(p->trainable));
+    fprintf(f, "  gradients                 %8.3f GiB\n", gib(p->grads));
+    fprintf(f, "  optimizer (AdamW m, v)    %8.3f GiB\n", gib(p->optimizer));
+    fprintf(f, "  activations               %8.3f GiB\n", gib(p->activations));
+    if (p->adapter_buffers) fprintf(f, "  adapter buffers           %8.3f GiB\n", gib(p->adapter_buffers));
+    if (p->runtime) fprintf(f, "  CUDA context + workspace  %8.3f GiB (allowance)\n", gib(p->runtime));
+    fprintf(f, "  total                     %8.3f GiB\n", gib(p->total));
+}
+
+size_t mm_memory_available(void) {
+    const char *fake = getenv("MMLORA_MEMORY_AVAILABLE"); /* tests: pretend this many bytes are free */
+    if (fake && *fake) return (size_t)strtoull(fake, NULL, 10);
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    size_t kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1) break;
+    fclose(f);
+    return kb * 1024;
+}
