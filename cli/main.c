@@ -42,6 +42,7 @@ int main(int argc, char **argv) {
         }
         mm_dist_init(&argc, &argv); /* MPI data parallelism when started by mpirun */
         int rc = COMMANDS[i].fn(argc - 1, argv + 1);
+        if (rc && mm_dist_size() > 1) mm_dist_abort(rc); /* never leave the other ranks waiting */
         mm_dist_finalize();
         return rc;
     }

@@ -9,6 +9,9 @@
 /* Initializes MPI when launched by mpirun (OMPI_COMM_WORLD_SIZE / PMI_SIZE set) and built with MPI. */
 void mm_dist_init(int *argc, char ***argv);
 void mm_dist_finalize(void);
+/* A failed rank stops every rank (MPI_Abort) instead of leaving them in a collective; no-op alone.
+ * A collective that waits longer than MMLORA_DIST_TIMEOUT seconds (default 600) aborts the job too. */
+void mm_dist_abort(int rc);
 int mm_dist_rank(void);
 int mm_dist_size(void);
 void mm_dist_allreduce_f32(float *x, size_t n); /* in-place sum over ranks */

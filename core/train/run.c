@@ -149,6 +149,19 @@ static void progress(const char *unit, int step, int total, double loss, double 
     if (tty && step == total) fputc('\n', stderr);
 }
 
+/* test hook MMLORA_FAULT=rank:step:hang|error: this rank stops responding, or fails, after that step
+ * (tests/unit/test_dist.c: the other ranks must stop with a message, not wait forever) */
+static int fault_hook(long step) {
+    const char *f = getenv("MMLORA_FAULT");
+    int rank;
+    long at;
+    char what[16];
+    if (!f || sscanf(f, "%d:%ld:%15s", &rank, &at, what) != 3 || rank != mm_dist_rank() || at != step) return 0;
+    if (!strcmp(what, "hang"))
+        for (;;) sleep(60);
+    return mm_fail("MMLORA_FAULT: rank %d fails at step %ld (test hook)", rank, step);
+}
+
 static int train_unit(unit_state *u, mm_engine *e) {
     run_ctx *r = u->r;
     const mm_run_opts *o = r->o;
@@ -199,6 +212,7 @@ static int train_unit(unit_state *u, mm_engine *e) {
         if (mm_dist_rank() == 0)
             mm_train_log_append(log, tr.step, tr.last_loss, tr.last_aux_loss, tr.last_lr, tps, tr.last_grad_norm);
         if (mm_dist_rank() == 0) progress(u->unit, tr.step, total, tr.last_loss, tr.last_aux_loss, tr.last_lr, tps, now_s() - t0);
+        if ((rc = fault_hook(tr.step))) goto done;
         if (tr.step % o->ckpt_every == 0 && tr.step < total) {
             if ((rc = mm_trainer_save(&tr, ckpt, NULL))) goto done;
             /* test hook: die without any clean-up right after a given checkpoint (tests/unit/test_run.c) */
