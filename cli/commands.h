@@ -15,5 +15,6 @@ MM_CMD(run);
 MM_CMD(pretrain);
 MM_CMD(report);
 MM_CMD(experiment);
+MM_CMD(humaneval);
 #undef MM_CMD
 #endif

@@ -19,6 +19,7 @@ static const command COMMANDS[] = {
     {"stats", cmd_stats, "paired significance tests on per-sample scores"},
     {"report", cmd_report, "tables and figures beside the paper's numbers"},
     {"experiment", cmd_experiment, "run an experiment program (experiments/<rq>/grid.json) and print its table"},
+    {"humaneval", cmd_humaneval, "human evaluation (Table VI): sample a blinded rating sheet, aggregate the ratings"},
 };
 enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
 

@@ -24,5 +24,7 @@ void mm_report_common_notes(const mm_report_ctx *c, mm_rtable *t, const char *rq
 
 int mm_report_score_tables(mm_report_ctx *c);   /* Tables II, III, IV, V */
 int mm_report_other_tables(mm_report_ctx *c);   /* Tables I, VI */
+/* Table VI beside <results>/humaneval/<dataset>-<model>/table6.csv when present (humaneval_table.c) */
+int mm_report_table6(mm_report_ctx *c);
 int mm_report_figures(mm_report_ctx *c);        /* Figs 4, 5, 6, 8 and loss curves */
 #endif

@@ -1,5 +1,5 @@
-/* Table I (dataset statistics; our test-set sizes from scores.json beside the paper's) and Table VI
- * (human evaluation: the paper's numbers only, it needs human raters). */
+/* Table I (dataset statistics; our test-set sizes from scores.json beside the paper's); Table VI
+ * (human evaluation) is written by humaneval_table.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,45 +77,7 @@ static int table1(mm_report_ctx *c) {
     return rc;
 }
 
-static int table6(mm_report_ctx *c) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/table6_human.csv", c->o->paper);
-    mm_csvtab p;
-    if (mm_csvtab_read(path, &p)) return -1;
-    if (p.ncol != 6 || mm_csvtab_col(&p, "method") != 0) {
-        mm_csvtab_free(&p);
-        return mm_fail("%s: expected method,similarity,naturalness,informativeness,relevance,avg", path);
-    }
-    mm_rtable t;
-    mm_rt_init(&t, "table6_human", "Table VI. Human evaluation of code summarization (DeepSeekCoder, CodeSearchNet)");
-    mm_rt_col(&t, "Method", "method", false);
-    mm_rt_col(&t, "Source", "source", false);
-    t.nlabel = 2;
-    static const char *const H[] = {"Similarity", "Naturalness", "Informativeness", "Relevance", "Avg."};
-    for (int k = 1; k < 6; k++) mm_rt_col(&t, H[k - 1], p.head[k], true);
-    for (int i = 0; i < p.nrow; i++) {
-        const char *m = p.cell[i][0];
-        int llm = !strncmp(m, "gpt-4", 5);
-        mm_rt_row *r = mm_rt_add(&t, MM_RT_PAPER, 0, llm ? 0 : 1);
-        mm_rt_set(r, 0, llm ? m : mm_report_display(m));
-        mm_rt_set(r, 1, "paper");
-        for (int k = 1; k < 6; k++) {
-            char *e;
-            double v = strtod(p.cell[i][k], &e);
-            mm_rt_setv(r, k + 1, v, false);
-        }
-    }
-    mm_rt_note(&t, "Human evaluation needs human raters (10 volunteers, 120 summaries, 0-4 scale): "
-                   "not reproduced by this toolkit; the paper's numbers only");
-    mm_rt_note(&t, "Bold = best, underlined = second best among the fine-tuning methods");
-    int rc = mm_rt_write(&t, c->o->out, &c->all_md);
-    if (!rc) c->n_tables++;
-    mm_rt_free(&t);
-    mm_csvtab_free(&p);
-    return rc;
-}
-
 int mm_report_other_tables(mm_report_ctx *c) {
     if (table1(c)) return -1;
-    return table6(c);
+    return mm_report_table6(c);
 }

@@ -172,9 +172,11 @@ Test(report, table1_and_table6) {
     EXPECT_LINE(t1, "| Ruby | paper | 1.88 | 0.89 | 24927 | 2.74 | 1400 | 1261 | — | — | — | — |");
     EXPECT_LINE(t1, "| Ruby | ours (test n) | — | — | — | — | — | 6 | — | — | — | — |");
     char *t6 = out_file("table6_human.md");
-    EXPECT_LINE(t6, "| MMLoRA | paper | **2.30** | **2.50** | **2.44** | **2.66** | **2.48** |");
-    EXPECT_LINE(t6, "| LoRA-Each | paper | <u>2.25</u> | <u>2.46</u> | 2.22 | 2.48 | 2.35 |");
-    EXPECT_LINE(t6, "| gpt-4 (one-shot) | paper | 1.72 | 2.28 | 2.78 | 2.47 | 2.31 |");
+    /* the paper publishes means only: its sd and n columns are empty; ours not run without results/humaneval/ */
+    EXPECT_LINE(t6, "| MMLoRA | paper | **2.30** | **2.50** | **2.44** | **2.66** | **2.48** | — | — | — | — | — |");
+    EXPECT_LINE(t6, "| LoRA-Each | paper | <u>2.25</u> | <u>2.46</u> | 2.22 | 2.48 | 2.35 | — | — | — | — | — |");
+    EXPECT_LINE(t6, "| gpt-4 (one-shot) | paper | 1.72 | 2.28 | 2.78 | 2.47 | 2.31 | — | — | — | — | — |");
+    EXPECT_LINE(t6, "| MMLoRA | ours | — | — | — | — | — | — | — | — | — | — |");
     free(t1); free(t6);
     cleanup();
 }
