@@ -68,7 +68,7 @@ help:
 	@echo "make fuzz       bounded libFuzzer runs of the parsers"
 	@echo "make gpu-parity build/gpu/parity (CPU vs CUDA op parity); make gpu-bench: GEMM/op benchmarks; run: tests/gpu/run.sh"
 	@echo "make paper-tables  every table and figure from results/ beside the paper's numbers (docs/REPORTS.md)"
-	@echo "make rq1..rq4  an experiment program: MODEL=tiny|starcoderbase|deepseekcoder DATASET=local|csn|xlcost SCALE=smoke|default|full (make all-rq: all four)"
+	@echo "make rq1..rq4  an experiment program: MODEL=tiny|starcoderbase|deepseekcoder DATASET=local|csn|xlcost SCALE=smoke|default|full SCHEDULER=local|slurm (make all-rq: all four)"
 	@echo "make tiny      rebuild the embedded tiny model models/tiny (tokenizer + ~10-20 min pretraining on 2 cores)"
 	@echo "options: NO_CUDA=1 NO_OPENMP=1 NO_MPI=1 BUILD=dir"
 
@@ -182,10 +182,13 @@ clean:
 
 # ---------------------------------------------------------------- experiments (experiments/README.md)
 # make rq1|rq2|rq3|rq4 [MODEL=tiny|starcoderbase|deepseekcoder] [DATASET=local|csn|xlcost] [SCALE=smoke|default|full]
-# Defaults: the embedded tiny model on the local corpus (built on demand), scale default.
+#                     [SCHEDULER=local|slurm]
+# Defaults: the embedded tiny model on the local corpus (built on demand), scale default, run here.
+# SCHEDULER=slurm runs nothing: it writes a Slurm job array (one task per run) and prints how to submit it.
 MODEL   ?= tiny
 DATASET ?= local
 SCALE   ?= default
+SCHEDULER ?= local
 MODEL_DIR_tiny          := models/tiny
 MODEL_DIR_starcoderbase := models/starcoderbase-1b
 MODEL_DIR_deepseekcoder := models/deepseekcoder-1.3b
@@ -196,7 +199,7 @@ EXP_ARGS ?=
 .PHONY: rq1 rq2 rq3 rq4 all-rq tiny
 rq1 rq2 rq3 rq4: $(BUILD)/mmlora
 	@$(BUILD)/mmlora experiment --grid experiments/$@/grid.json --model $(MODEL_DIR) --dataset $(DATASET) \
-	    --scale $(SCALE) --results $(EXP_RESULTS) $(EXP_ARGS)
+	    --scale $(SCALE) --results $(EXP_RESULTS) --scheduler $(SCHEDULER) $(EXP_ARGS)
 all-rq: $(BUILD)/mmlora
 	@for r in rq1 rq2 rq3 rq4; do $(MAKE) --no-print-directory $$r || exit 1; done
 

@@ -7,11 +7,16 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: mmlora experiment --grid experiments/rq1/grid.json --model DIR --dataset csn|xlcost|local\n"
                "                         [--scale smoke|default|full] [--results DIR] [--raw DIR] [--cache DIR]\n"
-               "                         [--report-out DIR] [--paper DIR] [--plan] [--no-report]\n\n"
+               "                         [--report-out DIR] [--paper DIR] [--plan] [--no-report]\n"
+               "                         [--only RUN | --report-only | --scheduler local|slurm [--script-dir DIR]]\n\n"
                "Expands the grid (every method and --set key is checked first), runs each run with `mmlora run`'s\n"
                "machinery into RESULTS/<rq>/<dataset>/<model>/<run>/ (a DONE run is skipped, an interrupted one\n"
                "resumes), prints progress with an ETA, then renders the report for that model/dataset (default\n"
-               "RESULTS/tables/<dataset>-<model>/) and prints this rq's table.  --plan: only the plan and run list.\n");
+               "RESULTS/tables/<dataset>-<model>/) and prints this rq's table.  --plan: only the plan and run list.\n"
+               "--only RUN: only the run of that name (the grid's \"name\").  --report-only: run nothing; every run must\n"
+               "be DONE; render the report.  --scheduler slurm: run nothing; write a Slurm job array (one task per run,\n"
+               "resources from the grid's \"resources\"), the aggregate step and a submit script into --script-dir\n"
+               "(default RESULTS/<rq>/<dataset>/<model>/slurm/) and print how to submit (experiments/README.md).\n");
 }
 
 int cmd_experiment(int argc, char **argv) {
@@ -22,6 +27,10 @@ int cmd_experiment(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
         else if (!strcmp(a, "--plan")) x.plan_only = 1;
         else if (!strcmp(a, "--no-report")) x.no_report = 1;
+        else if (!strcmp(a, "--report-only")) x.report_only = 1;
+        else if (!strcmp(a, "--only") && has) x.only = argv[++i];
+        else if (!strcmp(a, "--scheduler") && has) x.scheduler = argv[++i];
+        else if (!strcmp(a, "--script-dir") && has) x.script_dir = argv[++i];
         else if (!strcmp(a, "--grid") && has) x.grid = argv[++i];
         else if (!strcmp(a, "--model") && has) x.model_dir = argv[++i];
         else if (!strcmp(a, "--dataset") && has) x.dataset = argv[++i];

@@ -8,7 +8,9 @@
 #include <unistd.h>
 #include "data/corpus.h"
 #include "experiments/experiment.h"
+#include "experiments/slurm.h"
 #include "report/report.h"
+#include "train/dist.h"
 #include "train/run_dir.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -82,7 +84,7 @@ static int ensure_data(const mm_exp_opts *x) {
     return 0;
 }
 
-static void print_plan(const mm_grid *g, const mm_exp_opts *x, const char *model) {
+static void print_plan(const mm_grid *g, const mm_exp_opts *x, const char *model, int only) {
     char key[160];
     snprintf(key, sizeof key, "%.63s/%.63s", model, x->scale);
     double exp = -1;
@@ -92,8 +94,12 @@ static void print_plan(const mm_grid *g, const mm_exp_opts *x, const char *model
     char e[1400];
     if (exp >= 0) snprintf(e, sizeof e, "expected ~%.0f min (measured on 2 CPU cores; scales with cores)", exp < 1 ? 1 : exp);
     else snprintf(e, sizeof e, "no measured time for %s in %s (the ETA appears after the first run)", key, g->path);
-    printf("%s: model %s (%s), dataset %s, device cpu (%ld cores), scale %s, %d runs; %s\n", g->rq, model,
-           x->model_dir, x->dataset, cpus, x->scale, g->n_runs, e);
+    if (only >= 0)
+        printf("%s: model %s (%s), dataset %s, device cpu (%ld cores), scale %s, run %d of %d only (--only %s)\n", g->rq,
+               model, x->model_dir, x->dataset, cpus, x->scale, only + 1, g->n_runs, g->runs[only].name);
+    else
+        printf("%s: model %s (%s), dataset %s, device cpu (%ld cores), scale %s, %d runs; %s\n", g->rq, model,
+               x->model_dir, x->dataset, cpus, x->scale, g->n_runs, e);
     fflush(stdout);
 }
 
@@ -125,30 +131,84 @@ static void print_tables(const mm_grid *g, const mm_exp_opts *x, const char *out
     printf("\nAll tables and figures: %s/REPORT.md\n", out);
 }
 
+/* --report-only: every run must be DONE (the aggregate step after the cluster's array tasks) */
+static int check_all_done(const mm_grid *g, const mm_run_opts *runs) {
+    char list[2048] = "";
+    size_t w = 0;
+    int missing = 0;
+    for (int i = 0; i < g->n_runs; i++) {
+        char p[2100];
+        snprintf(p, sizeof p, "%s/DONE", runs[i].out_dir);
+        if (mm_file_exists(p)) continue;
+        missing++;
+        if (w < sizeof list - 1) w += (size_t)snprintf(list + w, sizeof list - w, "%s%s", w ? ", " : "", g->runs[i].name);
+    }
+    if (!missing) return 0;
+    char parent[1024];
+    snprintf(parent, sizeof parent, "%s", runs[0].out_dir);
+    char *slash = strrchr(parent, '/');
+    if (slash) *slash = 0;
+    return mm_fail("%s: --report-only: %d of %d runs are not DONE (%s) under %s: their tasks failed or have not "
+                   "finished (task logs: %s/slurm/logs/); resubmit the array (re-emit first: DONE runs are left out), "
+                   "then report", g->path, missing, g->n_runs, list, parent, parent);
+}
+
+static int render_report(const mm_grid *g, const mm_exp_opts *x, const char *model) {
+    char out[1200];
+    if (x->report_out) snprintf(out, sizeof out, "%s", x->report_out);
+    else snprintf(out, sizeof out, "%s/tables/%s-%s", x->results, x->dataset, model);
+    mm_report_opts ro = {.results = x->results, .out = out, .paper = x->paper ? x->paper : "paper-tables/paper",
+                         .model = model, .dataset = x->dataset, .render = 1};
+    if (!is_dir(ro.paper)) ro.paper = "paper-tables/paper";
+    if (mm_report_run(&ro)) return -1;
+    print_tables(g, x, out, model);
+    return 0;
+}
+
 int mm_experiment_run(const mm_exp_opts *x0) {
     mm_exp_opts x = *x0;
     if (!x.results) x.results = "results";
     if (!x.scale) x.scale = "default";
+    if (!x.scheduler) x.scheduler = "local";
+    const int slurm = !strcmp(x.scheduler, "slurm");
+    if (!slurm && strcmp(x.scheduler, "local"))
+        return mm_fail("--scheduler %s: expected local (run here) or slurm (write a Slurm job array)", x.scheduler);
+    if ((slurm && (x.only || x.report_only)) || (x.only && x.report_only))
+        return mm_fail("--scheduler slurm, --only and --report-only exclude one another");
     mm_grid g;
     if (mm_grid_load(x.grid, &g)) return -1;
     char model[64];
     mm_run_model_name(x.model_dir, model, sizeof model);
     /* every run expanded (and so validated) before any work */
     mm_run_opts *runs = mm_xcalloc((size_t)g.n_runs, sizeof *runs);
-    int rc = 0;
+    int rc = 0, only = -1;
     for (int i = 0; i < g.n_runs && !rc; i++) rc = mm_grid_expand(&g, i, &x, &runs[i]);
-    if (!rc) print_plan(&g, &x, model);
+    if (!rc && x.only && (only = mm_grid_find(&g, x.only)) < 0) rc = -1;
+    if (!rc && (x.plan_only || !slurm) && mm_dist_rank() == 0) print_plan(&g, &x, model, only);
     if (!rc && x.plan_only) {
         for (int i = 0; i < g.n_runs; i++)
             printf("  %2d. %-10s %-28s -> %s\n", i + 1, runs[i].method.name, g.runs[i].variant[0] ? g.runs[i].variant : "-",
                    runs[i].out_dir);
         goto out;
     }
+    if (!rc && x.report_only) {
+        rc = check_all_done(&g, runs);
+        if (!rc) rc = render_report(&g, &x, model);
+        goto out;
+    }
     if (!rc) rc = check_model(x.model_dir);
-    if (!rc) rc = ensure_data(&x);
+    if (!rc && slurm) {
+        rc = mm_slurm_emit(&x, &g, runs);
+        goto out;
+    }
+    /* under mpirun, rank 0 builds missing data first (the other ranks then find it) */
+    if (!rc && mm_dist_rank() == 0) rc = ensure_data(&x);
+    if (mm_dist_size() > 1) mm_dist_barrier();
+    if (!rc && mm_dist_rank() != 0) rc = ensure_data(&x);
+    const int lo = only >= 0 ? only : 0, hi = only >= 0 ? only + 1 : g.n_runs, total = hi - lo;
     double t0 = now_s(), spent = 0;
     int done = 0, executed = 0;
-    for (int i = 0; i < g.n_runs && !rc; i++) {
+    for (int i = lo; i < hi && !rc; i++) {
         char p[2100], el[32], per[32], eta[32];
         snprintf(p, sizeof p, "%s/DONE", runs[i].out_dir);
         int complete = mm_file_exists(p);
@@ -156,7 +216,7 @@ int mm_experiment_run(const mm_exp_opts *x0) {
         if (executed) {
             double avg = spent / executed;
             hms(per, sizeof per, avg);
-            hms(eta, sizeof eta, avg * (g.n_runs - i));
+            hms(eta, sizeof eta, avg * (hi - i));
         } else {
             snprintf(per, sizeof per, "-");
             snprintf(eta, sizeof eta, "unknown");
@@ -180,18 +240,9 @@ int mm_experiment_run(const mm_exp_opts *x0) {
     if (!rc) {
         char el[32];
         hms(el, sizeof el, now_s() - t0);
-        fprintf(stderr, "== experiment %s: %d/%d runs complete in %s (%d executed now)\n", g.rq, done, g.n_runs, el, executed);
+        fprintf(stderr, "== experiment %s: %d/%d runs complete in %s (%d executed now)\n", g.rq, done, total, el, executed);
     }
-    if (!rc && !x.no_report) {
-        char out[1200];
-        if (x.report_out) snprintf(out, sizeof out, "%s", x.report_out);
-        else snprintf(out, sizeof out, "%s/tables/%s-%s", x.results, x.dataset, model);
-        mm_report_opts ro = {.results = x.results, .out = out, .paper = x.paper ? x.paper : "paper-tables/paper",
-                             .model = model, .dataset = x.dataset, .render = 1};
-        if (!is_dir(ro.paper)) ro.paper = "paper-tables/paper";
-        if (mm_report_run(&ro)) rc = -1;
-        else print_tables(&g, &x, out, model);
-    }
+    if (!rc && !x.no_report && mm_dist_rank() == 0) rc = render_report(&g, &x, model);
 out:
     free(runs);
     mm_grid_free(&g);

@@ -40,6 +40,166 @@ static int parse_sets(const char *path, const char *where, const cJSON *j, char 
     return 0;
 }
 
+/* ---- "resources" (experiment.h): validated here like every other key */
+static const char *const RES_SCALES[3] = {"smoke", "default", "full"};
+#define RES_KEYS "gpus, cpus, mem, time, partition, account, nproc, and smoke/default/full objects"
+
+static int res_scale_level(const char *scale) {
+    for (int s = 0; s < 3; s++)
+        if (scale && !strcmp(scale, RES_SCALES[s])) return s + 1;
+    return 2;
+}
+
+static int res_int(const char *path, const char *where, const cJSON *v, int lo, int hi, int *out) {
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble || v->valuedouble < lo ||
+        v->valuedouble > hi) {
+        char got[64];
+        if (cJSON_IsNumber(v)) snprintf(got, sizeof got, "%g", v->valuedouble);
+        else snprintf(got, sizeof got, "a non-number");
+        return mm_fail("%s: %s: resources: \"%s\" must be an integer from %d to %d (got %s)", path, where, v->string, lo,
+                       hi, got);
+    }
+    *out = (int)v->valuedouble;
+    return 0;
+}
+
+/* n digits (n = 0: one or more), returns the value or -1 */
+static long digits(const char **p, int n) {
+    long v = 0;
+    int k = 0;
+    while (isdigit((unsigned char)**p) && (n == 0 || k < n) && k < 6) v = v * 10 + (*(*p)++ - '0'), k++;
+    return k && (n == 0 || k == n) ? v : -1;
+}
+
+/* Slurm --time as HH:MM:SS or D-HH:MM:SS (minutes and seconds < 60, hours < 24 after a day count), > 0 */
+static int valid_time(const char *t) {
+    const char *p = t;
+    long d = -1, h, m, s;
+    if (strchr(t, '-')) {
+        if ((d = digits(&p, 0)) < 0 || *p++ != '-') return 0;
+    }
+    if ((h = digits(&p, d >= 0 ? 2 : 0)) < 0 || *p++ != ':' || (m = digits(&p, 2)) < 0 || *p++ != ':' ||
+        (s = digits(&p, 2)) < 0 || *p)
+        return 0;
+    if (m >= 60 || s >= 60 || (d >= 0 && h >= 24)) return 0;
+    return (d > 0 ? d : 0) + h + m + s > 0;
+}
+
+static int valid_mem(const char *m) {
+    const char *p = m;
+    if (digits(&p, 0) <= 0) return 0;
+    if (*p && strchr("KMGT", *p)) p++;
+    return !*p;
+}
+
+static int valid_name(const char *n) {
+    if (!*n) return 0;
+    for (; *n; n++)
+        if (!isalnum((unsigned char)*n) && !strchr("_-.,", *n)) return 0;
+    return 1;
+}
+
+static int parse_res_level(const char *path, const char *where, const cJSON *j, mm_grid_res *res, int level) {
+    const cJSON *it;
+    cJSON_ArrayForEach(it, j) {
+        const char *k = it->string;
+        mm_grid_res *r = &res[level];
+        int sl = 0;
+        for (int s = 0; s < 3; s++)
+            if (!strcmp(k, RES_SCALES[s])) sl = s + 1;
+        if (sl && level == 0) {
+            if (!cJSON_IsObject(it))
+                return mm_fail("%s: %s: resources: \"%s\" must be an object of resource keys for that scale", path, where, k);
+            if (parse_res_level(path, where, it, res, sl)) return -1;
+            continue;
+        }
+        if (!strcmp(k, "gpus")) {
+            if (res_int(path, where, it, 0, 1024, &r->gpus)) return -1;
+            r->set |= MM_RES_GPUS;
+        } else if (!strcmp(k, "cpus")) {
+            if (res_int(path, where, it, 1, 4096, &r->cpus)) return -1;
+            r->set |= MM_RES_CPUS;
+        } else if (!strcmp(k, "nproc")) {
+            if (res_int(path, where, it, 1, 4096, &r->nproc)) return -1;
+            r->set |= MM_RES_NPROC;
+        } else if (!strcmp(k, "mem")) {
+            if (cJSON_IsString(it) && valid_mem(it->valuestring) && strlen(it->valuestring) < sizeof r->mem)
+                snprintf(r->mem, sizeof r->mem, "%s", it->valuestring);
+            else if (cJSON_IsNumber(it) && it->valuedouble >= 1 && it->valuedouble < 1e12 &&
+                     it->valuedouble == (double)(long long)it->valuedouble)
+                snprintf(r->mem, sizeof r->mem, "%lldM", (long long)it->valuedouble);
+            else
+                return mm_fail("%s: %s: resources: \"mem\" must be a size such as \"16G\" (digits, then K, M, G or T) "
+                               "or a number of megabytes", path, where);
+            r->set |= MM_RES_MEM;
+        } else if (!strcmp(k, "time")) {
+            if (!cJSON_IsString(it) || strlen(it->valuestring) >= sizeof r->time || !valid_time(it->valuestring))
+                return mm_fail("%s: %s: resources: \"time\" must be \"HH:MM:SS\" or \"D-HH:MM:SS\" (e.g. \"02:00:00\"), "
+                               "got %s", path, where, cJSON_IsString(it) ? it->valuestring : "a non-string");
+            snprintf(r->time, sizeof r->time, "%s", it->valuestring);
+            r->set |= MM_RES_TIME;
+        } else if (!strcmp(k, "partition") || !strcmp(k, "account")) {
+            int part = k[0] == 'p';
+            char *dst = part ? r->partition : r->account;
+            if (!cJSON_IsString(it) || !valid_name(it->valuestring) || strlen(it->valuestring) >= sizeof r->partition)
+                return mm_fail("%s: %s: resources: \"%s\" must be a non-empty name of letters, digits and _-.,", path,
+                               where, k);
+            snprintf(dst, sizeof r->partition, "%s", it->valuestring);
+            r->set |= part ? MM_RES_PARTITION : MM_RES_ACCOUNT;
+        } else {
+            return mm_fail("%s: %s: resources: unknown key '%s' (%s)", path, where, k,
+                           level ? "gpus, cpus, mem, time, partition, account, nproc" : RES_KEYS);
+        }
+    }
+    return 0;
+}
+
+static int parse_res(const char *path, const char *where, const cJSON *j, mm_grid_res *res) {
+    if (!j) return 0;
+    if (!cJSON_IsObject(j)) return mm_fail("%s: %s: \"resources\" must be an object (%s)", path, where, RES_KEYS);
+    return parse_res_level(path, where, j, res, 0);
+}
+
+void mm_grid_res_defaults(const char *scale, mm_grid_res *r) {
+    memset(r, 0, sizeof *r);
+    r->nproc = 1;
+    switch (res_scale_level(scale)) {
+    case 1: r->cpus = 2; snprintf(r->mem, sizeof r->mem, "4G"); snprintf(r->time, sizeof r->time, "00:30:00"); break;
+    case 3: r->cpus = 16; snprintf(r->mem, sizeof r->mem, "64G"); snprintf(r->time, sizeof r->time, "2-00:00:00"); break;
+    default: r->cpus = 4; snprintf(r->mem, sizeof r->mem, "8G"); snprintf(r->time, sizeof r->time, "04:00:00"); break;
+    }
+}
+
+static void res_overlay(mm_grid_res *r, const mm_grid_res *o) {
+    if (o->set & MM_RES_GPUS) r->gpus = o->gpus;
+    if (o->set & MM_RES_CPUS) r->cpus = o->cpus;
+    if (o->set & MM_RES_NPROC) r->nproc = o->nproc;
+    if (o->set & MM_RES_MEM) memcpy(r->mem, o->mem, sizeof r->mem);
+    if (o->set & MM_RES_TIME) memcpy(r->time, o->time, sizeof r->time);
+    if (o->set & MM_RES_PARTITION) memcpy(r->partition, o->partition, sizeof r->partition);
+    if (o->set & MM_RES_ACCOUNT) memcpy(r->account, o->account, sizeof r->account);
+    r->set |= o->set;
+}
+
+void mm_grid_resources(const mm_grid *g, int i, const char *scale, mm_grid_res *r) {
+    int l = res_scale_level(scale);
+    mm_grid_res_defaults(scale, r);
+    res_overlay(r, &g->res[0]);
+    res_overlay(r, &g->res[l]);
+    res_overlay(r, &g->runs[i].res[0]);
+    res_overlay(r, &g->runs[i].res[l]);
+}
+
+int mm_grid_find(const mm_grid *g, const char *name) {
+    for (int i = 0; i < g->n_runs; i++)
+        if (!strcmp(g->runs[i].name, name)) return i;
+    char list[2048] = "";
+    size_t w = 0;
+    for (int i = 0; i < g->n_runs && w < sizeof list - 1; i++)
+        w += (size_t)snprintf(list + w, sizeof list - w, "%s%s", i ? ", " : "", g->runs[i].name);
+    return mm_fail("%s: no run named '%s' (the runs: %s)", g->path, name, list);
+}
+
 static void default_name(mm_grid_run *r) {
     char buf[256];
     if (r->variant[0]) snprintf(buf, sizeof buf, "%s_%s", r->method, r->variant);
@@ -68,12 +228,12 @@ int mm_grid_parse(const char *path, const char *text, mm_grid *g) {
         cJSON_Delete(j);
         return mm_fail("%s: not a JSON object (see experiments/README.md for the grid format)", path);
     }
-    static const char *const TOP[] = {"rq", "description", "set", "runs", "expected_minutes", "comment", NULL};
-    static const char *const RUN[] = {"name", "method", "variant", "set", "comment", NULL};
+    static const char *const TOP[] = {"rq", "description", "set", "runs", "expected_minutes", "resources", "comment", NULL};
+    static const char *const RUN[] = {"name", "method", "variant", "set", "resources", "comment", NULL};
     int rc = -1;
     const cJSON *it;
     cJSON_ArrayForEach(it, j) if (!known_field(it->string, TOP)) {
-        mm_fail("%s: unknown field '%s' (rq, description, set, runs, expected_minutes, comment)", path, it->string);
+        mm_fail("%s: unknown field '%s' (rq, description, set, runs, expected_minutes, resources, comment)", path, it->string);
         goto out;
     }
     const cJSON *rq = cJSON_GetObjectItemCaseSensitive(j, "rq"), *runs = cJSON_GetObjectItemCaseSensitive(j, "runs");
@@ -85,6 +245,7 @@ int mm_grid_parse(const char *path, const char *text, mm_grid *g) {
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "description");
     if (cJSON_IsString(d)) snprintf(g->description, sizeof g->description, "%s", d->valuestring);
     if (parse_sets(path, "shared settings", cJSON_GetObjectItemCaseSensitive(j, "set"), g->shared, &g->n_shared)) goto out;
+    if (parse_res(path, "top level", cJSON_GetObjectItemCaseSensitive(j, "resources"), g->res)) goto out;
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(j, "expected_minutes");
     cJSON_ArrayForEach(it, ex) if (cJSON_IsNumber(it) && g->n_expect < 16) {
         snprintf(g->expect_key[g->n_expect], sizeof g->expect_key[0], "%s", it->string);
@@ -103,7 +264,7 @@ int mm_grid_parse(const char *path, const char *text, mm_grid *g) {
         if (!cJSON_IsObject(it)) { mm_fail("%s: %s is not an object", path, where); goto out; }
         const cJSON *f;
         cJSON_ArrayForEach(f, it) if (!known_field(f->string, RUN)) {
-            mm_fail("%s: %s: unknown field '%s' (name, method, variant, set, comment)", path, where, f->string);
+            mm_fail("%s: %s: unknown field '%s' (name, method, variant, set, resources, comment)", path, where, f->string);
             goto out;
         }
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "method");
@@ -119,6 +280,14 @@ int mm_grid_parse(const char *path, const char *text, mm_grid *g) {
         if (parse_sets(path, where, cJSON_GetObjectItemCaseSensitive(it, "set"), r->sets, &r->n_sets)) goto out;
         if (n) snprintf(r->name, sizeof r->name, "%s", n->valuestring);
         else default_name(r);
+        if (!strcmp(r->name, "slurm")) {
+            mm_fail("%s: %s: the name 'slurm' is reserved (the directory of the cluster scripts); give the run another \"name\"",
+                    path, where);
+            goto out;
+        }
+        char rwhere[160];
+        snprintf(rwhere, sizeof rwhere, "run %d ('%s')", k, r->name);
+        if (parse_res(path, rwhere, cJSON_GetObjectItemCaseSensitive(it, "resources"), r->res)) goto out;
         for (int p = 0; p < g->n_runs; p++)
             if (!strcmp(g->runs[p].name, r->name)) {
                 mm_fail("%s: runs %d and %d have the same name '%s' (give one a \"name\")", path, p + 1, k, r->name);

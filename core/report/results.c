@@ -201,7 +201,9 @@ int mm_rep_load(const char *root, mm_rep_results *out) {
                 char *p3 = join(p2, l3[c]);
                 int n4;
                 char **l4 = subdirs(p3, &n4);
-                for (int d = 0; d < n4 && !rc; d++) rc = load_one(out, join(p3, l4[d]));
+                for (int d = 0; d < n4 && !rc; d++)
+                    if (strcmp(l4[d], "slurm")) /* the cluster scripts of that grid (experiments/slurm.h), not a run */
+                        rc = load_one(out, join(p3, l4[d]));
                 free_names(l4, n4);
                 free(p3);
             }

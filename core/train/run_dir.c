@@ -64,6 +64,16 @@ static char *json_path(const char *out_dir, char *buf, size_t n) {
     return buf;
 }
 
+/* model_dir given relative here and absolute on a cluster job (experiments/slurm.h): the same directory */
+static int same_model_dir(const char *key, const cJSON *a, const cJSON *b) {
+    if (strcmp(key, "model_dir") || !cJSON_IsString(a) || !cJSON_IsString(b)) return 0;
+    char *ra = realpath(a->valuestring, NULL), *rb = realpath(b->valuestring, NULL);
+    int same = ra && rb && !strcmp(ra, rb);
+    free(ra);
+    free(rb);
+    return same;
+}
+
 int mm_run_json_check_or_write(const char *out_dir, const cJSON *cfg) {
     char path[2048];
     json_path(out_dir, path, sizeof path);
@@ -77,7 +87,7 @@ int mm_run_json_check_or_write(const char *out_dir, const cJSON *cfg) {
         const cJSON *it;
         cJSON_ArrayForEach(it, cfg) {
             const cJSON *o = cJSON_GetObjectItemCaseSensitive(old, it->string);
-            if (!o || !cJSON_Compare(o, it, 1)) {
+            if (!o || (!cJSON_Compare(o, it, 1) && !same_model_dir(it->string, o, it))) {
                 char key[64];
                 snprintf(key, sizeof key, "%s", it->string);
                 cJSON_Delete(j);
