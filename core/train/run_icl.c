@@ -278,8 +278,8 @@ int mm_icl_generate(const mm_run_opts *o, const mm_model *m, const mm_tokenizer 
                          o->train_per_lang, o->fraction);
     free(sel);
     mm_info("%s: %d training example%s of the same language per prompt, prompt budget %d tokens (%d positions - "
-            "max_new %d), %ld test examples per language", o->method.name, k, k == 1 ? "" : "s", max_len - o->max_new,
-            max_pos, o->max_new, o->eval_per_lang);
+            "max_new %d; these caches allow at most %d), %ld test examples per language", o->method.name, k,
+            k == 1 ? "" : "s", max_pos - o->max_new, max_pos, o->max_new, max_len - o->max_new, o->eval_per_lang);
     icl_totals tot = {0};
     for (int l = 0; l < h->n_langs && !rc; l++)
         rc = generate_lang(o, m, tok, train, test, cache_dir, &pool, l, max_len, &tot);
