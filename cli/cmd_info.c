@@ -9,8 +9,8 @@
 #include "util/log.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: mmlora info --model DIR [--method fpft-mix|lora-mix|lora-each|mola|mmlora] [--rank R] [--alpha A]\n"
-               "                   [--languages N] [--set key=value ...]\n"
+    fprintf(f, "usage: mmlora info --model DIR [--method fpft-mix|lora-mix|lora-each|mola|mmlora|one-shot|few-shot]\n"
+               "                   [--rank R] [--alpha A] [--languages N] [--set key=value ...]\n"
                "                   [--memory [--device cpu|cuda|auto] [--batch B] [--seq T] [--recompute] [--budget-gb G]]\n"
                "  DIR needs only config.json; prints layers, base parameters, trainable parameters and\n"
                "  trainable%% = trainable / (frozen + trainable), tied weights once, truncated to 2 decimals.\n"
@@ -109,7 +109,7 @@ int cmd_info(int argc, char **argv) {
     char desc[512];
     mm_method_describe(&spec, desc, sizeof desc);
     printf("method: %s\n", desc);
-    if (spec.kind != MM_METHOD_FPFT_MIX) {
+    if (spec.kind != MM_METHOD_FPFT_MIX && !mm_method_in_context(&spec)) {
         printf("targets:");
         for (int i = 0; i < m.n_targets; i++) printf("%s %s", i ? "," : "", m.targets[i].name);
         printf("\n");

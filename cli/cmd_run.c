@@ -9,8 +9,9 @@
 
 static void usage(FILE *f, const char *cmd) {
     fprintf(f,
-            "usage: mmlora %s --method fpft-mix|lora-each|lora-mix|mola|mmlora --model DIR --dataset csn|xlcost|local\n"
-            "                  --out DIR [--set key=value ...] [--raw DIR] [--cache DIR] [--rq NAME] [--variant LABEL]\n"
+            "usage: mmlora %s --method fpft-mix|lora-each|lora-mix|mola|mmlora|one-shot|few-shot\n"
+            "                  --model DIR --dataset csn|xlcost|local --out DIR [--set key=value ...]\n"
+            "                  [--raw DIR] [--cache DIR] [--rq NAME] [--variant LABEL]\n"
             "                  [--low-resource]   (2 epochs, the paper's low-resource setting)\n"
             "                  [--device cpu|cuda|auto] [--recompute]   (activation recomputation: less memory,\n"
             "                  about a third more compute, bit-identical gradients)\n"
@@ -21,7 +22,7 @@ static void usage(FILE *f, const char *cmd) {
             "--set keys: scale=smoke|default|full, lr, batch, micro_batch, epochs, warmup, max_steps, seed, max_source,\n"
             "  max_target, train_per_lang, eval_per_lang, max_new, low_resource=on, and the method's keys\n"
             "  (rank, alpha, dropout, experts, top_k, universal, router=global|token, c_b, diversity_loss, ...;\n"
-            "  see `mmlora info --help` and docs/METHODS.md).\n",
+            "  see `mmlora info --help` and docs/METHODS.md); one-shot/few-shot: shots (no training).\n",
             cmd);
 }
 

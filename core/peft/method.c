@@ -21,8 +21,14 @@ int mm_method_from_name(const char *name, mm_method_spec *s) {
     else if (!strcmp(name, "lora-each")) s->kind = MM_METHOD_LORA_EACH;
     else if (!strcmp(name, "mola")) s->kind = MM_METHOD_MOLA;
     else if (!strcmp(name, "mmlora")) s->kind = MM_METHOD_MMLORA;
-    else return mm_fail("unknown method '%s' (known: fpft-mix, lora-each, lora-mix, mola, mmlora)", name);
+    else if (!strcmp(name, "one-shot")) { s->kind = MM_METHOD_ONE_SHOT; s->shots = 1; }
+    else if (!strcmp(name, "few-shot")) { s->kind = MM_METHOD_FEW_SHOT; s->shots = 4; }
+    else return mm_fail("unknown method '%s' (known: fpft-mix, lora-each, lora-mix, mola, mmlora, one-shot, few-shot)", name);
     return 0;
+}
+
+int mm_method_in_context(const mm_method_spec *s) {
+    return s->kind == MM_METHOD_ONE_SHOT || s->kind == MM_METHOD_FEW_SHOT;
 }
 
 static int parse_int(const char *key, const char *v, int *out) {
@@ -49,7 +55,8 @@ static const char *KNOWN_KEYS =
     "rank, alpha, dropout, mola_rank, mola_alpha, mola_top_k, mola_experts (e.g. 2,4,6,8), experts, top_k, "
     "universal (on/off), universal_rank, universal_alpha, expert_rank, expert_alpha, router (global|token), "
     "router_emb, router_hidden, router_dropout, c_b (sets c_d = 1 - c_b), c_d, diversity_loss (on/off), "
-    "balance_loss (on/off), sle (N: N specialized experts, no universal expert)";
+    "balance_loss (on/off), sle (N: N specialized experts, no universal expert), shots (one-shot/few-shot: examples "
+    "per prompt)";
 
 int mm_method_set(mm_method_spec *s, const char *assignment) {
     char key[64];
@@ -103,6 +110,7 @@ int mm_method_set(mm_method_spec *s, const char *assignment) {
     if (!strcmp(key, "c_d")) return parse_float(key, v, &s->c_d);
     if (!strcmp(key, "diversity_loss")) return parse_bool(key, v, &s->diversity_loss);
     if (!strcmp(key, "balance_loss")) return parse_bool(key, v, &s->balance_loss);
+    if (!strcmp(key, "shots")) return parse_int(key, v, &s->shots);
     if (!strcmp(key, "sle")) {
         if (parse_int(key, v, &s->experts)) return -1;
         s->universal = 0;
@@ -112,6 +120,10 @@ int mm_method_set(mm_method_spec *s, const char *assignment) {
 }
 
 int mm_method_validate(const mm_method_spec *s) {
+    if (mm_method_in_context(s) && s->shots < 1)
+        return mm_fail("method %s: shots %d must be >= 1 (--set shots=N: training examples per prompt)", s->name, s->shots);
+    if (!mm_method_in_context(s) && s->shots)
+        return mm_fail("method %s: key 'shots' applies to one-shot and few-shot only", s->name);
     if (s->rank <= 0 || s->mola_rank <= 0 || s->universal_rank <= 0 || s->expert_rank <= 0)
         return mm_fail("method %s: every rank must be positive", s->name);
     if (s->dropout < 0 || s->dropout >= 1 || s->router_dropout < 0 || s->router_dropout >= 1)
@@ -186,6 +198,7 @@ static size_t router_params(const mm_method_spec *s, int n_lang) {
 
 long long mm_method_trainable(const mm_model *m, const mm_method_spec *s, int n_lang) {
     if (s->kind == MM_METHOD_FPFT_MIX) return mm_config_base_params(&m->cfg);
+    if (mm_method_in_context(s)) return 0;
     spec_ctx c = {s, m};
     long long total = 0;
     for (int l = 0; l < m->cfg.n_layer; l++)
@@ -203,7 +216,7 @@ long long mm_method_trainable(const mm_model *m, const mm_method_spec *s, int n_
 int mm_method_build(const mm_method_spec *s, const mm_model *m, int n_lang, uint64_t seed, mm_adapters *ad) {
     memset(ad, 0, sizeof *ad);
     if (mm_method_validate(s)) return -1;
-    if (s->kind == MM_METHOD_FPFT_MIX) return 0;
+    if (s->kind == MM_METHOD_FPFT_MIX || mm_method_in_context(s)) return 0;
     spec_ctx c = {s, m};
     if (mm_adapters_build(ad, m, module_spec, &c, router_params(s, n_lang), seed)) return -1;
     snprintf(ad->method, sizeof ad->method, "%s", s->name);
@@ -232,6 +245,11 @@ void mm_method_describe(const mm_method_spec *s, char *buf, size_t n) {
                  s->name, s->universal ? "" : "no ", s->universal_rank, s->universal_alpha, s->experts,
                  s->expert_rank, s->expert_alpha, s->router_token ? "token" : "global language", s->top_k, s->dropout,
                  s->c_d, s->diversity_loss ? "" : " (off)", s->c_b, s->balance_loss ? "" : " (off)");
+        break;
+    case MM_METHOD_ONE_SHOT:
+    case MM_METHOD_FEW_SHOT:
+        snprintf(buf, n, "%s (in context: %d training example%s of the test example's language per prompt, greedy; "
+                         "no training, no adapter)", s->name, s->shots, s->shots == 1 ? "" : "s");
         break;
     }
 }

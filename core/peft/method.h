@@ -8,13 +8,18 @@
  *   mmlora     universal expert (r 8, alpha 16, gate 1) + M = 4 specialized experts (r 4, alpha 8), dropout
  *              0.1, the Global Language Router (Embedding 128 → 512 → ReLU/Dropout 0.1 → M), global top-K
  *              (K = 2), expert loss c_d·L_d + c_b·L_b with c_d = 0.3, c_b = 0.7
+ *   one-shot   no training, no adapter: the base model prompted with 1 training example of the test
+ *   few-shot   example's language (few-shot: 4, the paper's setting), `shots` overrides (train/run_icl.h)
  * Trainable-parameter counts as PEFT's print_trainable_parameters prints them. */
 #ifndef MMLORA_METHOD_H
 #define MMLORA_METHOD_H
 #include "model/model.h"
 #include "peft/adapter.h"
 
-typedef enum { MM_METHOD_FPFT_MIX, MM_METHOD_LORA_MIX, MM_METHOD_LORA_EACH, MM_METHOD_MOLA, MM_METHOD_MMLORA } mm_method_kind;
+typedef enum {
+    MM_METHOD_FPFT_MIX, MM_METHOD_LORA_MIX, MM_METHOD_LORA_EACH, MM_METHOD_MOLA, MM_METHOD_MMLORA,
+    MM_METHOD_ONE_SHOT, MM_METHOD_FEW_SHOT /* in-context baselines: nothing trains */
+} mm_method_kind;
 #define MM_MAX_LAYER_LIST 128
 
 typedef struct {
@@ -38,19 +43,23 @@ typedef struct {
     float router_dropout;
     float c_d, c_b;
     int diversity_loss, balance_loss;
+    /* one-shot / few-shot: training examples in each prompt (0 for the trained methods) */
+    int shots;
 } mm_method_spec;
 
-/* name: fpft-mix | lora-mix | lora-each | mola | mmlora, with the paper's defaults */
+/* name: fpft-mix | lora-mix | lora-each | mola | mmlora | one-shot | few-shot, with the paper's defaults */
 int mm_method_from_name(const char *name, mm_method_spec *s);
+/* one-shot or few-shot: prompted, no adapter, nothing trainable */
+int mm_method_in_context(const mm_method_spec *s);
 /* one `key=value` override; unknown keys list the known ones */
 int mm_method_set(mm_method_spec *s, const char *assignment);
 /* contradictions (K > M, c_b outside [0, 1], ...) are errors before any work starts */
 int mm_method_validate(const mm_method_spec *s);
 /* experts of MoLA in layer l of an n-layer model */
 int mm_mola_experts_at(const mm_method_spec *s, int layer, int n_layer);
-/* trainable parameters of the method on model m (layout only is enough), n_lang languages */
+/* trainable parameters of the method on model m (layout only is enough), n_lang languages; 0 in context */
 long long mm_method_trainable(const mm_model *m, const mm_method_spec *s, int n_lang);
-/* build the adapters (NULL work for fpft-mix); n_lang sizes the global router */
+/* build the adapters (no work for fpft-mix, one-shot, few-shot); n_lang sizes the global router */
 int mm_method_build(const mm_method_spec *s, const mm_model *m, int n_lang, uint64_t seed, mm_adapters *ad);
 /* one line describing the configuration */
 void mm_method_describe(const mm_method_spec *s, char *buf, size_t n);

@@ -174,6 +174,92 @@ static void label_cells(const ctx_t *x, mm_rt_row *r, const char *model_disp, ch
     mm_rt_set(r, k, source);
 }
 
+/* the paper's row prow (Param% and values; the values also into paper[]) */
+static void paper_row(ctx_t *x, mm_rtable *t, int block, int g, const char *disp, char **prow, const char *src,
+                      double *paper) {
+    int pv = x->first_val; /* Param% column */
+    mm_rt_row *rp = mm_rt_add(t, MM_RT_PAPER, block, g);
+    label_cells(x, rp, disp, prow, src);
+    const char *pp = prow[x->col_param];
+    char ptxt[64];
+    snprintf(ptxt, sizeof ptxt, "%s%s", pp, strcmp(pp, "-") && !strstr(pp, "x") ? "%" : "");
+    if (strstr(pp, " x ")) { /* "2.17 x 6" -> "2.17% × 6" */
+        const char *xx = strstr(pp, " x ");
+        snprintf(ptxt, sizeof ptxt, "%.*s%% × %s", (int)(xx - pp), pp, xx + 3);
+    }
+    mm_rt_set(rp, pv, !strcmp(pp, "-") ? MM_RT_MISSING : ptxt);
+    for (int k = 0; k < 2 * x->nl; k++) {
+        paper[k] = paper_num(prow[k % 2 ? x->colm[k / 2] : x->colb[k / 2]]);
+        mm_rt_setv(rp, pv + 1 + k, paper[k], false);
+    }
+}
+
+/* our row (mean over the n runs) and its difference with paper[] (pp: the paper's Param%) */
+static void ours_rows(ctx_t *x, mm_rtable *t, int block, int g, const char *disp, char **prow,
+                      const mm_rep_run *const *runs, int n, const double *paper, const char *pp, const char *delta_src) {
+    int pv = x->first_val;
+    mm_rt_add(t, MM_RT_OURS, block, g);
+    mm_rt_row *ro = &t->row[t->nrow - 1];
+    label_cells(x, ro, disp, prow, n > 1 ? "ours (mean)" : "ours");
+    mm_rt_add(t, MM_RT_DELTA, block, 0); /* may move the rows: take both pointers after */
+    ro = &t->row[t->nrow - 2];
+    mm_rt_row *rd = &t->row[t->nrow - 1];
+    label_cells(x, rd, disp, prow, delta_src);
+    if (n > 1) mm_rt_note(t, "ours (mean): mean over the complete runs of that row (seeds)");
+    /* "-" (prompted baselines, as the paper prints them) or absent: no percentage */
+    const char *tpp = n ? runs[0]->trainable_percent : "";
+    char tp[64];
+    snprintf(tp, sizeof tp, "%s%%", tpp);
+    mm_rt_set(ro, pv, tpp[0] && strcmp(tpp, "-") ? tp : MM_RT_MISSING);
+    double po = paper_num(pp), oo = n ? paper_num(runs[0]->trainable_percent) : NAN;
+    if (!isnan(po) && !isnan(oo)) mm_rt_setv(rd, pv, oo - po, true);
+    else mm_rt_set(rd, pv, MM_RT_MISSING);
+    rd->val[pv] = NAN;
+    for (int k = 0; k < 2 * x->nl; k++) {
+        double v = NAN;
+        int li = k / 2;
+        if (n) mm_rep_mean(runs, n, li == x->nl - 1 ? NULL : x->lang[li], k % 2, &v);
+        mm_rt_setv(ro, pv + 1 + k, v, false);
+        mm_rt_setv(rd, pv + 1 + k, isnan(v) || isnan(paper[k]) ? NAN : v - paper[k], true);
+    }
+    if (!n) mm_rt_note(t, MM_RT_MISSING " in an ours row: not run yet (no complete run, i.e. no DONE file)");
+}
+
+/* Our one-shot / few-shot runs of a model (the base model prompted, train/run_icl.h): in that model's
+ * block, each beside the paper's prompted LLM rows of the same method (GPT-4, DeepSeek-V3), Δ against the
+ * first of them; unranked.  Only when the model has such a run. */
+static void icl_rows(mm_report_ctx *c, ctx_t *x, mm_rtable *t, const char *model, const char *disp, int block) {
+    static const char *const ICL[] = {"one-shot", "few-shot"};
+    const mm_rep_run *runs[2][MAXRUNS];
+    int n[2];
+    for (int m = 0; m < 2; m++) n[m] = mm_rep_find(&c->res, x->s->rq, x->dataset, model, ICL[m], NULL, runs[m], MAXRUNS);
+    if (!n[0] && !n[1]) return;
+    for (int m = 0; m < 2; m++) {
+        double paper[2 * MAXL], first[2 * MAXL];
+        char **frow = NULL, delta[160], src[160];
+        for (int k = 0; k < 2 * MAXL; k++) first[k] = NAN;
+        for (int i = 0; i < x->p.nrow; i++) {
+            char **prow = x->p.cell[i];
+            if (strcmp(prow[x->labelcol[0]], ICL[m])) continue;
+            snprintf(src, sizeof src, "paper (%s)", mm_report_display(prow[x->col_model]));
+            paper_row(x, t, block, 0, disp, prow, src, paper);
+            if (!frow) { frow = prow; memcpy(first, paper, sizeof first); }
+        }
+        char *self[64] = {0}, method[16];
+        if (!frow) { /* no paper row of this method: ours alone */
+            snprintf(method, sizeof method, "%s", ICL[m]);
+            for (int k = 0; k < x->p.ncol && k < 64; k++) self[k] = (char *)"-";
+            self[x->labelcol[0]] = method;
+        }
+        snprintf(delta, sizeof delta, "Δ (ours − %s)", frow ? mm_report_display(frow[x->col_model]) : "paper");
+        ours_rows(x, t, block, 0, disp, frow ? frow : self, runs[m], n[m], first, frow ? frow[x->col_param] : "-",
+                  delta);
+    }
+    mm_rt_note(t, "one-shot / few-shot of %s: %s itself prompted with training examples of the test example's "
+                  "language (1 / 4 unless run.json says otherwise; docs/METHODS.md), beside the paper's prompted "
+                  "GPT-4 / DeepSeek-V3 rows; Δ against GPT-4; not ranked", disp, disp);
+}
+
 static void add_block(mm_report_ctx *c, ctx_t *x, mm_rtable *t, const char *model, const char *ref, int block,
                       int *rank_group) {
     char disp[128], src[160];
@@ -182,6 +268,7 @@ static void add_block(mm_report_ctx *c, ctx_t *x, mm_rtable *t, const char *mode
     snprintf(src, sizeof src, extra ? "paper (%s)" : "paper", mm_report_display(ref));
     int group = ++*rank_group;
     int pv = x->first_val; /* Param% column */
+    if (x->s->kind == K_METHODS) icl_rows(c, x, t, model, disp, block);
     for (int i = 0; i < x->p.nrow; i++) {
         char **prow = x->p.cell[i];
         if (strcmp(prow[x->col_model], ref)) continue;
@@ -201,50 +288,16 @@ static void add_block(mm_report_ctx *c, ctx_t *x, mm_rtable *t, const char *mode
             pvalue_row(c, x, t, r, model);
             continue;
         }
-        mm_rt_row *rp = mm_rt_add(t, MM_RT_PAPER, block, g);
-        label_cells(x, rp, disp, prow, src);
-        const char *pp = prow[x->col_param];
-        char ptxt[64];
-        snprintf(ptxt, sizeof ptxt, "%s%s", pp, strcmp(pp, "-") && !strstr(pp, "x") ? "%" : "");
-        if (strstr(pp, " x ")) { /* "2.17 x 6" -> "2.17% × 6" */
-            const char *xx = strstr(pp, " x ");
-            snprintf(ptxt, sizeof ptxt, "%.*s%% × %s", (int)(xx - pp), pp, xx + 3);
-        }
-        mm_rt_set(rp, pv, !strcmp(pp, "-") ? MM_RT_MISSING : ptxt);
         double paper[2 * MAXL];
-        for (int k = 0; k < 2 * x->nl; k++) {
-            paper[k] = paper_num(prow[k % 2 ? x->colm[k / 2] : x->colb[k / 2]]);
-            mm_rt_setv(rp, pv + 1 + k, paper[k], false);
-        }
+        paper_row(x, t, block, g, disp, prow, src, paper);
+        /* the prompted LLMs' block (GPT-4, DeepSeek-V3) is the paper's only: our prompted runs go to
+         * the block of the model that ran them (icl_rows) */
+        if (llm) continue;
         const mm_rep_run *runs[MAXRUNS];
         const char *how;
         int n = find_ours(c, x, model, prow, runs, &how);
         if (how) mm_rt_note(t, "%s", how);
-        mm_rt_add(t, MM_RT_OURS, block, g);
-        rp = &t->row[t->nrow - 2];
-        mm_rt_row *ro = &t->row[t->nrow - 1];
-        label_cells(x, ro, disp, prow, n > 1 ? "ours (mean)" : "ours");
-        mm_rt_add(t, MM_RT_DELTA, block, 0); /* may move the rows: take both pointers after */
-        rp = &t->row[t->nrow - 3];
-        ro = &t->row[t->nrow - 2];
-        mm_rt_row *rd = &t->row[t->nrow - 1];
-        label_cells(x, rd, disp, prow, "Δ (ours − paper)");
-        if (n > 1) mm_rt_note(t, "ours (mean): mean over the complete runs of that row (seeds)");
-        char tp[64];
-        snprintf(tp, sizeof tp, "%s%s", n ? runs[0]->trainable_percent : "", n && runs[0]->trainable_percent[0] ? "%" : "");
-        mm_rt_set(ro, pv, n && runs[0]->trainable_percent[0] ? tp : MM_RT_MISSING);
-        double po = paper_num(pp), oo = n ? paper_num(runs[0]->trainable_percent) : NAN;
-        if (!isnan(po) && !isnan(oo)) mm_rt_setv(rd, pv, oo - po, true);
-        else mm_rt_set(rd, pv, MM_RT_MISSING);
-        rd->val[pv] = NAN;
-        for (int k = 0; k < 2 * x->nl; k++) {
-            double v = NAN;
-            int li = k / 2;
-            if (n) mm_rep_mean(runs, n, li == x->nl - 1 ? NULL : x->lang[li], k % 2, &v);
-            mm_rt_setv(ro, pv + 1 + k, v, false);
-            mm_rt_setv(rd, pv + 1 + k, isnan(v) || isnan(paper[k]) ? NAN : v - paper[k], true);
-        }
-        if (!n) mm_rt_note(t, MM_RT_MISSING " in an ours row: not run yet (no complete run, i.e. no DONE file)");
+        ours_rows(x, t, block, g, disp, prow, runs, n, paper, prow[x->col_param], "Δ (ours − paper)");
     }
 }
 

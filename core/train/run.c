@@ -19,6 +19,7 @@
 #include "train/dist.h"
 #include "train/memory_plan.h"
 #include "train/run_dir.h"
+#include "train/run_icl.h"
 #include "train/trainer.h"
 #include "util/device.h"
 #include "util/fileio.h"
@@ -415,7 +416,11 @@ int mm_run(const mm_run_opts *o, int phases) {
     char device[16], device_note[256];
     if (mm_device_resolve(o->device, device, sizeof device, device_note, sizeof device_note)) return -1;
     if (device_note[0] && mm_dist_rank() == 0) mm_info("%s", device_note);
+    mm_run_opts icl_opts; /* one-shot / few-shot: their evaluation default (train/run_icl.h) */
+    const int icl = mm_method_in_context(&o->method);
+    if (icl) { icl_opts = *o; mm_icl_defaults(&icl_opts); o = &icl_opts; }
     if (mm_mkdirs(o->out_dir)) return -1;
+    cJSON *icl_stats = NULL;
     run_ctx r;
     memset(&r, 0, sizeof r);
     r.o = o;
@@ -431,7 +436,13 @@ int mm_run(const mm_run_opts *o, int phases) {
         if (mm_dist_size() > 1)
             mm_info("data parallel: rank %d of %d takes micro-batches u with u mod %d == %d", mm_dist_rank(),
                     mm_dist_size(), mm_dist_size(), mm_dist_rank());
-        if (o->method.kind == MM_METHOD_LORA_EACH) {
+        if (icl) { /* nothing to train: prompt the base model */
+            r.all_params = (long long)r.model.n_params;
+            double tg = now_s();
+            if ((phases & MM_PHASE_GENERATE) && rank0)
+                rc = mm_icl_generate(o, &r.model, r.tok, r.train, r.test, r.cache_dir, &icl_stats);
+            r.t_generate = now_s() - tg;
+        } else if (o->method.kind == MM_METHOD_LORA_EACH) {
             for (int l = 0; l < r.n_lang && !rc; l++) {
                 const mm_cache_header *h = mm_cache_header_get(r.train);
                 if (!h->lang[l].n_examples) continue;
@@ -454,7 +465,8 @@ int mm_run(const mm_run_opts *o, int phases) {
         cJSON_AddNumberToObject(extra, "trainable_params", (double)r.trainable);
         cJSON_AddNumberToObject(extra, "all_params", (double)r.all_params);
         mm_format_percent_trunc2(buf, sizeof buf, r.trainable, r.all_params);
-        cJSON_AddStringToObject(extra, "trainable_percent", buf);
+        cJSON_AddStringToObject(extra, "trainable_percent", icl ? "-" : buf); /* "-": the paper's prompted rows */
+        if (icl_stats) { cJSON_AddItemToObject(extra, "in_context", icl_stats); icl_stats = NULL; }
         cJSON_AddStringToObject(extra, "device", device);
         cJSON_AddBoolToObject(extra, "recompute", o->recompute);
         cJSON_AddStringToObject(extra, "tokenizer_sha256", mm_tokenizer_sha256(r.tok));
@@ -469,6 +481,7 @@ int mm_run(const mm_run_opts *o, int phases) {
         if (!rc) rc = mm_write_file_atomic(path, "", 0);
     }
     cJSON_Delete(cfg);
+    cJSON_Delete(icl_stats);
     free_everything(&r);
     return rc;
 }

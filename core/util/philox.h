@@ -12,7 +12,8 @@ void mm_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]
 enum {
     MM_RNG_EMBD = 1, MM_RNG_ATTN_PROBS = 2, MM_RNG_RESID_ATTN = 3, MM_RNG_RESID_MLP = 4,
     MM_RNG_LORA = 16, /* + target index * 16 + expert: see mm_rng_stream_lora */
-    MM_RNG_INIT = 250, MM_RNG_DATA = 251, MM_RNG_ROUTER = 252
+    MM_RNG_INIT = 250, MM_RNG_DATA = 251, MM_RNG_ROUTER = 252,
+    MM_RNG_SHOTS = 253 /* in-context examples of one-shot / few-shot prompts (train/run_icl.c) */
 };
 /* stream id of (layer, purpose); layer -1 for model-level draws */
 static inline uint32_t mm_rng_stream(int layer, uint32_t purpose) {

@@ -72,16 +72,20 @@ static void expand(const mm_grid *g, int i, mm_run_opts *o, const char *method, 
     cr_expect_str_eq(o->variant, variant, "run %d", i + 1);
 }
 
-Test(experiment_grid, rq1_expands_to_the_five_methods) {
-    mm_grid g = load("rq1", 5);
-    const char *m[] = {"fpft-mix", "lora-each", "lora-mix", "mola", "mmlora"};
+Test(experiment_grid, rq1_expands_to_the_five_methods_and_the_prompted_baselines) {
+    mm_grid g = load("rq1", 7);
+    const char *m[] = {"fpft-mix", "lora-each", "lora-mix", "mola", "mmlora", "one-shot", "few-shot"};
     mm_run_opts o;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 7; i++) {
         expand(&g, i, &o, m[i], "");
         char want[256];
         snprintf(want, sizeof want, "res/rq1/local/tiny/%s", m[i]);
         cr_expect_str_eq(o.out_dir, want);
     }
+    expand(&g, 5, &o, "one-shot", "");
+    cr_expect_eq(o.method.shots, 1);
+    expand(&g, 6, &o, "few-shot", "");
+    cr_expect_eq(o.method.shots, 4);
     mm_grid_free(&g);
 }
 

@@ -22,8 +22,8 @@ Test(experiment_run, rq1_smoke_runs_every_method_and_renders_table2) {
     mm_exp_opts x = {.grid = "experiments/rq1/grid.json", .model_dir = model, .dataset = "csn", .scale = "smoke",
                      .results = res, .raw = raw, .cache = cache, .report_out = out};
     cr_assert_eq(mm_experiment_run(&x), 0, "%s", mm_last_error());
-    const char *m[] = {"fpft-mix", "lora-each", "lora-mix", "mola", "mmlora"};
-    for (int i = 0; i < 5; i++) {
+    const char *m[] = {"fpft-mix", "lora-each", "lora-mix", "mola", "mmlora", "one-shot", "few-shot"};
+    for (int i = 0; i < 7; i++) {
         snprintf(p, sizeof p, "%s/rq1/csn/model/%s/DONE", res, m[i]);
         cr_expect(mm_file_exists(p), "%s missing", p);
     }
@@ -32,6 +32,8 @@ Test(experiment_run, rq1_smoke_runs_every_method_and_renders_table2) {
     char *t = mm_read_file(p, &n);
     cr_assert(t, "%s missing", p);
     cr_expect(strstr(t, "MMLoRA") && strstr(t, "| ours |"), "table lacks our rows:\n%s", t);
+    cr_expect(strstr(t, "| model | few-shot | paper (GPT-4) |") && strstr(t, "| model | few-shot | ours |"),
+              "table lacks the prompted rows:\n%s", t);
     free(t);
     /* everything DONE: the second invocation only reports */
     cr_assert_eq(mm_experiment_run(&x), 0, "%s", mm_last_error());
