@@ -24,6 +24,7 @@ CFLAGS_BASE := $(CSTD) $(WARN) $(INCS)
 comma := ,
 OPENBLAS_OMP_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
 BLAS_LIBS := $(if $(wildcard $(OPENBLAS_OMP_DIR)/libopenblas.so),-L$(OPENBLAS_OMP_DIR) -Wl$(comma)-rpath$(comma)$(OPENBLAS_OMP_DIR),) -lopenblas
+export OMP_WAIT_POLICY ?= passive
 LIBS    := $(BLAS_LIBS) -lcjson -lpcre2-8 -lcsv -lcrypto -lm -lpthread -ldl
 ifeq ($(HAVE_OPENMP),1)
 CFLAGS_BASE += -fopenmp -DMMLORA_OPENMP=1

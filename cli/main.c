@@ -3,6 +3,7 @@
 #include <string.h>
 #include "cli/commands.h"
 #include "train/dist.h"
+#include "util/omp_policy.h"
 
 typedef struct { const char *name; int (*fn)(int, char **); const char *help; } command;
 
@@ -31,6 +32,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    mm_omp_policy_reexec(argv); /* OMP_WAIT_POLICY=passive unless the user chose (util/omp_policy.h) */
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
