@@ -67,7 +67,8 @@ help:
 	@echo "make test       unit/golden tests, then the same suite under ASan+UBSan"
 	@echo "make bench      benchmarks (ratios against OpenBLAS sgemm peak measured in the same run)"
 	@echo "make fuzz       bounded libFuzzer runs of the parsers"
-	@echo "make gpu-parity build/gpu/parity (CPU vs CUDA op parity); make gpu-bench: GEMM/op benchmarks; run: tests/gpu/run.sh"
+	@echo "make gpu-parity build/gpu/parity (CPU vs CUDA op parity); make gpu-engine-parity: one training step CPU vs CUDA;"
+	@echo "                make gpu-bench: GEMM/op benchmarks; run all on a GPU host: tests/gpu/run.sh"
 	@echo "make paper-tables  every table and figure from results/ beside the paper's numbers (docs/REPORTS.md)"
 	@echo "make rq1..rq4  an experiment program: MODEL=tiny|starcoderbase|deepseekcoder DATASET=local|csn|xlcost SCALE=smoke|default|full SCHEDULER=local|slurm (make all-rq: all four)"
 	@echo "make tiny      rebuild the embedded tiny model models/tiny (tokenizer + ~10-20 min pretraining on 2 cores)"
@@ -127,7 +128,8 @@ paper-tables: $(BUILD)/mmlora
 # ---------------------------------------------------------------- CUDA (compiled whenever nvcc exists)
 NVCC_FLAGS := -O2 -std=c++17 -I. -Icore -Ikernels --compiler-options -Wall,-Wextra,-Werror -Werror all-warnings \
               -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80
-$(BUILD)/cuda/%.o: %.cu
+# every CUDA object depends on the op interface and the backend's headers (the table is positional)
+$(BUILD)/cuda/%.o: %.cu kernels/kernels.h $(wildcard kernels/cuda/*.h kernels/cuda/*.cuh)
 	@mkdir -p $(dir $@)
 	nvcc $(NVCC_FLAGS) -c $< -o $@
 $(BUILD)/libmmlora_cuda.a: $(CU_OBJ)
@@ -143,14 +145,27 @@ GPU_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcubla
 $(BUILD)/gpu/parity: tests/gpu/parity.c $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a $(LIBS) $(GPU_LIBS) -o $@
+$(BUILD)/gpu/engine_parity: tests/gpu/engine_parity.c $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a $(LIBS) $(GPU_LIBS) -o $@
+# the parity program against a CPU stand-in for the CUDA table (runs anywhere: checks the program itself)
+$(BUILD)/gpu/engine_parity_cpu: tests/gpu/engine_parity.c tests/gpu/cpu_as_device.c $(BUILD)/libmmlora.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+gpu-engine-parity-selftest: $(BUILD)/gpu/engine_parity_cpu
+	$(BUILD)/gpu/engine_parity_cpu
+	@MMLORA_SELFTEST_PERTURB=1 $(BUILD)/gpu/engine_parity_cpu >$(BUILD)/gpu/engine_parity_perturbed.log; rc=$$?; \
+	  if [ $$rc -eq 1 ]; then echo "perturbed stand-in: engine_parity failed as it must (rc 1, $$(tail -1 $(BUILD)/gpu/engine_parity_perturbed.log))"; \
+	  else echo "perturbed stand-in: engine_parity returned $$rc, expected 1"; exit 1; fi
 $(BUILD)/gpu/gemm_bench: tests/gpu/gemm_bench.cu
 	@mkdir -p $(dir $@)
 	nvcc $(NVCC_FLAGS) $< -lcublas -o $@
 $(BUILD)/gpu/ops_bench: tests/gpu/ops_bench.c $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a $(LIBS) $(GPU_LIBS) -o $@
-.PHONY: gpu-parity gpu-bench gpu-min
+.PHONY: gpu-parity gpu-engine-parity gpu-engine-parity-selftest gpu-bench gpu-min
 gpu-parity: $(BUILD)/gpu/parity
+gpu-engine-parity: $(BUILD)/gpu/engine_parity
 gpu-bench: $(BUILD)/gpu/gemm_bench $(BUILD)/gpu/ops_bench
 # fallback for a GPU host without the full library's dependencies (cJSON, PCRE2, libcsv, OpenSSL): the GPU
 # programs from the CPU kernels + util sources only (needs nvcc, cuBLAS and a CBLAS)

@@ -17,6 +17,10 @@ typedef struct {
 
 typedef struct mm_kernels {
     const char *name;
+    /* 0: every pointer the ops take is host memory (the CPU table: alloc is malloc, upload/download are
+     * memcpy, a no-op on the same pointer); 1: device memory, reached from the host only through
+     * upload/download. */
+    int device_memory;
     /* C[M,N] = alpha·op(A)·op(B) + beta·C, row-major, op = transpose when trans* != 0 */
     void (*gemm)(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc);
@@ -81,6 +85,39 @@ typedef struct mm_kernels {
     void (*dropout_bits)(uint64_t *bits, size_t n, mm_dropout d, uint64_t first);
     /* y = x ⊙ keep / (1-p) from bits (in place allowed) */
     void (*dropout_apply_bits)(float *y, const float *x, size_t n, const uint64_t *bits, float p);
+
+    /* ---- memory: the only way model code allocates or reaches the table's memory (kernels/cpu/memory.c) */
+    /* bytes of the table's memory, 64-byte aligned, contents undefined; aborts when out of memory */
+    void *(*alloc)(size_t bytes);
+    void (*free)(void *p); /* NULL: nothing */
+    /* host src -> table memory dst / table memory src -> host dst (dst == src: nothing to do) */
+    void (*upload)(void *dst, const void *src, size_t bytes);
+    void (*download)(void *dst, const void *src, size_t bytes);
+    void (*zero)(void *p, size_t bytes);
+
+    /* ---- small ops that replace the engine's and the adapters' former host loops (kernels/cpu/rows.c) */
+    void (*add)(float *y, const float *a, const float *b, size_t n); /* y = a + b (y may alias a or b) */
+    /* dst[i, :] = src[rows[i], :] for i < R, rows C floats wide */
+    void (*gather_rows)(float *dst, const float *src, const int32_t *rows, int R, int C);
+    /* dst[rows[i], :] = src[i, :] (rows distinct) */
+    void (*scatter_rows)(float *dst, const float *src, const int32_t *rows, int R, int C);
+    /* pos[b·T + t] = t for b < B */
+    void (*positions)(int32_t *pos, int B, int T);
+    /* y[n, c] = (s·g_n)·x[n, c] for n < N, c < C with g_n = g[(n / group)·g_stride] (g NULL: g_n = 1, group >= 1);
+     * y may alias x when ldy == ldx */
+    void (*row_scale)(float *y, int ldy, const float *x, int ldx, const float *g, int g_stride, int group, float s,
+                      int N, int C);
+    /* out[n·ld_out] = s·Σ_c a[n, c]·b[n, c] (fp32, c in order) */
+    void (*row_dot)(float *out, int ld_out, const float *a, int lda, const float *b, int ldb, float s, int N, int C);
+    /* out[(group ? n / group : 0)·ld_out + e] += x[n·ldx + e] for e < E, rows n in order (deterministic) */
+    void (*group_sum_rows)(float *out, int ld_out, const float *x, int ldx, int N, int E, int group);
+    /* token router forward: probs [N, E] holds logits and is overwritten with softmax (fp32); gates [N, E] =
+     * mm_topk_renorm(probs row, top_k) */
+    void (*softmax_topk_rows)(float *probs, float *gates, int N, int E, int top_k);
+    /* token router backward: dlogits [N, E] from probs, gates and dL/dgates (row n at dgates + n·ld_dgates):
+     * dp = mm_topk_renorm_bwd, dlogits = p ⊙ (dp − Σ dp ⊙ p) */
+    void (*softmax_topk_bwd_rows)(float *dlogits, const float *probs, const float *gates, const float *dgates,
+                                  int ld_dgates, int N, int E);
 } mm_kernels;
 
 extern const mm_kernels mm_kernels_cpu;
@@ -88,6 +125,11 @@ extern const mm_kernels mm_kernels_cpu;
 /* cos/sin tables [max_pos, D/2] in fp32 as HF computes them: inv_freq[i] = 1/theta^(2i/D), divided by
  * the linear scaling factor, angle = pos·inv_freq (fp32). */
 void mm_rope_tables(float *cos_t, float *sin_t, int max_pos, int D, float theta, float linear_scale);
+
+/* top-k of p[E] (ties: lower index first), kept weights renormalized to sum 1, others exactly 0 (E <= 16) */
+void mm_topk_renorm(const float *p, int E, int k, float *w);
+/* given probabilities p and renormalized weights w (from mm_topk_renorm) and dL/dw, returns dL/dp */
+void mm_topk_renorm_bwd(const float *p, const float *w, const float *dw, int E, float *dp);
 
 /* CUDA backend table, or NULL when the build has no CUDA (or no device). */
 const mm_kernels *mm_kernels_cuda(void);

@@ -1,5 +1,4 @@
 /* One GPTBigCode block (pre-LN, multi-query attention, tanh-GELU MLP, dropouts): forward and backward. */
-#include <string.h>
 #include "model/engine_internal.h"
 
 void mm_block_fwd_gpt_bigcode(mm_engine *e, int l, int B, int T) {
@@ -16,22 +15,22 @@ void mm_block_fwd_gpt_bigcode(mm_engine *e, int l, int B, int T) {
     float *fc = a->fc + sl * N * F, *fc_act = a->fc_act + sl * N * F;
     float *out = a->resid + (size_t)(l + 1) * NC;
     k->layernorm_fwd(ln1, a->ln1_mean + sl * N, a->ln1_rstd + sl * N, x,
-                     mm_layer_ptr(m, m->params, l, m->norms.ln1_w), mm_layer_ptr(m, m->params, l, m->norms.ln1_b), N,
+                     mm_layer_ptr(m, e->params, l, m->norms.ln1_w), mm_layer_ptr(m, e->params, l, m->norms.ln1_b), N,
                      C, c->norm_eps);
     mm_engine_linear_fwd(e, l, MM_T_ATTN_QKV, qkv, Q, ln1, N);
     k->attention_fwd(att, C, a->probs + sl * B * H * T * T, qkv, Q, B, T, H, c->n_kv_head, c->head_dim,
                      mm_engine_drop(e, c->attn_pdrop, l, MM_RNG_ATTN_PROBS));
     mm_engine_linear_fwd(e, l, MM_T_ATTN_PROJ, a->tmp, C, att, N);
     k->dropout_fwd(a->tmp, a->tmp, NC, mm_engine_drop(e, c->resid_pdrop, l, MM_RNG_RESID_ATTN), e->row0 * C);
-    for (size_t i = 0; i < NC; i++) mid[i] = x[i] + a->tmp[i];
+    k->add(mid, x, a->tmp, NC);
     k->layernorm_fwd(ln2, a->ln2_mean + sl * N, a->ln2_rstd + sl * N, mid,
-                     mm_layer_ptr(m, m->params, l, m->norms.ln2_w), mm_layer_ptr(m, m->params, l, m->norms.ln2_b), N,
+                     mm_layer_ptr(m, e->params, l, m->norms.ln2_w), mm_layer_ptr(m, e->params, l, m->norms.ln2_b), N,
                      C, c->norm_eps);
     mm_engine_linear_fwd(e, l, MM_T_MLP_FC, fc, F, ln2, N);
     k->gelu_tanh_fwd(fc_act, fc, (size_t)N * F);
     mm_engine_linear_fwd(e, l, MM_T_MLP_PROJ, a->tmp, C, fc_act, N);
     k->dropout_fwd(a->tmp, a->tmp, NC, mm_engine_drop(e, c->resid_pdrop, l, MM_RNG_RESID_MLP), e->row0 * C);
-    for (size_t i = 0; i < NC; i++) out[i] = mid[i] + a->tmp[i];
+    k->add(out, mid, a->tmp, NC);
 }
 
 /* in: a->d_res = dL/d resid[l+1]; out: a->d_res = dL/d resid[l] */
@@ -55,7 +54,7 @@ void mm_block_bwd_gpt_bigcode(mm_engine *e, int l, int B, int T) {
     mm_engine_linear_bwd(e, l, MM_T_MLP_FC, a->d_small, a->d_wide, F, ln2, N, 0);
     k->layernorm_bwd(a->d_res, dp ? mm_layer_ptr(m, dp, l, m->norms.ln2_w) : NULL,
                      dp ? mm_layer_ptr(m, dp, l, m->norms.ln2_b) : NULL, a->d_small, mid,
-                     mm_layer_ptr(m, m->params, l, m->norms.ln2_w), a->ln2_mean + sl * N,
+                     mm_layer_ptr(m, e->params, l, m->norms.ln2_w), a->ln2_mean + sl * N,
                      a->ln2_rstd + sl * N, N, C);
     /* attention branch */
     k->dropout_fwd(a->d_small, a->d_res, NC, mm_engine_drop(e, c->resid_pdrop, l, MM_RNG_RESID_ATTN), e->row0 * C);
@@ -65,6 +64,6 @@ void mm_block_bwd_gpt_bigcode(mm_engine *e, int l, int B, int T) {
     mm_engine_linear_bwd(e, l, MM_T_ATTN_QKV, a->d_small, a->d_qkv, Q, ln1, N, 0);
     k->layernorm_bwd(a->d_res, dp ? mm_layer_ptr(m, dp, l, m->norms.ln1_w) : NULL,
                      dp ? mm_layer_ptr(m, dp, l, m->norms.ln1_b) : NULL, a->d_small, x,
-                     mm_layer_ptr(m, m->params, l, m->norms.ln1_w), a->ln1_mean + sl * N,
+                     mm_layer_ptr(m, e->params, l, m->norms.ln1_w), a->ln1_mean + sl * N,
                      a->ln1_rstd + sl * N, N, C);
 }

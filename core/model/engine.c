@@ -1,4 +1,6 @@
-/* Engine set-up, forward pass and the language-model head.  Backward: backward.c. */
+/* Engine set-up, forward and backward drivers, and the language-model head.  Every touch of activation or
+ * parameter memory goes through the op table e->k (allocation and host<->table copies included), so the
+ * same code drives the CPU table (host memory, zero-copy) and a device table. */
 #include "model/engine_internal.h"
 #include <stdlib.h>
 #include <string.h>
@@ -84,33 +86,86 @@ int mm_engine_init_opts(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapt
                       (float **)&e->a.pos, (float **)&e->a.rows, &e->a.row_w, (float **)&e->a.row_t};
     _Static_assert(sizeof ptrs / sizeof ptrs[0] == ARENA_NBUF, "arena table");
     e->arena_bytes = arena_floats(sizes) * sizeof(float);
-    e->arena = mm_xmalloc_aligned(e->arena_bytes);
-    memset(e->arena, 0, e->arena_bytes);
+    e->arena = k->alloc(e->arena_bytes);
+    k->zero(e->arena, e->arena_bytes);
     float *p = e->arena;
     for (int i = 0; i < ARENA_NBUF; i++) {
         *ptrs[i] = p;
         p += (sizes[i] + 15) & ~(size_t)15;
     }
-    if (ad) mm_adapters_reserve(ad, B * T);
-    if (llama) mm_rope_tables(e->a.rope_cos, e->a.rope_sin, T, c->head_dim, c->rope_theta, c->rope_scale);
+    if (ad) {
+        mm_adapters_attach(ad, k, B * T);
+        mm_adapters_reserve(ad, B * T);
+    }
+    if (llama) {
+        const size_t n = (size_t)T * c->head_dim / 2;
+        float *cs = k->device_memory ? mm_xmalloc(2 * n * sizeof(float)) : NULL;
+        float *cos_t = cs ? cs : e->a.rope_cos, *sin_t = cs ? cs + n : e->a.rope_sin;
+        mm_rope_tables(cos_t, sin_t, T, c->head_dim, c->rope_theta, c->rope_scale);
+        k->upload(e->a.rope_cos, cos_t, n * sizeof(float));
+        k->upload(e->a.rope_sin, sin_t, n * sizeof(float));
+        free(cs);
+    }
+    if (k->device_memory) {
+        e->params = k->alloc(m->n_params * sizeof(float));
+        mm_engine_upload_params(e);
+        const size_t N = (size_t)B * T;
+        e->tok = k->alloc(N * sizeof(int32_t));
+        e->h_rows = mm_xmalloc(N * sizeof(int32_t));
+        e->h_row_t = mm_xmalloc(N * sizeof(int32_t));
+        e->h_row_w = mm_xmalloc(N * sizeof(float));
+    } else {
+        e->params = m->params; /* zero-copy */
+    }
     if (base_trainable) {
-        e->dparams = mm_xmalloc_aligned(m->n_params * sizeof(float));
-        memset(e->dparams, 0, m->n_params * sizeof(float));
+        e->dparams = k->alloc(m->n_params * sizeof(float));
+        k->zero(e->dparams, m->n_params * sizeof(float));
     }
     return 0;
 }
 
 void mm_engine_free(mm_engine *e) {
-    free(e->arena);
-    free(e->dparams);
+    const mm_kernels *k = e->k;
+    if (k) {
+        k->free(e->arena);
+        k->free(e->dparams);
+        if (k->device_memory) {
+            k->free(e->params);
+            k->free(e->tok);
+            if (e->ad) { /* the adapters' device copies go back to the host, then are freed */
+                mm_adapters_download(e->ad);
+                mm_adapters_detach(e->ad);
+            }
+        }
+    }
+    free(e->h_rows);
+    free(e->h_row_t);
+    free(e->h_row_w);
     memset(e, 0, sizeof *e);
+}
+
+void mm_engine_upload_params(mm_engine *e) {
+    e->k->upload(e->params, e->model->params, e->model->n_params * sizeof(float));
+}
+
+void mm_engine_download(mm_engine *e, float *host_dparams) {
+    const size_t bytes = e->model->n_params * sizeof(float);
+    e->k->download(e->model->params, e->params, bytes);
+    if (host_dparams && e->dparams) e->k->download(host_dparams, e->dparams, bytes);
+}
+
+/* the batch's tokens in table memory: the caller's array itself on the CPU table, an upload otherwise */
+static const int32_t *tokens_in(mm_engine *e, const int32_t *tokens, int N) {
+    if (!e->k->device_memory) return tokens;
+    e->k->upload(e->tok, tokens, (size_t)N * sizeof(int32_t));
+    return e->tok;
 }
 
 void mm_engine_linear_fwd(mm_engine *e, int l, int t, float *y, int ldy, const float *x, int N) {
     const mm_model *m = e->model;
     const mm_target *tg = &m->targets[t];
-    const float *W = mm_layer_ptr(m, m->params, l, tg->w_off);
-    const float *b = tg->b_off == SIZE_MAX ? NULL : mm_layer_ptr(m, m->params, l, tg->b_off);
+    const float *W = mm_layer_ptr(m, e->params, l, tg->w_off);
+    const float *b = tg->b_off == SIZE_MAX ? NULL : mm_layer_ptr(m, e->params, l, tg->b_off);
     e->k->linear_fwd(y, ldy, x, tg->in, W, b, N, tg->in, tg->out, 0);
     if (e->ad) {
         const mm_adapted *md = mm_adapted_at(e->ad, l, t);
@@ -126,7 +181,7 @@ void mm_engine_linear_bwd(mm_engine *e, int l, int t, float *dx, const float *dy
                           int acc) {
     const mm_model *m = e->model;
     const mm_target *tg = &m->targets[t];
-    const float *W = mm_layer_ptr(m, m->params, l, tg->w_off);
+    const float *W = mm_layer_ptr(m, e->params, l, tg->w_off);
     float *dW = e->dparams ? mm_layer_ptr(m, e->dparams, l, tg->w_off) : NULL;
     float *db = e->dparams && tg->b_off != SIZE_MAX ? mm_layer_ptr(m, e->dparams, l, tg->b_off) : NULL;
     e->k->linear_bwd(dx, tg->in, dW, db, dy, lddy, x, tg->in, W, N, tg->in, tg->out, acc);
@@ -147,9 +202,10 @@ void mm_engine_forward(mm_engine *e, const int32_t *tokens, int B, int T) {
     const int N = B * T, C = c->d_model;
     const int llama = c->family == MM_FAMILY_LLAMA;
     mm_activations *a = &e->a;
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) a->pos[b * T + t] = t;
-    k->embedding_fwd(a->resid, tokens, a->pos, m->params + m->wte, llama ? NULL : m->params + m->wpe, N, C);
+    const int32_t *tok = tokens_in(e, tokens, N);
+    k->positions(a->pos, B, T);
+    if (e->ad) mm_adapters_gates_upload(e->ad, N); /* MMLoRA's host gates (no-op on the CPU table) */
+    k->embedding_fwd(a->resid, tok, a->pos, e->params + m->wte, llama ? NULL : e->params + m->wpe, N, C);
     if (!llama)
         k->dropout_fwd(a->resid, a->resid, (size_t)N * C, mm_engine_drop(e, c->embd_pdrop, -1, MM_RNG_EMBD),
                        e->row0 * C);
@@ -158,8 +214,8 @@ void mm_engine_forward(mm_engine *e, const int32_t *tokens, int B, int T) {
         else mm_block_fwd_gpt_bigcode(e, l, B, T);
     }
     const float *x = a->resid + (size_t)c->n_layer * N * C;
-    if (llama) k->rmsnorm_fwd(a->lnf, a->lnf_rstd, x, m->params + m->lnf_w, N, C, c->norm_eps);
-    else k->layernorm_fwd(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->params + m->lnf_w, m->params + m->lnf_b, N, C,
+    if (llama) k->rmsnorm_fwd(a->lnf, a->lnf_rstd, x, e->params + m->lnf_w, N, C, c->norm_eps);
+    else k->layernorm_fwd(a->lnf, a->lnf_mean, a->lnf_rstd, x, e->params + m->lnf_w, e->params + m->lnf_b, N, C,
                           c->norm_eps);
 }
 
@@ -172,13 +228,14 @@ void mm_engine_backward(mm_engine *e, const int32_t *tokens, int B, int T) {
     const size_t NC = (size_t)N * C;
     mm_activations *a = &e->a;
     float *dp = e->dparams;
-    memset(a->d_res, 0, NC * sizeof(float));
+    k->zero(a->d_res, NC * sizeof(float));
+    if (e->ad) mm_adapters_dgates_clear(e->ad, N);
     if (llama)
-        k->rmsnorm_bwd(a->d_res, dp ? dp + m->lnf_w : NULL, a->d_lnf, a->resid + (size_t)L * NC, m->params + m->lnf_w,
+        k->rmsnorm_bwd(a->d_res, dp ? dp + m->lnf_w : NULL, a->d_lnf, a->resid + (size_t)L * NC, e->params + m->lnf_w,
                        a->lnf_rstd, N, C);
     else
         k->layernorm_bwd(a->d_res, dp ? dp + m->lnf_w : NULL, dp ? dp + m->lnf_b : NULL, a->d_lnf,
-                         a->resid + (size_t)L * NC, m->params + m->lnf_w, a->lnf_mean, a->lnf_rstd, N, C);
+                         a->resid + (size_t)L * NC, e->params + m->lnf_w, a->lnf_mean, a->lnf_rstd, N, C);
     for (int l = L - 1; l >= 0; l--) {
         if (e->recompute) { /* refill the layer's slot: same kernels, same Philox masks, same values */
             if (llama) mm_block_fwd_llama(e, l, B, T);
@@ -190,14 +247,24 @@ void mm_engine_backward(mm_engine *e, const int32_t *tokens, int B, int T) {
     if (dp) {
         if (!llama)
             k->dropout_fwd(a->d_res, a->d_res, NC, mm_engine_drop(e, c->embd_pdrop, -1, MM_RNG_EMBD), e->row0 * C);
-        k->embedding_bwd(dp + m->wte, llama ? NULL : dp + m->wpe, a->d_res, tokens, a->pos, N, C);
+        k->embedding_bwd(dp + m->wte, llama ? NULL : dp + m->wpe, a->d_res, tokens_in(e, tokens, N), a->pos, N, C);
     }
+    if (e->ad) mm_adapters_dgates_download(e->ad, N); /* into the host dgates (no-op on the CPU table) */
 }
 
 void mm_engine_logits(mm_engine *e, float *logits, int B, int T) {
     const mm_model *m = e->model;
     const int N = B * T, C = m->cfg.d_model, V = m->cfg.vocab_size;
-    e->k->linear_fwd(logits, V, e->a.lnf, C, m->params + m->lm_head, NULL, N, C, V, 0);
+    const mm_kernels *k = e->k;
+    if (!k->device_memory) {
+        k->linear_fwd(logits, V, e->a.lnf, C, e->params + m->lm_head, NULL, N, C, V, 0);
+        return;
+    }
+    for (int r0 = 0; r0 < N; r0 += e->logit_rows) { /* through the arena's logits chunk, then to the host */
+        const int R = N - r0 < e->logit_rows ? N - r0 : e->logit_rows;
+        k->linear_fwd(e->a.logits, V, e->a.lnf + (size_t)r0 * C, C, e->params + m->lm_head, NULL, R, C, V, 0);
+        k->download(logits + (size_t)r0 * V, e->a.logits, (size_t)R * V * sizeof(float));
+    }
 }
 
 double mm_batch_weight(const float *w, int B, int T) {
@@ -211,34 +278,43 @@ double mm_engine_head(mm_engine *e, const int32_t *tokens, const float *w, int B
                       double *wsum) {
     const mm_model *m = e->model;
     const int C = m->cfg.d_model, V = m->cfg.vocab_size;
+    const mm_kernels *k = e->k;
     mm_activations *a = &e->a;
+    /* the rows that carry loss, built on the host from the host inputs (in the arena itself on the CPU
+     * table, in host staging uploaded below on a device table) */
+    const int dev = k->device_memory;
+    int32_t *rows = dev ? e->h_rows : a->rows, *row_t = dev ? e->h_row_t : a->row_t;
+    float *row_w = dev ? e->h_row_w : a->row_w;
     int M = 0;
     double ws = 0.0;
     for (int b = 0; b < B; b++)
         for (int t = 0; t + 1 < T; t++) {
             float wt = w ? w[b * T + t + 1] : 1.0f;
             if (wt == 0.0f) continue;
-            a->rows[M] = b * T + t;
-            a->row_t[M] = tokens[b * T + t + 1];
-            a->row_w[M] = wt;
+            rows[M] = b * T + t;
+            row_t[M] = tokens[b * T + t + 1];
+            row_w[M] = wt;
             ws += wt;
             M++;
         }
+    k->upload(a->rows, rows, (size_t)M * sizeof(int32_t));
+    k->upload(a->row_t, row_t, (size_t)M * sizeof(int32_t));
+    k->upload(a->row_w, row_w, (size_t)M * sizeof(float));
     if (wsum) *wsum = ws;
-    if (backward) memset(a->d_lnf, 0, (size_t)B * T * C * sizeof(float));
-    const float *Wh = m->params + m->lm_head;
+    if (backward) k->zero(a->d_lnf, (size_t)B * T * C * sizeof(float));
+    const float *Wh = e->params + m->lm_head;
     float *dWh = e->dparams ? e->dparams + m->lm_head : NULL;
     double loss = 0.0;
     for (int r0 = 0; r0 < M; r0 += e->logit_rows) {
         int R = M - r0 < e->logit_rows ? M - r0 : e->logit_rows;
         float *xs = a->tmp; /* gathered ln_f rows [R, C] */
-        for (int i = 0; i < R; i++) memcpy(xs + (size_t)i * C, a->lnf + (size_t)a->rows[r0 + i] * C, C * sizeof(float));
-        e->k->linear_fwd(a->logits, V, xs, C, Wh, NULL, R, C, V, 0);
-        loss += e->k->xent_fwd_bwd(a->logits, a->row_t + r0, a->row_w + r0, R, V, scale);
+        k->gather_rows(xs, a->lnf, a->rows + r0, R, C);
+        k->linear_fwd(a->logits, V, xs, C, Wh, NULL, R, C, V, 0);
+        loss += k->xent_fwd_bwd(a->logits, a->row_t + r0, a->row_w + r0, R, V, scale);
         if (!backward) continue;
         float *dxs = a->d_small; /* [R, C] */
-        e->k->linear_bwd(dxs, C, dWh, NULL, a->logits, V, xs, C, Wh, R, C, V, 0);
-        for (int i = 0; i < R; i++) memcpy(a->d_lnf + (size_t)a->rows[r0 + i] * C, dxs + (size_t)i * C, C * sizeof(float));
+        k->linear_bwd(dxs, C, dWh, NULL, a->logits, V, xs, C, Wh, R, C, V, 0);
+        k->scatter_rows(a->d_lnf, dxs, a->rows + r0, R, C);
     }
     return loss;
 }

@@ -1,6 +1,9 @@
 /* Training/evaluation engine: forward, loss and hand-written backward of a model with optional
  * adapters, over a right-padded batch [B, T] of token ids.  All activations live in one arena sized
- * at init from (B, T, config); nothing is allocated inside a step. */
+ * at init from (B, T, config); nothing is allocated inside a step.  The engine touches activation and
+ * parameter memory only through the op table (kernels.h), so the same code runs on the CPU table (host
+ * memory, zero-copy) and on a device table (CUDA: weights, adapters and arena in device memory; tokens,
+ * loss weights and MMLoRA's global gates are host inputs that the engine uploads). */
 #ifndef MMLORA_ENGINE_H
 #define MMLORA_ENGINE_H
 #include "kernels.h"
@@ -31,6 +34,10 @@ typedef struct {
     const mm_kernels *k;
     mm_model *model;
     mm_adapters *ad;      /* NULL: no adapters */
+    /* Every buffer below (arena, params, dparams) is memory of the table k, reached only through its ops.
+     * On the CPU table params IS model->params (zero-copy); on a device table it is a copy uploaded at init
+     * (mm_engine_upload_params / mm_engine_download refresh either side). */
+    float *params;        /* base weights the ops read */
     float *dparams;       /* base-weight gradients (NULL when the base is frozen) */
     int B, T;             /* capacity */
     int logit_rows;       /* rows per lm-head chunk */
@@ -43,6 +50,11 @@ typedef struct {
     int train;            /* 1: dropouts active */
     uint64_t row0;        /* global row offset of this batch (data parallel ranks) */
     int recompute;        /* 1: activations of one layer at a time, recomputed in backward */
+    /* device tables only (NULL on the CPU table, where host inputs are used in place): the step's tokens
+     * in table memory, and host staging of the LM head's row lists before their upload */
+    int32_t *tok;
+    int32_t *h_rows, *h_row_t;
+    float *h_row_w;
 } mm_engine;
 
 int mm_engine_init(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *ad, int base_trainable, int B,
@@ -70,6 +82,11 @@ void mm_engine_backward(mm_engine *e, const int32_t *tokens, int B, int T);
 /* Convenience: forward + head + backward; returns Σ w·CE (gradients accumulate). */
 double mm_engine_step(mm_engine *e, const int32_t *tokens, const float *w, int B, int T, float scale,
                       double *wsum);
+/* Device tables: host model->params -> engine params; engine params and dparams -> host model->params and
+ * host_dparams (n_params floats; NULL: skip).  On the CPU table params are the model's own (no copy) and
+ * download copies dparams only. */
+void mm_engine_upload_params(mm_engine *e);
+void mm_engine_download(mm_engine *e, float *host_dparams);
 /* Σ w over the shifted targets of a batch (for normalizing over accumulated micro-batches). */
 double mm_batch_weight(const float *w, int B, int T);
 #endif

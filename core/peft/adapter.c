@@ -110,27 +110,127 @@ int mm_adapters_init_lora(mm_adapters *ad, const mm_model *m, int r, float alpha
     return 0;
 }
 
+/* the table whose memory holds the reserve buffers: the attached device table, else the host */
+static const mm_kernels *mem_of(const mm_adapters *ad) { return ad->mem ? ad->mem : &mm_kernels_cpu; }
+static void *mem_zalloc(const mm_kernels *k, size_t bytes) {
+    void *p = k->alloc(bytes ? bytes : 1);
+    k->zero(p, bytes);
+    return p;
+}
+
 void mm_adapters_reserve(mm_adapters *ad, int N) {
     if (N <= ad->reserved_rows) return;
+    const mm_kernels *k = mem_of(ad);
     for (int i = 0; i < ad->n_layers * ad->n_targets; i++) {
         mm_adapted *md = &ad->mods[i];
         if (md->n_experts) {
             if (!md->drop_bits) md->drop_bits = mm_xcalloc((size_t)md->n_experts, sizeof(uint64_t *));
             md->bits_rows = N;
             for (int e = 0; e < md->n_experts; e++) {
-                free(md->drop_bits[e]);
+                k->free(md->drop_bits[e]);
                 md->drop_bits[e] = md->experts[e].dropout > 0.0f
-                                       ? mm_xcalloc(((size_t)N * md->in + 63) / 64, sizeof(uint64_t))
+                                       ? mem_zalloc(k, ((size_t)N * md->in + 63) / 64 * sizeof(uint64_t))
                                        : NULL;
             }
         }
         if (!md->token_router) continue;
-        free(md->tr_probs);
-        free(md->tr_gates);
-        md->tr_probs = mm_xcalloc((size_t)N * (md->n_experts - md->routed_from), sizeof(float));
-        md->tr_gates = mm_xcalloc((size_t)N * (md->n_experts - md->routed_from), sizeof(float));
+        k->free(md->tr_probs);
+        k->free(md->tr_gates);
+        md->tr_probs = mem_zalloc(k, (size_t)N * (md->n_experts - md->routed_from) * sizeof(float));
+        md->tr_gates = mem_zalloc(k, (size_t)N * (md->n_experts - md->routed_from) * sizeof(float));
     }
     ad->reserved_rows = N;
+}
+
+/* frees the reserve buffers (through the table that allocated them) */
+static void release_reserve(mm_adapters *ad) {
+    const mm_kernels *k = mem_of(ad);
+    if (ad->mods)
+        for (int i = 0; i < ad->n_layers * ad->n_targets; i++) {
+            mm_adapted *md = &ad->mods[i];
+            k->free(md->tr_probs);
+            k->free(md->tr_gates);
+            md->tr_probs = md->tr_gates = NULL;
+            if (md->drop_bits)
+                for (int e = 0; e < md->n_experts; e++) k->free(md->drop_bits[e]);
+            free(md->drop_bits);
+            md->drop_bits = NULL;
+            md->bits_rows = 0;
+        }
+    ad->reserved_rows = 0;
+}
+
+int mm_adapters_attach(mm_adapters *ad, const mm_kernels *k, int max_rows) {
+    if (!k->device_memory) return 0;
+    const int groups = max_rows > 1 ? max_rows : 1;
+    if (ad->mem == k && ad->dev_gate_groups >= groups) return 0;
+    mm_adapters_detach(ad);
+    release_reserve(ad); /* host reserve buffers: reserved again in device memory */
+    const size_t bytes = (ad->n_params ? ad->n_params : 1) * sizeof(float);
+    const size_t gbytes = (size_t)groups * (ad->max_experts ? ad->max_experts : 1) * sizeof(float);
+    ad->mem = k;
+    ad->dev_params = k->alloc(bytes);
+    ad->dev_grads = k->alloc(bytes);
+    ad->dev_gates = mem_zalloc(k, gbytes);
+    ad->dev_dgates = mem_zalloc(k, gbytes);
+    ad->dev_gate_groups = groups;
+    mm_adapters_upload(ad);
+    return 0;
+}
+
+void mm_adapters_detach(mm_adapters *ad) {
+    if (!ad->mem) return;
+    const mm_kernels *k = ad->mem;
+    release_reserve(ad);
+    k->free(ad->dev_params);
+    k->free(ad->dev_grads);
+    k->free(ad->dev_gates);
+    k->free(ad->dev_dgates);
+    ad->dev_params = ad->dev_grads = ad->dev_gates = ad->dev_dgates = NULL;
+    ad->dev_gate_groups = 0;
+    ad->mem = NULL;
+}
+
+/* the extra block (MMLoRA's global router) is host-owned: read and written by host code only, never copied */
+void mm_adapters_download(mm_adapters *ad) {
+    if (!ad->mem || !ad->extra_off) return;
+    ad->mem->download(ad->params, ad->dev_params, ad->extra_off * sizeof(float));
+    ad->mem->download(ad->grads, ad->dev_grads, ad->extra_off * sizeof(float));
+}
+
+void mm_adapters_upload(mm_adapters *ad) {
+    if (!ad->mem || !ad->extra_off) return;
+    ad->mem->upload(ad->dev_params, ad->params, ad->extra_off * sizeof(float));
+    ad->mem->upload(ad->dev_grads, ad->grads, ad->extra_off * sizeof(float));
+}
+
+/* gate groups that N rows touch (row n uses group n / gate_group) */
+static int gate_groups(const mm_adapters *ad, int N) {
+    int g = ad->gate_group ? (N + ad->gate_group - 1) / ad->gate_group : 1;
+    if (g > ad->dev_gate_groups) {
+        fprintf(stderr, "mmlora: fatal: %d gate groups exceed the %d attached to the device\n", g, ad->dev_gate_groups);
+        abort();
+    }
+    return g;
+}
+
+void mm_adapters_gates_upload(mm_adapters *ad, int N) {
+    if (!ad->mem || !ad->gates) return;
+    ad->mem->upload(ad->dev_gates, ad->gates, (size_t)gate_groups(ad, N) * ad->max_experts * sizeof(float));
+}
+
+void mm_adapters_dgates_clear(mm_adapters *ad, int N) {
+    if (!ad->mem || !ad->dgates) return;
+    ad->mem->zero(ad->dev_dgates, (size_t)gate_groups(ad, N) * ad->max_experts * sizeof(float));
+}
+
+void mm_adapters_dgates_download(mm_adapters *ad, int N) {
+    if (!ad->mem || !ad->dgates) return;
+    const size_t n = (size_t)gate_groups(ad, N) * ad->max_experts;
+    float *tmp = mm_xmalloc(n * sizeof(float));
+    ad->mem->download(tmp, ad->dev_dgates, n * sizeof(float));
+    for (size_t i = 0; i < n; i++) ad->dgates[i] += tmp[i];
+    free(tmp);
 }
 
 size_t mm_adapters_reserve_bytes(const mm_adapters *ad, int N) {
@@ -145,42 +245,14 @@ size_t mm_adapters_reserve_bytes(const mm_adapters *ad, int N) {
 }
 
 void mm_adapters_free(mm_adapters *ad) {
+    mm_adapters_detach(ad);
+    release_reserve(ad);
     if (ad->mods)
-        for (int i = 0; i < ad->n_layers * ad->n_targets; i++) {
-            free(ad->mods[i].experts);
-            free(ad->mods[i].tr_probs);
-            free(ad->mods[i].tr_gates);
-            if (ad->mods[i].drop_bits)
-                for (int e = 0; e < ad->mods[i].n_experts; e++) free(ad->mods[i].drop_bits[e]);
-            free(ad->mods[i].drop_bits);
-        }
+        for (int i = 0; i < ad->n_layers * ad->n_targets; i++) free(ad->mods[i].experts);
     free(ad->mods);
     free(ad->params);
     free(ad->grads);
     memset(ad, 0, sizeof *ad);
-}
-
-void mm_topk_renorm(const float *p, int E, int k, float *w) {
-    int sel[MM_MAX_EXPERTS];
-    int used[MM_MAX_EXPERTS] = {0};
-    for (int j = 0; j < k; j++) {
-        int best = -1;
-        for (int e = 0; e < E; e++)
-            if (!used[e] && (best < 0 || p[e] > p[best])) best = e;
-        used[best] = 1;
-        sel[j] = best;
-    }
-    float s = 0.0f;
-    for (int j = 0; j < k; j++) s += p[sel[j]];
-    for (int e = 0; e < E; e++) w[e] = 0.0f;
-    for (int j = 0; j < k; j++) w[sel[j]] = p[sel[j]] / s;
-}
-
-void mm_topk_renorm_bwd(const float *p, const float *w, const float *dw, int E, float *dp) {
-    float s = 0.0f, dot = 0.0f;
-    for (int e = 0; e < E; e++)
-        if (w[e] != 0.0f) { s += p[e]; dot += dw[e] * w[e]; }
-    for (int e = 0; e < E; e++) dp[e] = (w[e] != 0.0f && s > 0.0f) ? (dw[e] - dot) / s : 0.0f;
 }
 
 size_t mm_adapted_scratch(int N, int in, int out, int r_total, int n_experts) {
@@ -188,18 +260,25 @@ size_t mm_adapted_scratch(int N, int in, int out, int r_total, int n_experts) {
     return 2 * (size_t)N * in + 2 * (size_t)N * (r_total > 0 ? r_total : 1) + (size_t)N * n_experts + 64;
 }
 
-/* gate of row n for expert e: token router, group gates, or 1 */
-static inline float gate_at(const mm_adapters *ad, const mm_adapted *md, int n, int e) {
-    if (md->token_router)
-        return e < md->routed_from ? 1.0f
-                                   : md->tr_gates[(size_t)n * (md->n_experts - md->routed_from) + (e - md->routed_from)];
-    if (!ad->gates) return 1.0f;
-    int g = ad->gate_group ? n / ad->gate_group : 0;
-    return ad->gates[(size_t)g * ad->max_experts + e];
-}
+/* the adapters' memory as the ops see it: device copies when attached, else the host buffers */
+static inline float *P(const mm_adapters *ad) { return ad->mem ? ad->dev_params : ad->params; }
+static inline float *G(const mm_adapters *ad) { return ad->mem ? ad->dev_grads : ad->grads; }
+
 /* 1 when every row of this module has the same gate for expert e (no per-row work needed) */
 static inline int gate_uniform(const mm_adapters *ad, const mm_adapted *md) {
     return !md->token_router && (!ad->gates || ad->gate_group == 0);
+}
+/* the common gate of expert e when gate_uniform (read on the host: the global gates are host data) */
+static inline float uniform_gate(const mm_adapters *ad, int e) { return ad->gates ? ad->gates[e] : 1.0f; }
+/* per-row gates of expert e as row_scale takes them: row n's gate is g[(n / group)·stride] (NULL: 1) */
+typedef struct { const float *g; int stride, group; } row_gates;
+static row_gates gates_of(const mm_adapters *ad, const mm_adapted *md, int e) {
+    if (md->token_router) {
+        const int Er = md->n_experts - md->routed_from;
+        if (e < md->routed_from) return (row_gates){NULL, 0, 1};
+        return (row_gates){md->tr_gates + (e - md->routed_from), Er, 1};
+    }
+    return (row_gates){(ad->mem ? ad->dev_gates : ad->gates) + e, ad->max_experts, ad->gate_group};
 }
 
 /* drop_e(x) for expert e into out (or returns x when dropout is off).  make_mask: draw the step's mask
@@ -225,15 +304,8 @@ static const float *dropped_input(const mm_kernels *k, const mm_adapted *md, con
 static void token_router_fwd(const mm_kernels *k, const mm_adapters *ad, const mm_adapted *md, const float *x, int N) {
     const int E = md->n_experts - md->routed_from;
     /* logits = x·Rᵀ, softmax in fp32, top-k renormalized */
-    k->gemm(0, 1, N, E, md->in, 1.0f, x, md->in, ad->params + md->r_off, md->in, 0.0f, md->tr_probs, E);
-    for (int n = 0; n < N; n++) {
-        float *p = md->tr_probs + (size_t)n * E;
-        float mx = p[0], s = 0.0f;
-        for (int e = 1; e < E; e++) mx = p[e] > mx ? p[e] : mx;
-        for (int e = 0; e < E; e++) { p[e] = expf(p[e] - mx); s += p[e]; }
-        for (int e = 0; e < E; e++) p[e] /= s;
-        mm_topk_renorm(p, E, md->top_k, md->tr_gates + (size_t)n * E);
-    }
+    k->gemm(0, 1, N, E, md->in, 1.0f, x, md->in, P(ad) + md->r_off, md->in, 0.0f, md->tr_probs, E);
+    k->softmax_topk_rows(md->tr_probs, md->tr_gates, N, E, md->top_k);
 }
 
 void mm_adapted_fwd(const mm_kernels *k, const mm_adapters *ad, const mm_adapted *md, float *y, int ldy,
@@ -246,19 +318,16 @@ void mm_adapted_fwd(const mm_kernels *k, const mm_adapters *ad, const mm_adapted
         const float *h = dropped_input(k, md, ex, x, N, h_buf, drop_base, layer, target, e, row0, 1);
         float *ue = u + ex->u_col;
         /* u_e[N, r] = h · Aᵀ */
-        k->gemm(0, 1, N, ex->r, md->in, 1.0f, h, md->in, ad->params + ex->a_off, md->in, 0.0f, ue, md->r_total);
+        k->gemm(0, 1, N, ex->r, md->in, 1.0f, h, md->in, P(ad) + ex->a_off, md->in, 0.0f, ue, md->r_total);
         if (gate_uniform(ad, md)) {
-            float g = gate_at(ad, md, 0, e);
+            float g = uniform_gate(ad, e);
             if (g == 0.0f) continue;
-            k->gemm(0, 1, N, md->out, ex->r, g * ex->scale, ue, md->r_total, ad->params + ex->b_off, ex->r, 1.0f, y,
-                    ldy);
+            k->gemm(0, 1, N, md->out, ex->r, g * ex->scale, ue, md->r_total, P(ad) + ex->b_off, ex->r, 1.0f, y, ldy);
         } else {
             /* per-row gates: gu = g_row ⊙ u_e, then y += s·gu·Bᵀ */
-            for (int n = 0; n < N; n++) {
-                float g = gate_at(ad, md, n, e);
-                for (int c = 0; c < ex->r; c++) gu[(size_t)n * ex->r + c] = g * ue[(size_t)n * md->r_total + c];
-            }
-            k->gemm(0, 1, N, md->out, ex->r, ex->scale, gu, ex->r, ad->params + ex->b_off, ex->r, 1.0f, y, ldy);
+            row_gates rg = gates_of(ad, md, e);
+            k->row_scale(gu, ex->r, ue, md->r_total, rg.g, rg.stride, rg.group, 1.0f, N, ex->r);
+            k->gemm(0, 1, N, md->out, ex->r, ex->scale, gu, ex->r, P(ad) + ex->b_off, ex->r, 1.0f, y, ldy);
         }
     }
 }
@@ -273,73 +342,52 @@ void mm_adapted_bwd(const mm_kernels *k, mm_adapters *ad, const mm_adapted *md, 
     float *gu = v + (size_t)N * md->r_total;            /* N * r: g ⊙ u (then reused for du) */
     float *dgate = gu + (size_t)N * md->r_total;        /* N * E: per-row dL/dgate */
     const int want_dgate = md->token_router || (!uniform && ad->dgates);
-    if (want_dgate) memset(dgate, 0, (size_t)N * E * sizeof(float));
+    if (want_dgate) k->zero(dgate, (size_t)N * E * sizeof(float));
     for (int e = 0; e < E; e++) {
         const mm_expert *ex = &md->experts[e];
         const float *ue = u + ex->u_col;
-        float gs = uniform ? gate_at(ad, md, 0, e) * ex->scale : ex->scale;
+        float gs = uniform ? uniform_gate(ad, e) * ex->scale : ex->scale;
         if (gs == 0.0f) continue; /* unselected expert: exactly zero gradient */
         /* v[N, r] = dy · B */
-        k->gemm(0, 0, N, ex->r, md->out, 1.0f, dy, lddy, ad->params + ex->b_off, ex->r, 0.0f, v, ex->r);
+        k->gemm(0, 0, N, ex->r, md->out, 1.0f, dy, lddy, P(ad) + ex->b_off, ex->r, 0.0f, v, ex->r);
         const float *du;
         if (uniform) {
             /* dB += gs · dyᵀ·u ; du = gs · v */
-            k->gemm(1, 0, md->out, ex->r, N, gs, dy, lddy, ue, md->r_total, 1.0f, ad->grads + ex->b_off, ex->r);
-            for (size_t i = 0; i < (size_t)N * ex->r; i++) v[i] *= gs;
+            k->gemm(1, 0, md->out, ex->r, N, gs, dy, lddy, ue, md->r_total, 1.0f, G(ad) + ex->b_off, ex->r);
+            k->row_scale(v, ex->r, v, ex->r, NULL, 0, 1, gs, N, ex->r);
             du = v;
         } else {
-            for (int n = 0; n < N; n++) {
-                float g = gate_at(ad, md, n, e);
-                const float *ur = ue + (size_t)n * md->r_total;
-                float *vr = v + (size_t)n * ex->r, *gr = gu + (size_t)n * ex->r;
-                if (want_dgate) {
-                    float s = 0.0f;
-                    for (int c = 0; c < ex->r; c++) s += vr[c] * ur[c];
-                    dgate[(size_t)n * E + e] = ex->scale * s;
-                }
-                for (int c = 0; c < ex->r; c++) gr[c] = g * ur[c];
-            }
+            row_gates rg = gates_of(ad, md, e);
+            /* dL/dgate of each row = s · v·u; gu = g ⊙ u */
+            if (want_dgate) k->row_dot(dgate + e, E, v, ex->r, ue, md->r_total, ex->scale, N, ex->r);
+            k->row_scale(gu, ex->r, ue, md->r_total, rg.g, rg.stride, rg.group, 1.0f, N, ex->r);
             /* dB += s · dyᵀ·(g ⊙ u) */
-            k->gemm(1, 0, md->out, ex->r, N, ex->scale, dy, lddy, gu, ex->r, 1.0f, ad->grads + ex->b_off, ex->r);
+            k->gemm(1, 0, md->out, ex->r, N, ex->scale, dy, lddy, gu, ex->r, 1.0f, G(ad) + ex->b_off, ex->r);
             /* du = s · g ⊙ v */
-            for (int n = 0; n < N; n++) {
-                float gsn = ex->scale * gate_at(ad, md, n, e);
-                for (int c = 0; c < ex->r; c++) v[(size_t)n * ex->r + c] *= gsn;
-            }
+            k->row_scale(v, ex->r, v, ex->r, rg.g, rg.stride, rg.group, ex->scale, N, ex->r);
             du = v;
         }
         /* dA[r, in] += duᵀ · drop(x) */
         const float *h = dropped_input(k, md, ex, x, N, h_buf, drop_base, layer, target, e, row0, 0);
-        k->gemm(1, 0, ex->r, md->in, N, 1.0f, du, ex->r, h, md->in, 1.0f, ad->grads + ex->a_off, md->in);
+        k->gemm(1, 0, ex->r, md->in, N, 1.0f, du, ex->r, h, md->in, 1.0f, G(ad) + ex->a_off, md->in);
         if (!dx) continue;
         if (ex->dropout <= 0.0f || drop_base.p == 0.0f) {
-            k->gemm(0, 0, N, md->in, ex->r, 1.0f, du, ex->r, ad->params + ex->a_off, md->in, 1.0f, dx, md->in);
+            k->gemm(0, 0, N, md->in, ex->r, 1.0f, du, ex->r, P(ad) + ex->a_off, md->in, 1.0f, dx, md->in);
         } else {
-            k->gemm(0, 0, N, md->in, ex->r, 1.0f, du, ex->r, ad->params + ex->a_off, md->in, 0.0f, dh, md->in);
+            k->gemm(0, 0, N, md->in, ex->r, 1.0f, du, ex->r, P(ad) + ex->a_off, md->in, 0.0f, dh, md->in);
             dropped_input(k, md, ex, dh, N, dh, drop_base, layer, target, e, row0, 0);
-            size_t n = (size_t)N * md->in;
-            for (size_t i = 0; i < n; i++) dx[i] += dh[i];
+            k->add(dx, dx, dh, (size_t)N * md->in);
         }
     }
     if (md->token_router) {
         /* through the renormalized top-k and the softmax to the router logits, then R and x */
         const int Er = E - md->routed_from;
         float *dlog = h_buf; /* N * Er <= N * in */
-        for (int n = 0; n < N; n++) {
-            const float *p = md->tr_probs + (size_t)n * Er, *w = md->tr_gates + (size_t)n * Er;
-            float dp[MM_MAX_EXPERTS];
-            mm_topk_renorm_bwd(p, w, dgate + (size_t)n * E + md->routed_from, Er, dp);
-            float dot = 0.0f;
-            for (int e = 0; e < Er; e++) dot += dp[e] * p[e];
-            for (int e = 0; e < Er; e++) dlog[(size_t)n * Er + e] = p[e] * (dp[e] - dot);
-        }
-        k->gemm(1, 0, Er, md->in, N, 1.0f, dlog, Er, x, md->in, 1.0f, ad->grads + md->r_off, md->in);
-        if (dx) k->gemm(0, 0, N, md->in, Er, 1.0f, dlog, Er, ad->params + md->r_off, md->in, 1.0f, dx, md->in);
+        k->softmax_topk_bwd_rows(dlog, md->tr_probs, md->tr_gates, dgate + md->routed_from, E, N, Er);
+        k->gemm(1, 0, Er, md->in, N, 1.0f, dlog, Er, x, md->in, 1.0f, G(ad) + md->r_off, md->in);
+        if (dx) k->gemm(0, 0, N, md->in, Er, 1.0f, dlog, Er, P(ad) + md->r_off, md->in, 1.0f, dx, md->in);
     } else if (want_dgate) {
         /* group gates: Σ over the rows of each group */
-        for (int n = 0; n < N; n++) {
-            int g = ad->gate_group ? n / ad->gate_group : 0;
-            for (int e = 0; e < E; e++) ad->dgates[(size_t)g * ad->max_experts + e] += dgate[(size_t)n * E + e];
-        }
+        k->group_sum_rows(ad->mem ? ad->dev_dgates : ad->dgates, ad->max_experts, dgate, E, N, E, ad->gate_group);
     }
 }

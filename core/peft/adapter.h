@@ -57,6 +57,14 @@ typedef struct {
     int gate_group;
     int reserved_rows;
     char method[32];
+    /* Memory of the op table that runs the adapters.  On the CPU path (nothing attached) `mem` is NULL and the
+     * ops use params/grads/gates/dgates and host reserve buffers directly.  mm_adapters_attach() with a
+     * device-memory table puts params, grads, the step's gates and gate gradients, and every reserve buffer
+     * (dropout masks, token-router probabilities and gates) in that table's memory; the host buffers then
+     * only change through mm_adapters_download / _upload and the gate exchange below. */
+    const mm_kernels *mem;
+    float *dev_params, *dev_grads, *dev_gates, *dev_dgates;
+    int dev_gate_groups;    /* capacity of dev_gates / dev_dgates in gate groups (rows of max_experts) */
 } mm_adapters;
 
 /* Build adapters from a per-module spec.  A ~ kaiming-uniform(a=√5) = U(−1/√in, 1/√in), B = 0, token
@@ -71,6 +79,24 @@ void mm_adapters_reserve(mm_adapters *ad, int N);
 /* bytes mm_adapters_reserve(ad, N) allocates (dropout masks, token-router probabilities and gates) */
 size_t mm_adapters_reserve_bytes(const mm_adapters *ad, int N);
 void mm_adapters_free(mm_adapters *ad);
+/* Device memory for the adapters when k's memory is not the host's (k->device_memory): copies of params
+ * and grads (uploaded now), gate buffers for up to max_rows rows, and the reserve buffers moved to the
+ * device (reserve again afterwards).  Nothing happens for a host table.  Returns 0.  mm_engine_init
+ * attaches and mm_engine_free downloads and detaches: on a device table one engine at a time per
+ * adapters (a second engine on the same adapters shares the copies and loses them when the first is freed). */
+int mm_adapters_attach(mm_adapters *ad, const mm_kernels *k, int max_rows);
+/* frees the device copies (after mm_adapters_download when their contents are wanted); no-op when unattached */
+void mm_adapters_detach(mm_adapters *ad);
+/* device -> host params and grads / host -> device params and grads (no-ops when unattached).  Only the
+ * modules' block [0, extra_off) travels: the extra block (MMLoRA's global router) is host-owned. */
+void mm_adapters_download(mm_adapters *ad);
+void mm_adapters_upload(mm_adapters *ad);
+/* The global gates stay on the host (MMLoRA's router is host code).  Before a forward over N rows:
+ * upload the host gates; before a backward: clear the device gate gradients; after it: add them into the
+ * host dgates.  All three are no-ops when unattached (the ops then read and write the host arrays). */
+void mm_adapters_gates_upload(mm_adapters *ad, int N);
+void mm_adapters_dgates_clear(mm_adapters *ad, int N);
+void mm_adapters_dgates_download(mm_adapters *ad, int N);
 static inline mm_adapted *mm_adapted_at(const mm_adapters *ad, int layer, int target) {
     return &ad->mods[layer * ad->n_targets + target];
 }
@@ -89,8 +115,5 @@ void mm_adapted_bwd(const mm_kernels *k, mm_adapters *ad, const mm_adapted *md, 
                     int target, uint64_t row0);
 size_t mm_adapted_scratch(int N, int in, int out, int r_total, int n_experts);
 
-/* top-k of p[E] (ties: lower index first), kept weights renormalized to sum 1, others exactly 0 */
-void mm_topk_renorm(const float *p, int E, int k, float *w);
-/* given probabilities p and renormalized weights w (from mm_topk_renorm) and dL/dw, returns dL/dp */
-void mm_topk_renorm_bwd(const float *p, const float *w, const float *dw, int E, float *dp);
+/* mm_topk_renorm / mm_topk_renorm_bwd: kernels.h (the CPU token-router ops use them) */
 #endif

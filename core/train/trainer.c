@@ -30,6 +30,9 @@ int mm_trainer_init(mm_trainer *tr, mm_engine *e, const mm_train_config *cfg) {
     tr->cfg = *cfg;
     if (tr->cfg.accum < 1) tr->cfg.accum = 1;
     tr->engine = e;
+    if (e->k->device_memory) /* the loop below (normalize, clip) and the checkpoints work on host memory */
+        return mm_fail("trainer: op table '%s' keeps parameters in device memory; the trainer runs on the CPU "
+                       "table only (a device table drives mm_engine_step)", e->k->name);
     if (e->dparams) {
         tr->p = e->model->params;
         tr->g = e->dparams;

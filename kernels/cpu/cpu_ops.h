@@ -40,4 +40,21 @@ void cpu_dropout_apply_bits(float *y, const float *x, size_t n, const uint64_t *
 double cpu_xent_fwd_bwd(float *logits, const int32_t *targets, const float *weights, int N, int V, float scale);
 void cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
                float eps, float wd, int t);
+/* memory (memory.c) */
+void *cpu_alloc(size_t bytes);
+void cpu_free(void *p);
+void cpu_copy(void *dst, const void *src, size_t bytes); /* upload and download */
+void cpu_zero(void *p, size_t bytes);
+/* rows.c */
+void cpu_add(float *y, const float *a, const float *b, size_t n);
+void cpu_gather_rows(float *dst, const float *src, const int32_t *rows, int R, int C);
+void cpu_scatter_rows(float *dst, const float *src, const int32_t *rows, int R, int C);
+void cpu_positions(int32_t *pos, int B, int T);
+void cpu_row_scale(float *y, int ldy, const float *x, int ldx, const float *g, int g_stride, int group, float s,
+                   int N, int C);
+void cpu_row_dot(float *out, int ld_out, const float *a, int lda, const float *b, int ldb, float s, int N, int C);
+void cpu_group_sum_rows(float *out, int ld_out, const float *x, int ldx, int N, int E, int group);
+void cpu_softmax_topk_rows(float *probs, float *gates, int N, int E, int top_k);
+void cpu_softmax_topk_bwd_rows(float *dlogits, const float *probs, const float *gates, const float *dgates,
+                               int ld_dgates, int N, int E);
 #endif

@@ -3,6 +3,7 @@
 
 const mm_kernels mm_kernels_cpu = {
     .name = "cpu",
+    .device_memory = 0,
     .gemm = cpu_gemm,
     .linear_fwd = cpu_linear_fwd,
     .linear_bwd = cpu_linear_bwd,
@@ -25,6 +26,20 @@ const mm_kernels mm_kernels_cpu = {
     .adamw = cpu_adamw,
     .dropout_bits = cpu_dropout_bits,
     .dropout_apply_bits = cpu_dropout_apply_bits,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_copy,
+    .download = cpu_copy,
+    .zero = cpu_zero,
+    .add = cpu_add,
+    .gather_rows = cpu_gather_rows,
+    .scatter_rows = cpu_scatter_rows,
+    .positions = cpu_positions,
+    .row_scale = cpu_row_scale,
+    .row_dot = cpu_row_dot,
+    .group_sum_rows = cpu_group_sum_rows,
+    .softmax_topk_rows = cpu_softmax_topk_rows,
+    .softmax_topk_bwd_rows = cpu_softmax_topk_bwd_rows,
 };
 
 /* Overridden by the CUDA backend when it is linked in. */

@@ -50,6 +50,23 @@ void cuda_attention_rows(float *out, int ldout, const float *q, int ldq, const f
 double cuda_xent_fwd_bwd(float *logits, const int32_t *targets, const float *weights, int N, int V, float scale);
 void cuda_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
                 float eps, float wd, int t);
+/* rows.cu: memory and the small row ops */
+void *cuda_alloc(size_t bytes);
+void cuda_free(void *p);
+void cuda_upload(void *dst, const void *src, size_t bytes);
+void cuda_download(void *dst, const void *src, size_t bytes);
+void cuda_zero(void *p, size_t bytes);
+void cuda_add(float *y, const float *a, const float *b, size_t n);
+void cuda_gather_rows(float *dst, const float *src, const int32_t *rows, int R, int C);
+void cuda_scatter_rows(float *dst, const float *src, const int32_t *rows, int R, int C);
+void cuda_positions(int32_t *pos, int B, int T);
+void cuda_row_scale(float *y, int ldy, const float *x, int ldx, const float *g, int g_stride, int group, float s,
+                    int N, int C);
+void cuda_row_dot(float *out, int ld_out, const float *a, int lda, const float *b, int ldb, float s, int N, int C);
+void cuda_group_sum_rows(float *out, int ld_out, const float *x, int ldx, int N, int E, int group);
+void cuda_softmax_topk_rows(float *probs, float *gates, int N, int E, int top_k);
+void cuda_softmax_topk_bwd_rows(float *dlogits, const float *probs, const float *gates, const float *dgates,
+                                int ld_dgates, int N, int E);
 #ifdef __cplusplus
 }
 #endif

@@ -5,10 +5,12 @@
 #include "cuda/cuda_util.h"
 
 /* positional (C++17 has no designated initializers): the count check catches a table that grew */
-static_assert(sizeof(mm_kernels) == 23 * sizeof(void *), "kernels.h changed: update the CUDA table");
+/* name + device_memory (an int, padded to a pointer's size) + 36 function pointers */
+static_assert(sizeof(mm_kernels) == 38 * sizeof(void *), "kernels.h changed: update the CUDA table");
 
 static const mm_kernels table = {
     /* .name = */ "cuda",
+    /* .device_memory = */ 1,
     /* .gemm = */ cuda_gemm,
     /* .linear_fwd = */ cuda_linear_fwd,
     /* .linear_bwd = */ cuda_linear_bwd,
@@ -31,6 +33,20 @@ static const mm_kernels table = {
     /* .adamw = */ cuda_adamw,
     /* .dropout_bits = */ cuda_dropout_bits,
     /* .dropout_apply_bits = */ cuda_dropout_apply_bits,
+    /* .alloc = */ cuda_alloc,
+    /* .free = */ cuda_free,
+    /* .upload = */ cuda_upload,
+    /* .download = */ cuda_download,
+    /* .zero = */ cuda_zero,
+    /* .add = */ cuda_add,
+    /* .gather_rows = */ cuda_gather_rows,
+    /* .scatter_rows = */ cuda_scatter_rows,
+    /* .positions = */ cuda_positions,
+    /* .row_scale = */ cuda_row_scale,
+    /* .row_dot = */ cuda_row_dot,
+    /* .group_sum_rows = */ cuda_group_sum_rows,
+    /* .softmax_topk_rows = */ cuda_softmax_topk_rows,
+    /* .softmax_topk_bwd_rows = */ cuda_softmax_topk_bwd_rows,
 };
 
 extern "C" const mm_kernels *mm_kernels_cuda(void) {

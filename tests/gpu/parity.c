@@ -554,6 +554,113 @@ static void t_bf16(void) {
     }
 }
 
+/* ------------------------------------------------------------------ the memory and row ops (engine/adapters) */
+static void t_memory(void) {
+    const size_t n = 10007;
+    float *h = mm_xmalloc(n * sizeof(float)), *back = mm_xmalloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) h[i] = frand();
+    float *d = GPU->alloc(n * sizeof(float));
+    GPU->upload(d, h, n * sizeof(float));
+    GPU->zero(d + 100, 50 * sizeof(float));
+    for (size_t i = 100; i < 150; i++) h[i] = 0.0f;
+    for (size_t i = 0; i < n; i++) back[i] = NAN;
+    GPU->download(back, d, n * sizeof(float));
+    report("alloc/upload/zero/download", memcmp(back, h, n * sizeof(float)) == 0, "round trip of %zu floats", n);
+    GPU->free(d);
+    GPU->free(NULL);
+    free(h), free(back);
+}
+
+static void t_rows(void) {
+    const size_t n = 100003;
+    buf a = brand(n, 2), b = brand(n, 1), y = bpoison(n);
+    CPU->add(y.h, a.h, b.h, n);
+    GPU->add(y.d, a.d, b.d, n);
+    check_bits("add", &y);
+    CPU->add(a.h, a.h, b.h, n); /* in place, as dx += dh */
+    GPU->add(a.d, a.d, b.d, n);
+    check_bits("add (in place)", &a);
+    bfree(&a), bfree(&b), bfree(&y);
+
+    const int NR = 300, C = 72, R = 111;
+    buf src = brand((size_t)NR * C, 1), g = bpoison((size_t)R * C), sc = bpoison((size_t)NR * C);
+    ibuf rows = inew(R, 0, 1);
+    for (int i = 0; i < R; i++) rows.h[i] = (i * 37 + 5) % NR; /* distinct */
+    if (mm_cuda_h2d(rows.d, rows.h, R * sizeof(int32_t))) die("h2d");
+    CPU->gather_rows(g.h, src.h, rows.h, R, C);
+    GPU->gather_rows(g.d, src.d, rows.d, R, C);
+    check_bits("gather_rows", &g);
+    CPU->scatter_rows(sc.h, g.h, rows.h, R, C); /* untouched rows stay NaN on both sides */
+    GPU->scatter_rows(sc.d, g.d, rows.d, R, C);
+    check_bits("scatter_rows", &sc);
+    bfree(&src), bfree(&g), bfree(&sc), ifree(&rows);
+
+    const int PB = 5, PT = 77;
+    ibuf pos = inew((size_t)PB * PT, -9, -8);
+    int32_t *ph = mm_xmalloc(sizeof(int32_t) * PB * PT);
+    CPU->positions(pos.h, PB, PT);
+    GPU->positions(pos.d, PB, PT);
+    if (mm_cuda_d2h(ph, pos.d, sizeof(int32_t) * PB * PT)) die("d2h");
+    report("positions", memcmp(ph, pos.h, sizeof(int32_t) * PB * PT) == 0, "B %d T %d", PB, PT);
+    free(ph), ifree(&pos);
+
+    /* per-row gates as the adapters use them: u rows of stride ld, gates grouped by sequence or per token */
+    const int N = 517, r = 13, ld = 29, E = 5, group = 47, G = (N + group - 1) / group;
+    buf u = brand((size_t)N * ld, 1), v = brand((size_t)N * r, 1), gates = brand((size_t)G * E, 1);
+    buf tg = brand((size_t)N * E, 1);
+    for (int mode = 0; mode < 3; mode++) { /* group gates, token gates, none */
+        const float *gh = mode == 0 ? gates.h + 2 : mode == 1 ? tg.h + 3 : NULL;
+        const float *gd = mode == 0 ? gates.d + 2 : mode == 1 ? tg.d + 3 : NULL;
+        const int st = mode == 2 ? 0 : E, gr = mode == 0 ? group : 1;
+        buf gu = bpoison((size_t)N * r);
+        CPU->row_scale(gu.h, r, u.h, ld, gh, st, gr, 1.0f, N, r);
+        GPU->row_scale(gu.d, r, u.d, ld, gd, st, gr, 1.0f, N, r);
+        check_bits(mode == 0 ? "row_scale group gates" : mode == 1 ? "row_scale token gates" : "row_scale no gates", &gu);
+        buf vv = bclone(&v);
+        CPU->row_scale(vv.h, r, vv.h, r, gh, st, gr, 0.37f, N, r);
+        GPU->row_scale(vv.d, r, vv.d, r, gd, st, gr, 0.37f, N, r);
+        check_bits("row_scale in place, s=0.37", &vv);
+        bfree(&gu), bfree(&vv);
+    }
+    buf dg = bpoison((size_t)N * E);
+    for (int e = 0; e < E; e++) {
+        CPU->row_dot(dg.h + e, E, v.h, r, u.h, ld, 0.5f, N, r);
+        GPU->row_dot(dg.d + e, E, v.d, r, u.d, ld, 0.5f, N, r);
+    }
+    check_bits("row_dot", &dg);
+    bpush(&dg);
+    for (int grp = 0; grp < 2; grp++) {
+        buf out = brand((size_t)G * E + 3, 1); /* accumulates */
+        CPU->group_sum_rows(out.h, E, dg.h, E, N, E, grp ? group : 0);
+        GPU->group_sum_rows(out.d, E, dg.d, E, N, E, grp ? group : 0);
+        check_bits(grp ? "group_sum_rows group 47" : "group_sum_rows one group", &out);
+        bfree(&out);
+    }
+    bfree(&u), bfree(&v), bfree(&gates), bfree(&tg), bfree(&dg);
+
+    /* token router: softmax + top-k renormalized, then its backward */
+    const int TN = 1031;
+    const int cases[][2] = {{8, 2}, {6, 1}, {16, 4}};
+    for (int c = 0; c < 3; c++) {
+        const int TE = cases[c][0], K = cases[c][1], LDD = TE + 2;
+        buf p = brand((size_t)TN * TE, 3), w = bpoison((size_t)TN * TE);
+        CPU->softmax_topk_rows(p.h, w.h, TN, TE, K);
+        GPU->softmax_topk_rows(p.d, w.d, TN, TE, K);
+        char name[64];
+        snprintf(name, sizeof name, "softmax_topk_rows.probs E=%d k=%d", TE, K);
+        check(name, &p, TOL_EW);
+        snprintf(name, sizeof name, "softmax_topk_rows.gates E=%d k=%d", TE, K);
+        check(name, &w, TOL_EW);
+        bpush(&p), bpush(&w); /* backward from the CPU's forward on both sides (same selection) */
+        buf dgates = brand((size_t)TN * LDD, 1), dl = bpoison((size_t)TN * TE);
+        CPU->softmax_topk_bwd_rows(dl.h, p.h, w.h, dgates.h + 1, LDD, TN, TE);
+        GPU->softmax_topk_bwd_rows(dl.d, p.d, w.d, dgates.d + 1, LDD, TN, TE);
+        snprintf(name, sizeof name, "softmax_topk_bwd_rows E=%d k=%d", TE, K);
+        check(name, &dl, TOL_EW);
+        bfree(&p), bfree(&w), bfree(&dgates), bfree(&dl);
+    }
+}
+
 int main(void) {
     char dev[160];
     if (mm_cuda_device_count() <= 0) {
@@ -588,6 +695,8 @@ int main(void) {
     t_xent(9, 1000);
     t_xent(4, 49152);
     t_bf16();
+    t_memory();
+    t_rows();
     if (mm_cuda_sync()) die("final sync");
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;

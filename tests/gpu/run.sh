@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # One call on a GPU host: build everything, CPU-vs-CUDA op parity (plain, then under compute-sanitizer
-# memcheck when it is installed), cuBLAS GEMM throughput, CUDA op timings.  Logs go to $OUT (default
-# ./gpu-out); a short table is printed last.  The whole run is held under a 450 s budget (each step gets
-# at most what is left).  Exit status: 0 parity passed (and memcheck clean when it ran), 1 parity failures,
-# 2 no device, 3 build failed, 4 parity passed but memcheck reported errors, 124/137 parity timed out.
+# memcheck when it is installed), full-step engine parity (CPU table vs CUDA table: one training step of
+# full fine-tuning, LoRA-Mix, MMLoRA and MoLA on both tiny fixture models), cuBLAS GEMM throughput, CUDA op
+# timings.  Logs go to $OUT (default ./gpu-out); a short table is printed last.  The whole run is held under
+# a 450 s budget (each step gets at most what is left).  Exit status: 0 parity passed (and memcheck clean
+# when it ran), 1 op-parity failures, 2 no device, 3 build failed, 4 parity passed but memcheck reported
+# errors, 5 op parity passed but engine parity failed, 124/137 parity timed out.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-./gpu-out}
@@ -27,7 +29,7 @@ step() {
 { date -u; uname -a; nvidia-smi 2>&1 | head -20; nvcc --version 2>&1 | tail -2; } >"$OUT/host.txt"
 git log --oneline -1 >>"$OUT/host.txt" 2>/dev/null
 
-step build 300 "$OUT/build.log" make -j16 all cuda gpu-parity gpu-bench
+step build 300 "$OUT/build.log" make -j16 all cuda gpu-parity gpu-engine-parity gpu-bench
 build_rc=$?
 if [ $build_rc -ne 0 ]; then
     echo "== full build failed (last lines of $OUT/build.log below); trying the minimal GPU build (make gpu-min)"
@@ -48,6 +50,12 @@ if [ -n "$SANITIZER" ]; then
 else
     echo "memcheck skipped (no compute-sanitizer)" | tee -a "$OUT/steps.txt"; memcheck_rc=-
 fi
+if [ -x build/gpu/engine_parity ]; then
+    MMLORA_CUDA_SYNC=1 step engine_parity 120 "$OUT/engine_parity.log" build/gpu/engine_parity
+    engine_rc=$?
+else
+    echo "engine_parity skipped (not built: the minimal build has no model loader)" | tee -a "$OUT/steps.txt"; engine_rc=-
+fi
 step gemm_bench 90 "$OUT/gemm_bench.log" build/gpu/gemm_bench
 step ops_bench 90 "$OUT/ops_bench.log" build/gpu/ops_bench
 
@@ -57,6 +65,10 @@ head -1 "$OUT/parity.log" 2>/dev/null
 grep -E "^FAIL" "$OUT/parity.log" 2>/dev/null | head -20
 echo "parity:   $(tail -1 "$OUT/parity.log" 2>/dev/null) (rc $parity_rc)"
 echo "memcheck: rc $memcheck_rc $(grep -m1 'ERROR SUMMARY' "$OUT/memcheck.log" 2>/dev/null)"
+echo
+echo "engine parity (one training step, CPU table vs CUDA table; rc $engine_rc)"
+grep -E '^\|' "$OUT/engine_parity.log" 2>/dev/null
+tail -1 "$OUT/engine_parity.log" 2>/dev/null
 echo
 echo "cuBLAS GEMM TFLOP/s (M x N x K, row-major x·Wᵀ)"
 awk '/^gemm [ 0-9]/ { key = $2; if (!(key in seen)) { seen[key] = 1; order[n++] = key }
@@ -72,4 +84,5 @@ echo
 cat "$OUT/steps.txt"
 rc=$parity_rc
 if [ "$rc" -eq 0 ] && [ "$memcheck_rc" != "-" ] && [ "$memcheck_rc" != 0 ]; then rc=4; fi
+if [ "$rc" -eq 0 ] && [ "$engine_rc" != "-" ] && [ "$engine_rc" != 0 ]; then rc=5; fi
 exit $rc
