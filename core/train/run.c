@@ -230,17 +230,6 @@ done:
 }
 
 /* ------------------------------------------------------------------ generation */
-static void clean_line(char *s) {
-    size_t w = 0;
-    int space = 0;
-    for (size_t i = 0; s[i]; i++) {
-        char c = s[i];
-        if (c == '\n' || c == '\r' || c == '\t' || c == ' ') { space = w > 0; continue; }
-        if (space) { s[w++] = ' '; space = 0; }
-        s[w++] = c;
-    }
-    s[w] = 0;
-}
 
 static int generate_lang(unit_state *u, int lang) {
     run_ctx *r = u->r;
@@ -295,7 +284,7 @@ static int generate_lang(unit_state *u, int lang) {
         if ((rc = mm_generate_greedy(&g, prompts, plen, B, o->max_new, r->eos, outs, olen))) break;
         for (int b = 0; b < B; b++) {
             char *txt = mm_tokenizer_decode(r->tok, outs[b], (size_t)olen[b], 1);
-            clean_line(txt);
+            mm_prediction_clean(txt);
             size_t need = strlen(txt) + 32;
             if (len + need >= cap) out = mm_xrealloc(out, cap = (cap + need) * 2);
             len += (size_t)snprintf(out + len, cap - len, "%zu\t%s\n", sel[i0 + b], txt);

@@ -255,3 +255,15 @@ int mm_run_score(const char *out_dir, const char *const *langs, int n_langs) {
     cJSON_Delete(root);
     return rc;
 }
+
+void mm_prediction_clean(char *s) {
+    size_t w = 0;
+    int space = 0;
+    for (size_t i = 0; s[i]; i++) {
+        char c = s[i];
+        if (c == '\n' || c == '\r' || c == '\t' || c == ' ') { space = w > 0; continue; }
+        if (space) { s[w++] = ' '; space = 0; }
+        s[w++] = c;
+    }
+    s[w] = 0;
+}

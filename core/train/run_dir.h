@@ -10,6 +10,8 @@
 /* The configuration part of run.json (what must match on resume). */
 cJSON *mm_run_config_json(const mm_run_opts *o, const char *model_name);
 /* "tiny", "starcoderbase", "deepseekcoder" or the directory's base name */
+/* a prediction as one line of predictions/<lang>.txt: whitespace runs become one space, trimmed */
+void mm_prediction_clean(char *s);
 void mm_run_model_name(const char *model_dir, char *buf, size_t n);
 /* run.json: compare the stored config with cfg (if the file exists) or write {config}.  -1 on mismatch. */
 int mm_run_json_check_or_write(const char *out_dir, const cJSON *cfg);

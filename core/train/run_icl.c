@@ -143,18 +143,6 @@ int mm_icl_build_prompt(const mm_cache_example *shots, int k, const mm_cache_exa
 }
 
 /* ------------------------------------------------------------------ generation */
-/* one line per prediction: whitespace runs become one space (as run.c writes the trained methods') */
-static void clean_line(char *s) {
-    size_t w = 0;
-    int space = 0;
-    for (size_t i = 0; s[i]; i++) {
-        char c = s[i];
-        if (c == '\n' || c == '\r' || c == '\t' || c == ' ') { space = w > 0; continue; }
-        if (space) { s[w++] = ' '; space = 0; }
-        s[w++] = c;
-    }
-    s[w] = 0;
-}
 
 typedef struct {
     long prompts, truncated, shots_dropped, test_cut, tokens, max_tokens;
@@ -228,7 +216,7 @@ static int generate_lang(const mm_run_opts *o, const mm_model *m, const mm_token
         if (rc || (rc = mm_generate_greedy(&g, prompts, plen, B, o->max_new, h->eos_id, outs, olen))) break;
         for (int b = 0; b < B; b++) {
             char *txt = mm_tokenizer_decode(tok, outs[b], (size_t)olen[b], 1);
-            clean_line(txt);
+            mm_prediction_clean(txt);
             size_t need = strlen(txt) + 32;
             if (len + need >= cap) txt_out = mm_xrealloc(txt_out, cap = (cap + need) * 2);
             len += (size_t)snprintf(txt_out + len, cap - len, "%zu\t%s\n", sel[i0 + b], txt);
