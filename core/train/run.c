@@ -394,20 +394,40 @@ out:
 
 /* The training phase always runs: with a complete checkpoint it only restores the trained parameters
  * (for full fine-tuning the checkpoint holds the whole model), so generation can follow. */
-int mm_run(const mm_run_opts *o, int phases) {
+/* A finished run is skipped, but only when it was made with this configuration: a run directory from
+ * another preset or version must not slip into the tables beside the current runs. */
+static int done_and_same(const mm_run_opts *o, int *done) {
     char path[2048];
     snprintf(path, sizeof path, "%s/DONE", o->out_dir);
-    if (mm_file_exists(path)) {
-        mm_info("%s is complete (DONE); skipping", o->out_dir);
-        return 0;
+    *done = mm_file_exists(path);
+    if (!*done) return 0;
+    char name[64];
+    mm_run_model_name(o->model_dir, name, sizeof name);
+    cJSON *cfg = mm_run_config_json(o, name);
+    int rc = mm_run_json_check_or_write(o->out_dir, cfg);
+    cJSON_Delete(cfg);
+    if (rc) {
+        char m[1024];
+        snprintf(m, sizeof m, "%s", mm_last_error());
+        return mm_fail("%s is complete (DONE) but was made with another configuration or version of mmlora: %s",
+                       o->out_dir, m);
     }
+    mm_info("%s is complete (DONE); skipping", o->out_dir);
+    return 0;
+}
+
+int mm_run(const mm_run_opts *o, int phases) {
+    char path[2048];
+    mm_run_opts icl_opts; /* one-shot / few-shot: their evaluation default (train/run_icl.h) */
+    const int icl = mm_method_in_context(&o->method);
+    if (icl) { icl_opts = *o; mm_icl_defaults(&icl_opts); o = &icl_opts; }
+    int done = 0;
+    if (done_and_same(o, &done)) return -1;
+    if (done) return 0;
     if (mm_run_validate(o)) return -1;
     char device[16], device_note[256];
     if (mm_device_resolve(o->device, device, sizeof device, device_note, sizeof device_note)) return -1;
     if (device_note[0] && mm_dist_rank() == 0) mm_info("%s", device_note);
-    mm_run_opts icl_opts; /* one-shot / few-shot: their evaluation default (train/run_icl.h) */
-    const int icl = mm_method_in_context(&o->method);
-    if (icl) { icl_opts = *o; mm_icl_defaults(&icl_opts); o = &icl_opts; }
     if (mm_mkdirs(o->out_dir)) return -1;
     cJSON *icl_stats = NULL;
     run_ctx r;

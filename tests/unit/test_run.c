@@ -63,6 +63,14 @@ static void smoke(const char *method, const char **sets, int n, int experts) {
     check_run_dir(o.out_dir, experts, !strcmp(method, "lora-each"));
     /* a finished run is skipped */
     cr_assert_eq(mm_run(&o, MM_PHASE_ALL), 0, "%s", mm_last_error());
+    /* ... but not when the same directory is asked for another configuration (another preset, another
+     * version): that is an error naming the directory and the key, never a silent skip */
+    if (strcmp(method, "lora-mix")) return;
+    cr_assert_eq(mm_run_set(&o, "lr=0.5"), 0);
+    cr_assert_neq(mm_run(&o, MM_PHASE_ALL), 0);
+    cr_expect(strstr(mm_last_error(), "complete (DONE) but was made with another configuration") &&
+                  strstr(mm_last_error(), "(key '") && strstr(mm_last_error(), o.out_dir),
+              "%s", mm_last_error());
 }
 
 TestSuite(run, .init = world, .fini = teardown, .timeout = 400);
