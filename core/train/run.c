@@ -347,19 +347,21 @@ static int write_experts(unit_state *u) {
 }
 
 /* Out of memory is a message with the planned sizes and the switches that shrink them, before the
- * allocation (the weights are already loaded, so they are left out of the comparison). */
+ * allocation (on the host the weights are already loaded, so they are left out of the comparison; a GPU run is
+ * checked against the GPU's memory with everything planned on it). */
 static int check_memory(run_ctx *r, int T) {
     const mm_run_opts *o = r->o;
     mm_memory_plan p;
     /* a GPU run is planned and checked against the GPU's memory (the stand-in's memory is the host's) */
     const int gpu = r->k->device_memory && r->k != mm_kernels_cpu_standin();
     if (mm_memory_plan_make(&r->model, &o->method, r->n_lang, o->micro, T, o->recompute, gpu, &p)) return -1;
-    const size_t need = p.total - p.weights, avail = gpu ? mm_device_probe()->total_bytes : mm_memory_available();
+    const size_t need = gpu ? p.total : p.total - p.weights, avail = gpu ? mm_device_probe()->total_bytes : mm_memory_available();
     if (!avail || need <= avail) return 0;
     mm_memory_plan_print(&p, stderr);
-    return mm_fail("not enough memory: this run needs %.2f GiB besides the weights, %.2f GiB are available; shrink it "
+    return mm_fail("not enough memory%s: this run needs %.2f GiB%s, %.2f GiB are available; shrink it "
                    "with --set micro_batch=%d (gradient accumulation keeps the batch)%s, or a shorter max_source",
-                   need / 1073741824.0, avail / 1073741824.0, o->micro > 1 ? o->micro / 2 : 1,
+                   gpu ? " on the GPU" : "", need / 1073741824.0, gpu ? "" : " besides the weights", avail / 1073741824.0,
+                   o->micro > 1 ? o->micro / 2 : 1,
                    o->recompute ? "" : ", --recompute (activation recomputation)");
 }
 
