@@ -62,13 +62,15 @@ info:
 	@echo "mmlora build: OpenMP=$(if $(HAVE_OPENMP),yes,no) CUDA(nvcc)=$(if $(HAVE_NVCC),yes,no) MPI=$(if $(HAVE_MPI),yes,no) BUILD=$(BUILD)"
 
 help:
-	@echo "make            build build/mmlora (and compile the CUDA backend when nvcc is found)"
+	@echo "make            build build/mmlora (and the CUDA backend, build/libmmlora_cuda.{a,so}, when nvcc is found;"
+	@echo "                mmlora dlopens the .so for --device cuda; MMLORA_DEVICE_STANDIN=1: the CPU stand-in)"
 	@echo "make deps       install the Debian packages mmlora needs (idempotent)"
 	@echo "make test       unit/golden tests, then the same suite under ASan+UBSan"
 	@echo "make bench      benchmarks (ratios against OpenBLAS sgemm peak measured in the same run)"
 	@echo "make fuzz       bounded libFuzzer runs of the parsers"
 	@echo "make gpu-parity build/gpu/parity (CPU vs CUDA op parity); make gpu-engine-parity: one training step CPU vs CUDA;"
-	@echo "                make gpu-bench: GEMM/op benchmarks; run all on a GPU host: tests/gpu/run.sh"
+	@echo "                make gpu-run-parity: mmlora run --device cuda vs cpu (selftest on the stand-in:"
+	@echo "                make gpu-run-parity-selftest); make gpu-bench: GEMM/op benchmarks; run all on a GPU host: tests/gpu/run.sh"
 	@echo "make paper-tables  every table and figure from results/ beside the paper's numbers (docs/REPORTS.md)"
 	@echo "make rq1..rq4  an experiment program: MODEL=tiny|starcoderbase|deepseekcoder DATASET=local|csn|xlcost SCALE=smoke|default|full SCHEDULER=local|slurm (make all-rq: all four)"
 	@echo "make tiny      rebuild the embedded tiny model models/tiny (tokenizer + ~10-20 min pretraining on 2 cores)"

@@ -73,6 +73,12 @@ int main(int argc, char **argv) {
         else if (nm < 8) methods[nm++] = argv[i];
     }
     if (!nm) { methods[0] = "lora-mix"; methods[1] = "mmlora"; methods[2] = "mola"; methods[3] = "fpft-mix"; nm = 4; }
+    /* this program lives in build/gpu/, the library beside build/mmlora: point both at it */
+    char lib[1024], cwd[900];
+    if (!getenv("MMLORA_CUDA_LIB") && getcwd(cwd, sizeof cwd)) {
+        snprintf(lib, sizeof lib, "%s/build/libmmlora_cuda.so", cwd);
+        setenv("MMLORA_CUDA_LIB", lib, 1);
+    }
     char device[192], note[1200];
     const mm_kernels *k = NULL;
     if (mm_device_resolve("cuda", device, sizeof device, note, sizeof note, &k)) {
