@@ -62,13 +62,15 @@ info:
 	@echo "mmlora build: OpenMP=$(if $(HAVE_OPENMP),yes,no) CUDA(nvcc)=$(if $(HAVE_NVCC),yes,no) MPI=$(if $(HAVE_MPI),yes,no) BUILD=$(BUILD)"
 
 help:
-	@echo "make            build build/mmlora (and compile the CUDA backend when nvcc is found)"
+	@echo "make            build build/mmlora (and the CUDA backend, build/libmmlora_cuda.{a,so}, when nvcc is found;"
+	@echo "                mmlora dlopens the .so for --device cuda; MMLORA_DEVICE_STANDIN=1: the CPU stand-in)"
 	@echo "make deps       install the Debian packages mmlora needs (idempotent)"
 	@echo "make test       unit/golden tests, then the same suite under ASan+UBSan"
 	@echo "make bench      benchmarks (ratios against OpenBLAS sgemm peak measured in the same run)"
 	@echo "make fuzz       bounded libFuzzer runs of the parsers"
 	@echo "make gpu-parity build/gpu/parity (CPU vs CUDA op parity); make gpu-engine-parity: one training step CPU vs CUDA;"
-	@echo "                make gpu-bench: GEMM/op benchmarks; run all on a GPU host: tests/gpu/run.sh"
+	@echo "                make gpu-run-parity: mmlora run --device cuda vs cpu (selftest on the stand-in:"
+	@echo "                make gpu-run-parity-selftest); make gpu-bench: GEMM/op benchmarks; run all on a GPU host: tests/gpu/run.sh"
 	@echo "make paper-tables  every table and figure from results/ beside the paper's numbers (docs/REPORTS.md)"
 	@echo "make rq1..rq4  an experiment program: MODEL=tiny|starcoderbase|deepseekcoder DATASET=local|csn|xlcost SCALE=smoke|default|full SCHEDULER=local|slurm (make all-rq: all four)"
 	@echo "make tiny      rebuild the embedded tiny model models/tiny (tokenizer + ~10-20 min pretraining on 2 cores)"
@@ -136,7 +138,18 @@ $(BUILD)/libmmlora_cuda.a: $(CU_OBJ)
 	@mkdir -p $(dir $@)
 	@rm -f $@
 	$(if $(CU_OBJ),ar rcs $@ $^,@echo "no CUDA sources yet" && touch $@)
-cuda: $(BUILD)/libmmlora_cuda.a
+# the same backend as a shared library that build/mmlora dlopens at run time (--device cuda; util/backend.h):
+# -fPIC objects, cudart/cuBLAS linked in, self-contained (its own copy of util/log.c), no link-time CUDA in mmlora
+CU_PIC_OBJ := $(CU_SRC:%.cu=$(BUILD)/cuda-pic/%.o)
+$(BUILD)/cuda-pic/%.o: %.cu kernels/kernels.h $(wildcard kernels/cuda/*.h kernels/cuda/*.cuh)
+	@mkdir -p $(dir $@)
+	nvcc $(NVCC_FLAGS) -Xcompiler -fPIC -c $< -o $@
+$(BUILD)/cuda-pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -c $< -o $@
+$(BUILD)/libmmlora_cuda.so: $(CU_PIC_OBJ) $(BUILD)/cuda-pic/core/util/log.o
+	$(CC) -shared -Wl,-Bsymbolic -Wl,--no-undefined $^ $(GPU_LIBS) -lm -o $@
+cuda: $(BUILD)/libmmlora_cuda.a $(if $(CU_OBJ),$(BUILD)/libmmlora_cuda.so)
 
 # GPU-host programs (build here, run where a device exists: tests/gpu/run.sh).  The CUDA archive goes
 # BEFORE libmmlora.a so its strong mm_kernels_cuda() is taken instead of the weak fallback in table.c.
@@ -163,7 +176,15 @@ $(BUILD)/gpu/gemm_bench: tests/gpu/gemm_bench.cu
 $(BUILD)/gpu/ops_bench: tests/gpu/ops_bench.c $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a $(LIBS) $(GPU_LIBS) -o $@
-.PHONY: gpu-parity gpu-engine-parity gpu-engine-parity-selftest gpu-bench gpu-min
+# build/mmlora run --device cuda vs --device cpu at smoke scale (drives the CLI, which dlopens the .so)
+$(BUILD)/gpu/run_parity: tests/gpu/run_parity.c tests/unit/run_fixture.h $(BUILD)/libmmlora.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libmmlora.a $(LIBS) -o $@
+gpu-run-parity: $(BUILD)/gpu/run_parity $(BUILD)/mmlora $(if $(HAVE_NVCC),$(BUILD)/libmmlora_cuda.so)
+# the same against the CPU stand-in (MMLORA_DEVICE_STANDIN=1: runs anywhere, must agree bit for bit)
+gpu-run-parity-selftest: $(BUILD)/gpu/run_parity $(BUILD)/mmlora
+	MMLORA_DEVICE_STANDIN=1 $(BUILD)/gpu/run_parity --tol 0 lora-mix mmlora
+.PHONY: gpu-parity gpu-engine-parity gpu-engine-parity-selftest gpu-bench gpu-min gpu-run-parity gpu-run-parity-selftest
 gpu-parity: $(BUILD)/gpu/parity
 gpu-engine-parity: $(BUILD)/gpu/engine_parity
 gpu-bench: $(BUILD)/gpu/gemm_bench $(BUILD)/gpu/ops_bench

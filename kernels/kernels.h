@@ -118,6 +118,14 @@ typedef struct mm_kernels {
      * dp = mm_topk_renorm_bwd, dlogits = p ⊙ (dp − Σ dp ⊙ p) */
     void (*softmax_topk_bwd_rows)(float *dlogits, const float *probs, const float *gates, const float *dgates,
                                   int ld_dgates, int N, int E);
+
+    /* ---- the trainer's reductions over the trainable buffer (gradient normalization, global-norm clipping;
+     * kernels/cpu/rows.c) */
+    void (*scale)(float *x, float s, size_t n); /* x[i] *= s (fp32) */
+    /* Σ (double)x[i]·x[i].  CPU: one double accumulator, i in order (the trainer's former host loop, so a
+     * sum continued on the host over a following block equals one loop over both); CUDA: a fixed-order
+     * tree (deterministic, not bit-identical to the CPU). */
+    double (*sumsq)(const float *x, size_t n);
 } mm_kernels;
 
 extern const mm_kernels mm_kernels_cpu;
@@ -131,6 +139,11 @@ void mm_topk_renorm(const float *p, int E, int k, float *w);
 /* given probabilities p and renormalized weights w (from mm_topk_renorm) and dL/dw, returns dL/dp */
 void mm_topk_renorm_bwd(const float *p, const float *w, const float *dw, int E, float *dp);
 
-/* CUDA backend table, or NULL when the build has no CUDA (or no device). */
+/* CUDA backend table, or NULL when the build has no CUDA (or no device).  build/mmlora does not link
+ * the CUDA backend: it loads build/libmmlora_cuda.so at run time (util/backend.h). */
 const mm_kernels *mm_kernels_cuda(void);
+/* The CPU table claiming device memory (kernels/cpu/standin.c): separate allocations filled with NaN bytes,
+ * real copies for upload/download, every op the CPU's.  The device path of the engine and the trainer run on
+ * it bit-identically to the CPU table (tests; MMLORA_DEVICE_STANDIN=1 makes --device cuda use it). */
+const mm_kernels *mm_kernels_cpu_standin(void);
 #endif

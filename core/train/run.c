@@ -42,6 +42,8 @@ typedef struct {
     double t_train, t_generate;
     long long trainable, all_params;
     char model_name[64];
+    const mm_kernels *k; /* the table training runs on (--device); generation uses the CPU table */
+    char device[192];    /* run.json's "device": cpu, cuda:<GPU name>, cpu-standin */
 } run_ctx;
 
 /* ------------------------------------------------------------------ set-up */
@@ -334,17 +336,21 @@ static int write_experts(unit_state *u) {
 }
 
 /* Out of memory is a message with the planned sizes and the switches that shrink them, before the
- * allocation (the weights are already loaded, so they are left out of the comparison). */
+ * allocation (on the host the weights are already loaded, so they are left out of the comparison; a GPU run is
+ * checked against the GPU's memory with everything planned on it). */
 static int check_memory(run_ctx *r, int T) {
     const mm_run_opts *o = r->o;
     mm_memory_plan p;
-    if (mm_memory_plan_make(&r->model, &o->method, r->n_lang, o->micro, T, o->recompute, 0, &p)) return -1;
-    const size_t need = p.total - p.weights, avail = mm_memory_available();
+    /* a GPU run is planned and checked against the GPU's memory (the stand-in's memory is the host's) */
+    const int gpu = r->k->device_memory && r->k != mm_kernels_cpu_standin();
+    if (mm_memory_plan_make(&r->model, &o->method, r->n_lang, o->micro, T, o->recompute, gpu, &p)) return -1;
+    const size_t need = gpu ? p.total : p.total - p.weights, avail = gpu ? mm_device_probe()->total_bytes : mm_memory_available();
     if (!avail || need <= avail) return 0;
     mm_memory_plan_print(&p, stderr);
-    return mm_fail("not enough memory: this run needs %.2f GiB besides the weights, %.2f GiB are available; shrink it "
+    return mm_fail("not enough memory%s: this run needs %.2f GiB%s, %.2f GiB are available; shrink it "
                    "with --set micro_batch=%d (gradient accumulation keeps the batch)%s, or a shorter max_source",
-                   need / 1073741824.0, avail / 1073741824.0, o->micro > 1 ? o->micro / 2 : 1,
+                   gpu ? " on the GPU" : "", need / 1073741824.0, gpu ? "" : " besides the weights", avail / 1073741824.0,
+                   o->micro > 1 ? o->micro / 2 : 1,
                    o->recompute ? "" : ", --recompute (activation recomputation)");
 }
 
@@ -371,10 +377,16 @@ static int run_unit(run_ctx *r, const char *unit, int lang, int phases) {
         mm_engine e;
         const int T = o->max_source + r->n_sep + o->max_target + 1;
         if ((rc = check_memory(r, T))) goto out;
-        if ((rc = mm_engine_init_opts(&e, &mm_kernels_cpu, &r->model, u.has_ad ? &u.ad : NULL, fpft, o->micro, T,
+        if ((rc = mm_engine_init_opts(&e, r->k, &r->model, u.has_ad ? &u.ad : NULL, fpft, o->micro, T,
                                       o->recompute)))
             goto out;
+        if (r->k->device_memory)
+            mm_info("[%s] training on %s (op table '%s': weights, adapters, gradients and AdamW state in device memory)",
+                    unit, r->device, r->k->name);
         rc = train_unit(&u, &e);
+        /* the trained parameters back to the host for the adapter, the generation and the report:
+         * full fine-tuning's weights here, the adapters' by mm_engine_free (no-ops on the CPU table) */
+        if (fpft) mm_engine_download(&e, NULL);
         mm_engine_free(&e);
         if (rc) goto out;
         snprintf(dir, sizeof dir, "%s/adapter%s%s", o->out_dir, lang >= 0 ? "/" : "", lang >= 0 ? unit : "");
@@ -382,6 +394,9 @@ static int run_unit(run_ctx *r, const char *unit, int lang, int phases) {
     }
     if ((phases & MM_PHASE_GENERATE) && mm_dist_rank() == 0) {
         double t0 = now_s();
+        if (r->k->device_memory)
+            mm_info("[%s] greedy generation runs on the CPU table (the device decoder is not written yet); trained on %s",
+                    unit, r->device);
         for (int l = 0; l < r->n_lang && !rc; l++)
             if (lang < 0 || l == lang) rc = generate_lang(&u, l);
         if (!rc && u.mm.gates) rc = write_experts(&u);
@@ -425,14 +440,17 @@ int mm_run(const mm_run_opts *o, int phases) {
     if (done_and_same(o, &done)) return -1;
     if (done) return 0;
     if (mm_run_validate(o)) return -1;
-    char device[16], device_note[256];
-    if (mm_device_resolve(o->device, device, sizeof device, device_note, sizeof device_note)) return -1;
+    char device[192], device_note[1200];
+    const mm_kernels *k = NULL;
+    if (mm_device_resolve(o->device, device, sizeof device, device_note, sizeof device_note, &k)) return -1;
     if (device_note[0] && mm_dist_rank() == 0) mm_info("%s", device_note);
     if (mm_mkdirs(o->out_dir)) return -1;
     cJSON *icl_stats = NULL;
     run_ctx r;
     memset(&r, 0, sizeof r);
     r.o = o;
+    r.k = k;
+    snprintf(r.device, sizeof r.device, "%s", device);
     mm_run_model_name(o->model_dir, r.model_name, sizeof r.model_name);
     cJSON *cfg = mm_run_config_json(o, r.model_name);
     const int rank0 = mm_dist_rank() == 0;

@@ -25,27 +25,47 @@ float mm_lr_at(const mm_train_config *c, int step) {
     return (float)(c->lr * f);
 }
 
+static float *table_zalloc(const mm_kernels *k, size_t n) {
+    const size_t bytes = (n ? n : 1) * sizeof(float);
+    float *p = k->alloc(bytes);
+    k->zero(p, bytes);
+    return p;
+}
+
 int mm_trainer_init(mm_trainer *tr, mm_engine *e, const mm_train_config *cfg) {
     memset(tr, 0, sizeof *tr);
     tr->cfg = *cfg;
     if (tr->cfg.accum < 1) tr->cfg.accum = 1;
     tr->engine = e;
-    if (e->k->device_memory) /* the loop below (normalize, clip) and the checkpoints work on host memory */
-        return mm_fail("trainer: op table '%s' keeps parameters in device memory; the trainer runs on the CPU "
-                       "table only (a device table drives mm_engine_step)", e->k->name);
-    if (e->dparams) {
-        tr->p = e->model->params;
+    const mm_kernels *k = tr->k = e->k;
+    if (e->dparams) { /* full fine-tuning: the engine's weights (its device copy on a device table) */
+        tr->p = e->params;
         tr->g = e->dparams;
         tr->n = e->model->n_params;
-    } else if (e->ad) {
+    } else if (e->ad && !k->device_memory) {
         tr->p = e->ad->params;
         tr->g = e->ad->grads;
         tr->n = e->ad->n_params;
+    } else if (e->ad) { /* device table: the modules' block on the device, the extra block on the host */
+        mm_adapters *ad = e->ad;
+        if (ad->mem != k)
+            return mm_fail("trainer: the adapters are not attached to op table '%s' (mm_engine_init attaches them)",
+                           k->name);
+        tr->p = ad->dev_params;
+        tr->g = ad->dev_grads;
+        tr->n = ad->extra_off;
+        tr->hn = ad->n_params - ad->extra_off;
+        if (tr->hn) {
+            tr->hp = ad->params + ad->extra_off;
+            tr->hg = ad->grads + ad->extra_off;
+            tr->hm = mm_xcalloc(tr->hn, sizeof(float));
+            tr->hv = mm_xcalloc(tr->hn, sizeof(float));
+        }
     } else {
         return mm_fail("nothing to train: the base is frozen and there are no adapters");
     }
-    tr->m = mm_xcalloc(tr->n ? tr->n : 1, sizeof(float));
-    tr->v = mm_xcalloc(tr->n ? tr->n : 1, sizeof(float));
+    tr->m = table_zalloc(k, tr->n);
+    tr->v = table_zalloc(k, tr->n);
     tr->tokens = mm_xmalloc(sizeof(int32_t) * e->B * e->T);
     tr->weights = mm_xmalloc(sizeof(float) * e->B * e->T);
     tr->langs = mm_xcalloc((size_t)e->B, sizeof(int32_t));
@@ -53,17 +73,49 @@ int mm_trainer_init(mm_trainer *tr, mm_engine *e, const mm_train_config *cfg) {
 }
 
 void mm_trainer_free(mm_trainer *tr) {
-    free(tr->m);
-    free(tr->v);
+    if (tr->k) {
+        tr->k->free(tr->m);
+        tr->k->free(tr->v);
+    }
+    free(tr->hm);
+    free(tr->hv);
+    free(tr->stage);
     free(tr->tokens);
     free(tr->weights);
     free(tr->langs);
     memset(tr, 0, sizeof *tr);
 }
 
+/* g *= s over the table's block and the host tail */
+static void grad_scale(mm_trainer *tr, float s) {
+    tr->k->scale(tr->g, s, tr->n);
+    for (size_t i = 0; i < tr->hn; i++) tr->hg[i] *= s;
+}
+
+/* Σ g² in index order over the block then the tail (on the CPU table: one loop over the whole buffer) */
+static double grad_sumsq(const mm_trainer *tr) {
+    double sq = tr->k->sumsq(tr->g, tr->n);
+    for (size_t i = 0; i < tr->hn; i++) sq += (double)tr->hg[i] * tr->hg[i];
+    return sq;
+}
+
+/* every rank's gradients summed (the table's block goes through host staging on a device table) */
+static void grad_allreduce(mm_trainer *tr) {
+    if (!tr->k->device_memory) {
+        mm_dist_allreduce_f32(tr->g, tr->n);
+    } else {
+        if (!tr->stage) tr->stage = mm_xmalloc((tr->n ? tr->n : 1) * sizeof(float));
+        tr->k->download(tr->stage, tr->g, tr->n * sizeof(float));
+        mm_dist_allreduce_f32(tr->stage, tr->n);
+        tr->k->upload(tr->g, tr->stage, tr->n * sizeof(float));
+    }
+    if (tr->hn) mm_dist_allreduce_f32(tr->hg, tr->hn);
+}
+
 int mm_trainer_step(mm_trainer *tr, mm_batch_fn next, void *ctx) {
     mm_engine *e = tr->engine;
-    memset(tr->g, 0, tr->n * sizeof(float));
+    tr->k->zero(tr->g, tr->n * sizeof(float));
+    if (tr->hn) memset(tr->hg, 0, tr->hn * sizeof(float));
     double loss = 0.0, wsum = 0.0;
     const int W = mm_dist_size(), R = mm_dist_rank();
     const uint64_t base = tr->micro;
@@ -94,22 +146,17 @@ int mm_trainer_step(mm_trainer *tr, mm_batch_fn next, void *ctx) {
         loss = sums[0];
         wsum = sums[1];
         taken = (int)sums[2];
-        mm_dist_allreduce_f32(tr->g, tr->n);
+        grad_allreduce(tr);
     }
     tr->micro = base + (uint64_t)taken;
     if (!taken) return 0;
     if (!(wsum > 0.0)) { tr->last_loss = 0; tr->last_tokens = 0; return 1; }
-    const float inv = (float)(1.0 / wsum);
-    double sq = 0.0;
-    for (size_t i = 0; i < tr->n; i++) {
-        tr->g[i] *= inv;
-        sq += (double)tr->g[i] * tr->g[i];
-    }
+    grad_scale(tr, (float)(1.0 / wsum));
+    double sq = grad_sumsq(tr);
     tr->last_aux_loss = 0.0;
     if (tr->hooks.post_normalize) {
         tr->last_aux_loss = tr->hooks.post_normalize(tr->hooks.ctx, 1, tr->cfg.seed, (uint32_t)tr->step);
-        sq = 0.0;
-        for (size_t i = 0; i < tr->n; i++) sq += (double)tr->g[i] * tr->g[i];
+        sq = grad_sumsq(tr);
     }
     double norm = sqrt(sq);
     tr->last_loss = loss / wsum;
@@ -120,23 +167,48 @@ int mm_trainer_step(mm_trainer *tr, mm_batch_fn next, void *ctx) {
                        tr->last_loss, norm, tr->step);
     if (tr->cfg.clip_norm > 0.0f && norm > tr->cfg.clip_norm) {
         /* torch.nn.utils.clip_grad_norm_: coef = max_norm / (norm + 1e-6) */
-        float coef = (float)(tr->cfg.clip_norm / (norm + 1e-6));
-        for (size_t i = 0; i < tr->n; i++) tr->g[i] *= coef;
+        grad_scale(tr, (float)(tr->cfg.clip_norm / (norm + 1e-6)));
     }
     tr->last_lr = mm_lr_at(&tr->cfg, tr->step);
-    e->k->adamw(tr->p, tr->g, tr->m, tr->v, tr->n, tr->last_lr, tr->cfg.beta1, tr->cfg.beta2, tr->cfg.eps,
-                tr->cfg.weight_decay, tr->step + 1);
+    tr->k->adamw(tr->p, tr->g, tr->m, tr->v, tr->n, tr->last_lr, tr->cfg.beta1, tr->cfg.beta2, tr->cfg.eps,
+                 tr->cfg.weight_decay, tr->step + 1);
+    if (tr->hn) /* the host tail: the same elementwise update as the CPU run's over those floats */
+        mm_kernels_cpu.adamw(tr->hp, tr->hg, tr->hm, tr->hv, tr->hn, tr->last_lr, tr->cfg.beta1, tr->cfg.beta2,
+                             tr->cfg.eps, tr->cfg.weight_decay, tr->step + 1);
     tr->step++;
     return 1;
 }
 
+/* Host copies of (params, adam_m, adam_v) in the checkpoint layout: the table's block then the host tail.
+ * On the CPU table the trainer's own buffers (nothing allocated, *owned = 0). */
+static void host_state(const mm_trainer *tr, float *out[3], int download, int *owned) {
+    const float *blk[3] = {tr->p, tr->m, tr->v}, *tail[3] = {tr->hp, tr->hm, tr->hv};
+    *owned = tr->k->device_memory != 0;
+    for (int i = 0; i < 3; i++) {
+        if (!*owned) { out[i] = (float *)blk[i]; continue; }
+        out[i] = mm_xmalloc((tr->n + tr->hn ? tr->n + tr->hn : 1) * sizeof(float));
+        if (download) {
+            tr->k->download(out[i], blk[i], tr->n * sizeof(float));
+            if (tr->hn) memcpy(out[i] + tr->n, tail[i], tr->hn * sizeof(float));
+        }
+    }
+}
+
+static void host_state_free(float *s[3], int owned) {
+    if (owned)
+        for (int i = 0; i < 3; i++) free(s[i]);
+}
+
 int mm_trainer_save(const mm_trainer *tr, const char *path, const char *extra_json) {
     if (mm_dist_rank() != 0) return 0; /* every rank holds the same state: rank 0 writes it */
+    float *hs[3];
+    int owned;
+    host_state(tr, hs, 1, &owned);
     mm_st_writer *w = mm_st_writer_new();
-    int64_t shape[1] = {(int64_t)tr->n};
-    mm_st_writer_add(w, "params", MM_DT_F32, 1, shape, tr->p);
-    mm_st_writer_add(w, "adam_m", MM_DT_F32, 1, shape, tr->m);
-    mm_st_writer_add(w, "adam_v", MM_DT_F32, 1, shape, tr->v);
+    int64_t shape[1] = {(int64_t)(tr->n + tr->hn)};
+    mm_st_writer_add(w, "params", MM_DT_F32, 1, shape, hs[0]);
+    mm_st_writer_add(w, "adam_m", MM_DT_F32, 1, shape, hs[1]);
+    mm_st_writer_add(w, "adam_v", MM_DT_F32, 1, shape, hs[2]);
     char buf[64];
     snprintf(buf, sizeof buf, "%d", tr->step);
     mm_st_writer_metadata(w, "step", buf);
@@ -148,13 +220,15 @@ int mm_trainer_save(const mm_trainer *tr, const char *path, const char *extra_js
     if (extra_json) mm_st_writer_metadata(w, "run", extra_json);
     int rc = mm_st_writer_save(w, path);
     mm_st_writer_free(w);
+    host_state_free(hs, owned);
     return rc;
 }
 
 int mm_trainer_load(mm_trainer *tr, const char *path) {
     mm_safetensors *st = mm_st_open(path);
     if (!st) return -1;
-    int rc = -1;
+    int rc = -1, owned = 0, have_hs = 0;
+    float *hs[3] = {NULL, NULL, NULL};
     const char *fmt = mm_st_metadata(st, "format");
     const char *step = mm_st_metadata(st, "step"), *micro = mm_st_metadata(st, "micro"), *seed = mm_st_metadata(st, "seed");
     if (!fmt || strcmp(fmt, "mmlora-checkpoint-1")) { mm_fail("%s: not an mmlora checkpoint (metadata 'format')", path); goto done; }
@@ -163,14 +237,24 @@ int mm_trainer_load(mm_trainer *tr, const char *path) {
         mm_fail("%s: checkpoint was written with seed %s, this run uses %" PRIu64, path, seed, tr->cfg.seed);
         goto done;
     }
-    int64_t shape[1] = {(int64_t)tr->n};
-    if (mm_st_read_f32(st, "params", tr->p, 1, shape) || mm_st_read_f32(st, "adam_m", tr->m, 1, shape) ||
-        mm_st_read_f32(st, "adam_v", tr->v, 1, shape))
+    int64_t shape[1] = {(int64_t)(tr->n + tr->hn)};
+    host_state(tr, hs, 0, &owned);
+    have_hs = 1;
+    if (mm_st_read_f32(st, "params", hs[0], 1, shape) || mm_st_read_f32(st, "adam_m", hs[1], 1, shape) ||
+        mm_st_read_f32(st, "adam_v", hs[2], 1, shape))
         goto done;
+    if (owned) { /* to the table's block and the host tail */
+        float *blk[3] = {tr->p, tr->m, tr->v}, *tail[3] = {tr->hp, tr->hm, tr->hv};
+        for (int i = 0; i < 3; i++) {
+            tr->k->upload(blk[i], hs[i], tr->n * sizeof(float));
+            if (tr->hn) memcpy(tail[i], hs[i] + tr->n, tr->hn * sizeof(float));
+        }
+    }
     tr->step = atoi(step);
     tr->micro = strtoull(micro, NULL, 10);
     rc = 0;
 done:
+    if (have_hs) host_state_free(hs, owned);
     mm_st_close(st);
     return rc;
 }

@@ -35,13 +35,24 @@ typedef struct {
     double (*post_normalize)(void *ctx, int train, uint64_t seed, uint32_t step);
 } mm_train_hooks;
 
+/* Where the state lives: p, g, m, v are memory of the engine's op table (k) and every update of them is an
+ * op (zero, scale, sumsq, adamw); on the CPU table they are host memory and p/g are the whole trainable
+ * buffer (model params for full fine-tuning, adapter params otherwise).  On a device table (CUDA,
+ * device_memory = 1) p/g are the engine's device copies (e->params/e->dparams, or the adapters' dev_params /
+ * dev_grads over the modules' block [0, extra_off)), and the adapters' extra block (MMLoRA's Global Language
+ * Router, updated by host code in the hooks) is the host-owned tail hp/hg/hm/hv: the same arithmetic on the
+ * host (mm_kernels_cpu.adamw, the sum of squares continued in order).  Checkpoints hold p then the tail, the
+ * layout of the CPU run, so a checkpoint moves between tables. */
 typedef struct {
     mm_train_config cfg;
     mm_engine *engine;
-    float *p, *g;       /* the trainable buffer and its gradient (model params for full fine-tuning,
-                           adapter params otherwise) */
+    const mm_kernels *k; /* the engine's table */
+    float *p, *g;       /* the trainable block and its gradient (table memory) */
     size_t n;
-    float *m, *v;       /* AdamW moments */
+    float *m, *v;       /* AdamW moments (table memory) */
+    float *hp, *hg, *hm, *hv; /* host-owned tail (device table with an extra adapter block), else NULL */
+    size_t hn;
+    float *stage;       /* host staging for a device table (data-parallel all-reduce), lazily allocated */
     int step;           /* optimizer steps done */
     uint64_t micro;     /* micro-batches consumed */
     int32_t *tokens, *langs;
@@ -58,7 +69,8 @@ void mm_trainer_free(mm_trainer *tr);
  * ended before any micro-batch, -1 on error (non-finite loss: parameters left untouched). */
 int mm_trainer_step(mm_trainer *tr, mm_batch_fn next, void *ctx);
 
-/* Checkpoint: trainable parameters, both moments, step/micro counters and the seed (safetensors,
+/* Checkpoint: trainable parameters, both moments (n + hn floats each: the table's block, then the host
+ * tail; downloaded from / uploaded to a device table), step/micro counters and the seed (safetensors,
  * written atomically).  `extra_json` (may be NULL) is stored in the metadata as "run". */
 int mm_trainer_save(const mm_trainer *tr, const char *path, const char *extra_json);
 int mm_trainer_load(mm_trainer *tr, const char *path);

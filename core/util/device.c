@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include "util/backend.h"
 #include "util/log.h"
 
 typedef int (*cu_init_fn)(unsigned);
@@ -56,27 +58,44 @@ const mm_device_info *mm_device_probe(void) {
     return &info;
 }
 
-int mm_device_resolve(const char *asked, char *out, size_t n, char *note, size_t note_n) {
+int mm_device_resolve(const char *asked, char *out, size_t n, char *note, size_t note_n, const mm_kernels **k) {
     if (note && note_n) note[0] = 0;
+    if (k) *k = &mm_kernels_cpu;
     if (!asked || !*asked) asked = "auto";
     if (strcmp(asked, "cpu") && strcmp(asked, "cuda") && strcmp(asked, "auto"))
         return mm_fail("--device %s: expected cpu, cuda or auto", asked);
     if (!strcmp(asked, "cpu")) { snprintf(out, n, "cpu"); return 0; }
+    const char *standin = getenv("MMLORA_DEVICE_STANDIN");
+    if (standin && !strcmp(standin, "1")) {
+        if (k) *k = mm_kernels_cpu_standin();
+        snprintf(out, n, "cpu-standin");
+        if (note && note_n)
+            snprintf(note, note_n, "device %s: MMLORA_DEVICE_STANDIN=1: the CPU stand-in for a device table (CPU ops "
+                     "behind device memory; a test hook, not a GPU)", asked);
+        return 0;
+    }
     const mm_device_info *d = mm_device_probe();
+    char why[2400];
+    const mm_kernels *cuda = NULL;
+    if (d->n_gpus) cuda = mm_backend_cuda(why, sizeof why);
+    else {
+        char path[1024];
+        mm_backend_cuda_path(path, sizeof path);
+        snprintf(why, sizeof why, "%s (the CUDA backend %s: %s)", d->why, path,
+                 access(path, F_OK) ? "not built either, `make cuda`" : "built");
+    }
+    if (cuda) {
+        if (k) *k = cuda;
+        snprintf(out, n, "cuda:%s", d->name);
+        if (note && note_n && !strcmp(asked, "auto")) snprintf(note, note_n, "device auto: CUDA on %s", d->name);
+        return 0;
+    }
     if (!strcmp(asked, "cuda")) {
-        if (!d->n_gpus) return mm_fail("--device cuda: %s; use --device cpu (or auto)", d->why);
-        return mm_fail("--device cuda: found %s (%.0f GiB), but the CUDA training engine (model and adapters on "
-                       "the device) is not written yet, only the CUDA kernels (kernels/cuda/README.md); use "
-                       "--device cpu (or auto)",
-                       d->name, d->total_bytes / 1073741824.0);
+        if (!d->n_gpus) return mm_fail("--device cuda: %s; use --device cpu (or auto)", why);
+        return mm_fail("--device cuda: found %s (%.0f GiB), but %s; use --device cpu (or auto)", d->name,
+                       d->total_bytes / 1073741824.0, why);
     }
     snprintf(out, n, "cpu");
-    if (note && note_n) {
-        if (d->n_gpus)
-            snprintf(note, note_n, "device auto: %s found, but the CUDA training engine is not written yet; running on the CPU",
-                     d->name);
-        else
-            snprintf(note, note_n, "device auto: CPU (%s)", d->why);
-    }
+    if (note && note_n) snprintf(note, note_n, "device auto: CPU (%s)", why);
     return 0;
 }

@@ -4,6 +4,7 @@
 #ifndef MMLORA_DEVICE_H
 #define MMLORA_DEVICE_H
 #include <stddef.h>
+#include "kernels.h"
 
 typedef struct {
     int n_gpus;             /* 0: none usable */
@@ -15,8 +16,10 @@ typedef struct {
 /* Probes once per process (cached); MMLORA_FAKE_GPU="name:GiB" pretends a GPU is there (tests). */
 const mm_device_info *mm_device_probe(void);
 
-/* Resolves cpu|cuda|auto to the device the engine runs on ("cpu" is the only engine path so far).
- * cuda without a GPU, or with one while the device engine is not built, is an error saying so; auto
- * picks the CPU and, when a GPU is present, says why in *note (may be NULL). */
-int mm_device_resolve(const char *asked, char *out, size_t n, char *note, size_t note_n);
+/* Resolves cpu|cuda|auto to the op table a run trains on (*k, may be NULL) and the name run.json records
+ * (out: "cpu", "cuda:<GPU name>", or "cpu-standin").  cuda needs a GPU (the driver probe above) and the CUDA
+ * backend library (util/backend.h); without either it is an error naming what is missing.  auto is cuda
+ * when that works, else cpu with the reason in *note (may be NULL).  MMLORA_DEVICE_STANDIN=1 (tests) makes
+ * cuda and auto take the CPU stand-in for a device table (kernels.h: mm_kernels_cpu_standin). */
+int mm_device_resolve(const char *asked, char *out, size_t n, char *note, size_t note_n, const mm_kernels **k);
 #endif

@@ -47,6 +47,8 @@ void cpu_copy(void *dst, const void *src, size_t bytes); /* upload and download 
 void cpu_zero(void *p, size_t bytes);
 /* rows.c */
 void cpu_add(float *y, const float *a, const float *b, size_t n);
+void cpu_scale(float *x, float s, size_t n);
+double cpu_sumsq(const float *x, size_t n);
 void cpu_gather_rows(float *dst, const float *src, const int32_t *rows, int R, int C);
 void cpu_scatter_rows(float *dst, const float *src, const int32_t *rows, int R, int C);
 void cpu_positions(int32_t *pos, int B, int T);

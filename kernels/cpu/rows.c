@@ -102,3 +102,16 @@ void cpu_softmax_topk_bwd_rows(float *dlogits, const float *probs, const float *
         for (int e = 0; e < E; e++) dlogits[(size_t)n * E + e] = p[e] * (dp[e] - dot);
     }
 }
+
+/* the trainer's reductions: elementwise scaling (any order gives the same floats) and the sum of squares
+ * with one double accumulator in index order, exactly the trainer's former host loop */
+void cpu_scale(float *x, float s, size_t n) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) x[i] *= s;
+}
+
+double cpu_sumsq(const float *x, size_t n) {
+    double sq = 0.0;
+    for (size_t i = 0; i < n; i++) sq += (double)x[i] * x[i];
+    return sq;
+}

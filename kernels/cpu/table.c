@@ -40,6 +40,8 @@ const mm_kernels mm_kernels_cpu = {
     .group_sum_rows = cpu_group_sum_rows,
     .softmax_topk_rows = cpu_softmax_topk_rows,
     .softmax_topk_bwd_rows = cpu_softmax_topk_bwd_rows,
+    .scale = cpu_scale,
+    .sumsq = cpu_sumsq,
 };
 
 /* Overridden by the CUDA backend when it is linked in. */

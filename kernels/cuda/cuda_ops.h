@@ -57,6 +57,8 @@ void cuda_upload(void *dst, const void *src, size_t bytes);
 void cuda_download(void *dst, const void *src, size_t bytes);
 void cuda_zero(void *p, size_t bytes);
 void cuda_add(float *y, const float *a, const float *b, size_t n);
+void cuda_scale(float *x, float s, size_t n);  /* optim.cu */
+double cuda_sumsq(const float *x, size_t n);
 void cuda_gather_rows(float *dst, const float *src, const int32_t *rows, int R, int C);
 void cuda_scatter_rows(float *dst, const float *src, const int32_t *rows, int R, int C);
 void cuda_positions(int32_t *pos, int B, int T);

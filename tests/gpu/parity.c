@@ -661,6 +661,28 @@ static void t_rows(void) {
     }
 }
 
+/* the trainer's ops: scale bit-identical; sumsq deterministic (two calls agree bit for bit) and within 1e-10
+ * relative of the CPU's in-order double sum, on sizes around the fixed grid (256 x 256 threads) */
+static void t_optim(void) {
+    const size_t sizes[] = {1, 255, 65536, 65537, 1000003};
+    for (int c = 0; c < 5; c++) {
+        const size_t n = sizes[c];
+        buf x = brand(n, 2);
+        CPU->scale(x.h, 0.37f, n);
+        GPU->scale(x.d, 0.37f, n);
+        char name[64];
+        snprintf(name, sizeof name, "scale n=%zu", n);
+        check_bits(name, &x);
+        const double a = CPU->sumsq(x.h, n), b = GPU->sumsq(x.d, n), b2 = GPU->sumsq(x.d, n);
+        const double rel = fabs(a - b) / (a > 0 ? a : 1);
+        snprintf(name, sizeof name, "sumsq n=%zu", n);
+        report(name, rel <= 1e-10 && memcmp(&b, &b2, sizeof b) == 0, "cpu %.17g cuda %.17g rel %.3g, repeat %s", a, b,
+               rel, memcmp(&b, &b2, sizeof b) ? "differs" : "identical");
+        bfree(&x);
+    }
+    report("sumsq n=0", GPU->sumsq(NULL, 0) == 0.0, "empty sum");
+}
+
 int main(void) {
     char dev[160];
     if (mm_cuda_device_count() <= 0) {
@@ -697,6 +719,7 @@ int main(void) {
     t_bf16();
     t_memory();
     t_rows();
+    t_optim();
     if (mm_cuda_sync()) die("final sync");
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # One call on a GPU host: build everything, CPU-vs-CUDA op parity (plain, then under compute-sanitizer
 # memcheck when it is installed), full-step engine parity (CPU table vs CUDA table: one training step of
-# full fine-tuning, LoRA-Mix, MMLoRA and MoLA on both tiny fixture models), cuBLAS GEMM throughput, CUDA op
-# timings.  Logs go to $OUT (default ./gpu-out); a short table is printed last.  The whole run is held under
-# a 450 s budget (each step gets at most what is left).  Exit status: 0 parity passed (and memcheck clean
-# when it ran), 1 op-parity failures, 2 no device, 3 build failed, 4 parity passed but memcheck reported
-# errors, 5 op parity passed but engine parity failed, 124/137 parity timed out.
+# full fine-tuning, LoRA-Mix, MMLoRA and MoLA on both tiny fixture models), a real `mmlora run --device
+# cuda` against `--device cpu` at smoke scale (tests/gpu/run_parity.c), cuBLAS GEMM throughput, CUDA op
+# timings.  Logs go to $OUT (default ./gpu-out); a short table is printed last.  The whole run is held
+# under a 450 s budget (each step gets at most what is left).  Exit status: 0 parity passed (and memcheck
+# clean when it ran), 1 op-parity failures, 2 no device, 3 build failed, 4 parity passed but memcheck
+# reported errors, 5 op parity passed but engine parity failed, 6 engine parity passed but the run parity
+# failed, 124/137 parity timed out.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-./gpu-out}
@@ -29,7 +31,7 @@ step() {
 { date -u; uname -a; nvidia-smi 2>&1 | head -20; nvcc --version 2>&1 | tail -2; } >"$OUT/host.txt"
 git log --oneline -1 >>"$OUT/host.txt" 2>/dev/null
 
-step build 300 "$OUT/build.log" make -j16 all cuda gpu-parity gpu-engine-parity gpu-bench
+step build 300 "$OUT/build.log" make -j16 all cuda gpu-parity gpu-engine-parity gpu-bench gpu-run-parity
 build_rc=$?
 if [ $build_rc -ne 0 ]; then
     echo "== full build failed (last lines of $OUT/build.log below); trying the minimal GPU build (make gpu-min)"
@@ -56,6 +58,12 @@ if [ -x build/gpu/engine_parity ]; then
 else
     echo "engine_parity skipped (not built: the minimal build has no model loader)" | tee -a "$OUT/steps.txt"; engine_rc=-
 fi
+if [ -x build/gpu/run_parity ] && [ -f build/libmmlora_cuda.so ]; then
+    step run_parity 150 "$OUT/run_parity.log" build/gpu/run_parity
+    run_rc=$?
+else
+    echo "run_parity skipped (build/gpu/run_parity or build/libmmlora_cuda.so not built)" | tee -a "$OUT/steps.txt"; run_rc=-
+fi
 step gemm_bench 90 "$OUT/gemm_bench.log" build/gpu/gemm_bench
 step ops_bench 90 "$OUT/ops_bench.log" build/gpu/ops_bench
 
@@ -69,6 +77,11 @@ echo
 echo "engine parity (one training step, CPU table vs CUDA table; rc $engine_rc)"
 grep -E '^\|' "$OUT/engine_parity.log" 2>/dev/null
 tail -1 "$OUT/engine_parity.log" 2>/dev/null
+echo
+echo "run parity (build/mmlora run --device cuda vs --device cpu, smoke scale; rc $run_rc)"
+grep -E '^\|' "$OUT/run_parity.log" 2>/dev/null
+grep -E '^FAIL' "$OUT/run_parity.log" 2>/dev/null
+tail -1 "$OUT/run_parity.log" 2>/dev/null
 echo
 echo "cuBLAS GEMM TFLOP/s (M x N x K, row-major x·Wᵀ)"
 awk '/^gemm [ 0-9]/ { key = $2; if (!(key in seen)) { seen[key] = 1; order[n++] = key }
@@ -85,4 +98,5 @@ cat "$OUT/steps.txt"
 rc=$parity_rc
 if [ "$rc" -eq 0 ] && [ "$memcheck_rc" != "-" ] && [ "$memcheck_rc" != 0 ]; then rc=4; fi
 if [ "$rc" -eq 0 ] && [ "$engine_rc" != "-" ] && [ "$engine_rc" != 0 ]; then rc=5; fi
+if [ "$rc" -eq 0 ] && [ "$run_rc" != "-" ] && [ "$run_rc" != 0 ]; then rc=6; fi
 exit $rc

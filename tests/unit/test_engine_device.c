@@ -10,7 +10,6 @@
 #include "model/engine.h"
 #include "peft/method.h"
 #include "peft/mmlora.h"
-#include "train/trainer.h"
 #include "util/log.h"
 #include "util/philox.h"
 #include "test_util.h"
@@ -132,18 +131,4 @@ Test(engine_device, full_fine_tuning_bit_identical) { same(GPTBC, "fpft-mix"); s
 Test(engine_device, lora_mix_bit_identical) { same(GPTBC, "lora-mix"); same(LLAMA, "lora-mix"); }
 Test(engine_device, mmlora_bit_identical) { same(GPTBC, "mmlora"); same(LLAMA, "mmlora"); }
 Test(engine_device, mola_bit_identical) { same(GPTBC, "mola"); same(LLAMA, "mola"); }
-
-Test(engine_device, trainer_refuses_a_device_table) {
-    const mm_kernels dev = fake_device();
-    mm_model m;
-    cr_assert_eq(mm_model_load(&m, GPTBC), 0, "%s", mm_last_error());
-    mm_engine e;
-    cr_assert_eq(mm_engine_init(&e, &dev, &m, NULL, 1, 2, 8), 0);
-    mm_train_config tc;
-    mm_train_config_defaults(&tc);
-    mm_trainer tr;
-    cr_expect_eq(mm_trainer_init(&tr, &e, &tc), -1);
-    cr_expect(strstr(mm_last_error(), "device memory") != NULL, "%s", mm_last_error());
-    mm_engine_free(&e);
-    mm_model_free(&m);
-}
+/* the trainer on a device table: tests/unit/test_trainer_device.c */

@@ -96,18 +96,31 @@ Test(memory_plan, cli_prints_the_plan_and_the_budget_verdict) {
 }
 
 Test(device, resolve_cpu_auto_and_cuda) {
-    char out[16], note[256];
-    cr_assert_eq(mm_device_resolve("cpu", out, sizeof out, note, sizeof note), 0);
+    char out[160], note[1024];
+    const mm_kernels *k = NULL;
+    unsetenv("MMLORA_DEVICE_STANDIN");
+    cr_assert_eq(mm_device_resolve("cpu", out, sizeof out, note, sizeof note, &k), 0);
     cr_expect_str_eq(out, "cpu");
-    cr_expect_neq(mm_device_resolve("tpu", out, sizeof out, note, sizeof note), 0);
+    cr_expect_eq(k, &mm_kernels_cpu);
+    cr_expect_neq(mm_device_resolve("tpu", out, sizeof out, note, sizeof note, &k), 0);
     cr_expect(strstr(mm_last_error(), "cpu, cuda or auto") != NULL, "%s", mm_last_error());
     const mm_device_info *d = mm_device_probe();
-    cr_assert_eq(mm_device_resolve("auto", out, sizeof out, note, sizeof note), 0);
-    cr_expect_str_eq(out, "cpu");
+    cr_assert_eq(mm_device_resolve("auto", out, sizeof out, note, sizeof note, &k), 0);
     cr_expect(strstr(note, "device auto") != NULL, "%s", note);
-    cr_assert_neq(mm_device_resolve("cuda", out, sizeof out, note, sizeof note), 0);
-    /* no GPU: the reason (driver library, no device); a GPU: the engine path that is missing */
-    cr_expect(strstr(mm_last_error(), d->n_gpus ? "not written yet" : d->why) != NULL, "%s", mm_last_error());
+    if (!d->n_gpus) { /* no GPU: the CPU, and cuda is an error naming what is missing */
+        cr_expect_str_eq(out, "cpu");
+        cr_expect_eq(k, &mm_kernels_cpu);
+        cr_assert_neq(mm_device_resolve("cuda", out, sizeof out, note, sizeof note, &k), 0);
+        cr_expect(strstr(mm_last_error(), d->why) && strstr(mm_last_error(), "libmmlora_cuda.so"), "%s",
+                  mm_last_error());
+    }
+    /* the test hook: the CPU stand-in for a device table */
+    setenv("MMLORA_DEVICE_STANDIN", "1", 1);
+    cr_assert_eq(mm_device_resolve("cuda", out, sizeof out, note, sizeof note, &k), 0);
+    cr_expect_str_eq(out, "cpu-standin");
+    cr_expect_eq(k, mm_kernels_cpu_standin());
+    cr_expect(k->device_memory);
+    unsetenv("MMLORA_DEVICE_STANDIN");
 }
 
 Test(device, fake_gpu_is_named_in_the_messages) {
