@@ -224,8 +224,8 @@ int mm_experiment_run(const mm_exp_opts *x0) {
         fprintf(stderr, "== experiment %s: run %d/%d %s (%s%s%s): %d done, elapsed %s, %s per run so far, ETA %s%s\n",
                 g.rq, i + 1, g.n_runs, g.runs[i].name, runs[i].method.name, g.runs[i].variant[0] ? ", " : "",
                 g.runs[i].variant, done, el, per, eta, complete ? " [already DONE: skipped]" : "");
-        if (complete) { done++; continue; }
         double ts = now_s();
+        /* a DONE run returns at once from mm_run, after checking that its run.json holds this configuration */
         if (mm_run(&runs[i], MM_PHASE_ALL)) {
             char m[1024];
             snprintf(m, sizeof m, "%s", mm_last_error());
@@ -233,9 +233,10 @@ int mm_experiment_run(const mm_exp_opts *x0) {
                          runs[i].out_dir, m);
             break;
         }
+        done++;
+        if (complete) continue;
         spent += now_s() - ts;
         executed++;
-        done++;
     }
     if (!rc) {
         char el[32];
