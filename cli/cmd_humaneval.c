@@ -16,7 +16,7 @@ static void usage(FILE *f) {
             "  results/<rq>/<dataset>/<model>/, the lowest seed; Philox-seeded, deterministic) and writes a blinded\n"
             "  sheet: one row per (example, summary), shuffled, with the code, the reference, the candidate and\n"
             "  empty columns Similarity, Naturalness, Informativeness, Relevance (0-4).  Method names go only to\n"
-            "  the key (default: SHEET.key.csv).\n"
+            "  the key (default: SHEET.key.csv); the raters' instructions go to SHEET.instructions.md.\n"
             "  --methods   default: Table VI's methods that have a run (fpft-mix, lora-each, lora-mix, mola,\n"
             "              mmlora of --model; one-shot, few-shot of gpt-4); model:method names another model's run\n"
             "  --raw DIR   raw dataset root for the code snippets (default data/raw)\n"
@@ -67,8 +67,9 @@ static int sample(int argc, char **argv) {
         return 1;
     }
     printf("%s: %d examples x %d methods = %d rows (%d languages)%s\n%s: the key (method of every item): keep it "
-           "from the raters\n", o.out, r.n_examples, r.n_methods, r.n_rows, r.n_langs,
-           r.n_no_code ? "; some without code, see the warning" : "", r.key_path);
+           "from the raters\n%s: the raters' instructions (criteria, 0-4 scale)\n", o.out, r.n_examples, r.n_methods,
+           r.n_rows, r.n_langs, r.n_no_code ? "; some without code, see the warning" : "", r.key_path,
+           r.instructions_path);
     return 0;
 }
 

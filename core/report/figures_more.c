@@ -71,26 +71,35 @@ int mm_fig6(mm_report_ctx *c) {
         }
         char stem[256], body[8192];
         snprintf(stem, sizeof stem, "fig6_scale_%s_%s", g[k].dataset, g[k].model);
+        /* one shared legend row below the panels (screen coordinates; the bottom margin keeps it clear of the
+         * data): the lines' key from the first top panel, the bars' key from the first bottom panel */
         int o = snprintf(body, sizeof body,
                          "set multiplot layout 2,4 title 'Fig. 6: data scale, LoRA-Mix vs MMLoRA, %s, %s "
-                         "(bottom: MMLoRA - LoRA-Mix)'\nset grid ytics\nset offsets 0.5,0.5,0,0\n",
+                         "(bottom: MMLoRA - LoRA-Mix)' margins 0.05,0.985,0.13,0.92 spacing 0.055,0.10\n"
+                         "set grid ytics\nset offsets 0.5,0.5,0,0\nset xlabel 'training data'\n",
                          mm_report_display(g[k].model), mm_report_display(g[k].dataset));
         for (int p = 0; p < 4; p++)
             o += snprintf(body + o, sizeof body - (size_t)o,
-                          "set title '%s'\nset key bottom right font ',8'\nset xlabel 'training data'\n"
+                          "%sset title '%s'\n"
                           "plot '%s.dat' index %d using 0:3:xtic(1) with linespoints pt 6 lc rgb '#1f77b4' dt 2 "
                           "title 'LoRA-Mix BLEU', '' index %d using 0:5 with linespoints pt 7 lc rgb '#1f77b4' title "
                           "'MMLoRA BLEU', '' index %d using 0:4 with linespoints pt 4 lc rgb '#2ca02c' dt 2 title "
                           "'LoRA-Mix METEOR', '' index %d using 0:6 with linespoints pt 5 lc rgb '#2ca02c' title "
                           "'MMLoRA METEOR'\n",
+                          p ? "unset key\n"
+                            : "set key at screen 0.40,0.008 center bottom vertical maxrows 2 samplen 3 width 3 "
+                              "font ',10'\n",
                           PANEL[p] ? mm_report_display(PANEL[p]) : "Overall", stem, p, p, p, p);
         o += snprintf(body + o, sizeof body - (size_t)o,
                       "set style fill solid 0.8 border -1\nset boxwidth 0.3\nset xzeroaxis lt -1\nunset title\n");
         for (int p = 0; p < 4; p++)
             o += snprintf(body + o, sizeof body - (size_t)o,
-                          "set ylabel 'delta'\nplot '%s.dat' index %d using ($0-0.16):7:xtic(1) with boxes lc rgb "
-                          "'#1f77b4' title 'BLEU', '' index %d using ($0+0.16):8 with boxes lc rgb '#2ca02c' title "
-                          "'METEOR'\n",
+                          "%sset ylabel 'delta'\nplot '%s.dat' index %d using ($0-0.16):7:xtic(1) with boxes lc rgb "
+                          "'#1f77b4' title 'delta BLEU', '' index %d using ($0+0.16):8 with boxes lc rgb '#2ca02c' "
+                          "title 'delta METEOR'\n",
+                          p ? "unset key\n"
+                            : "set key at screen 0.64,0.008 center bottom vertical maxrows 2 samplen 2 width 2 "
+                              "font ',10'\n",
                           stem, p, p);
         int rc = mm_fig_emit(c, stem, &d, NULL, NULL, body, 1600, 800);
         mm_sb_free(&d);

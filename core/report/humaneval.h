@@ -23,11 +23,14 @@ typedef struct {
     const char *out;       /* the sheet */
     const char *key;       /* NULL: <out without .csv>.key.csv */
 } mm_he_sample_opts;
+/* Besides the sheet and the key, sample writes the raters' instructions, <out without .csv>.instructions.md
+ * (the four criteria, the 0-4 scale, that method names are hidden). */
 
 typedef struct {
     int n_methods, n_langs, n_examples, n_rows;
     int n_no_code;         /* examples written without their code (reference only) */
     char key_path[4096];
+    char instructions_path[4096];   /* <out without .csv>.instructions.md */
 } mm_he_sample_result;
 
 /* 0, or -1 + mm_fail naming the run directory / file at fault */

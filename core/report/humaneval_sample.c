@@ -219,11 +219,42 @@ static void fill_code(const mm_he_sample_opts *o, const he_method *m, int nm, he
                 "(code column \"[code unavailable]\"); first reason: %s", *n_no_code, n, first);
 }
 
-static void key_path_of(const mm_he_sample_opts *o, char *buf, size_t cap) {
-    if (o->key) { snprintf(buf, cap, "%s", o->key); return; }
+/* <out without .csv><suffix> */
+static void beside_sheet(const mm_he_sample_opts *o, const char *suffix, char *buf, size_t cap) {
     size_t n = strlen(o->out);
-    if (n > 4 && !strcasecmp(o->out + n - 4, ".csv")) snprintf(buf, cap, "%.*s.key.csv", (int)(n - 4), o->out);
-    else snprintf(buf, cap, "%s.key.csv", o->out);
+    if (n > 4 && !strcasecmp(o->out + n - 4, ".csv")) snprintf(buf, cap, "%.*s%s", (int)(n - 4), o->out, suffix);
+    else snprintf(buf, cap, "%s%s", o->out, suffix);
+}
+
+static void key_path_of(const mm_he_sample_opts *o, char *buf, size_t cap) {
+    if (o->key) snprintf(buf, cap, "%s", o->key);
+    else beside_sheet(o, ".key.csv", buf, cap);
+}
+
+/* the raters' instructions: the criteria as the paper (§VI-A) defines them, the scale, the blinding */
+static void write_instructions(mm_sbuf *b, const char *sheet) {
+    char *s = mm_xstrdup(sheet);
+    const char *name = basename(s);
+    mm_sb_printf(b,
+                 "# Rating instructions\n\n"
+                 "Each row of `%s` pairs a code snippet (`code`) and its reference summary (`reference`) with one\n"
+                 "candidate summary of that code (`candidate`).  The rows of one example (the same `example` id) are\n"
+                 "consecutive: the same code with different candidates.\n\n"
+                 "Rate every candidate on the four criteria below, each with a whole number from **0** (lowest) to\n"
+                 "**4** (highest), written into the criterion's column:\n\n",
+                 name);
+    free(s);
+    static const char *const DEF[MM_HE_NCRIT] = {
+        "similarity with the reference summary.",
+        "grammatical correctness and fluency of the summary.",
+        "the amount of relevant information transferred from the input code.",
+        "alignment with the input code snippet.",
+    };
+    for (int c = 0; c < MM_HE_NCRIT; c++) mm_sb_printf(b, "- **%s**: %s\n", MM_HE_CRITERIA[c], DEF[c]);
+    mm_sb_puts(b, "\nThe names of the methods that wrote the candidates are hidden, and the candidates of an example\n"
+                  "are in a random order: rate each candidate on its own.  Fill in only the four rating columns and\n"
+                  "leave every other cell as it is (they are checked when the ratings are collected).  A row whose\n"
+                  "code reads `[code unavailable]` shows the reference summary only.\n");
 }
 
 static int write_files(const mm_he_sample_opts *o, const he_method *m, int nm, const he_example *ex, int n,
@@ -283,6 +314,13 @@ static int write_files(const mm_he_sample_opts *o, const he_method *m, int nm, c
     if (!strcmp(res->key_path, o->out)) rc = mm_fail("humaneval: the key and the sheet would be the same file %s", o->out);
     if (!rc) rc = write_atomic_mkdir(o->out, &sheet);
     if (!rc) rc = write_atomic_mkdir(res->key_path, &key);
+    mm_sbuf ins = {0};
+    beside_sheet(o, ".instructions.md", res->instructions_path, sizeof res->instructions_path);
+    if (!rc && (!strcmp(res->instructions_path, o->out) || !strcmp(res->instructions_path, res->key_path)))
+        rc = mm_fail("humaneval: the instructions would overwrite the sheet or the key (%s)", res->instructions_path);
+    write_instructions(&ins, o->out);
+    if (!rc) rc = write_atomic_mkdir(res->instructions_path, &ins);
+    mm_sb_free(&ins);
     mm_sb_free(&sheet);
     mm_sb_free(&key);
     return rc;
@@ -346,8 +384,8 @@ int mm_he_sample(const mm_he_sample_opts *o, mm_he_sample_result *res) {
             size_t l = strlen(list);
             snprintf(list + l, sizeof list - l, "%s%.63s", k ? ", " : "", m[k].label);
         }
-        mm_info("humaneval: %d examples (%d languages) x %d methods = %d rows -> %s; key -> %s; methods: %s", nex,
-                res->n_langs, nm, res->n_rows, o->out, res->key_path, list);
+        mm_info("humaneval: %d examples (%d languages) x %d methods = %d rows -> %s; key -> %s; rater instructions -> "
+                "%s; methods: %s", nex, res->n_langs, nm, res->n_rows, o->out, res->key_path, res->instructions_path, list);
     }
 out:
     for (int i = 0; i < nex; i++) free_example(&ex[i], nm);

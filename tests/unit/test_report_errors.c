@@ -77,6 +77,8 @@ Test(report, figure_data_files) {
     cr_expect(strstr(loss, "1 2.8000 0.0100\n"), "%s", loss);
     char *gp = get("out/figures/fig6_scale_csn_tiny.gp");
     cr_expect(strstr(gp, "set output 'fig6_scale_csn_tiny.png'") && strstr(gp, "set output 'fig6_scale_csn_tiny.svg'"));
+    /* Fig. 6: one legend row below the panels, none inside a panel */
+    cr_expect(strstr(gp, "set key at screen 0.40,0.008 center bottom") && !strstr(gp, "set key bottom right"), "%s", gp);
     free(f4); free(f5); free(f6); free(f8); free(tot); free(loss); free(gp);
     rm_tmp();
 }
