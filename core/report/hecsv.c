@@ -163,7 +163,9 @@ int mm_hecsv_need(const mm_hecsv *t, const char *name) {
 void mm_hecsv_field(mm_sbuf *b, const char *s) {
     if (!s) s = "";
     size_t n = strlen(s);
-    int quote = strpbrk(s, ",\"\r\n") != NULL || (n && (s[0] == ' ' || s[n - 1] == ' '));
+    /* a leading UTF-8 byte-order mark is quoted too: unquoted at the start of a file the reader skips it */
+    int quote = strpbrk(s, ",\"\r\n") != NULL || (n && (s[0] == ' ' || s[n - 1] == ' ')) ||
+                (n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3));
     if (!quote) { mm_sb_puts(b, s); return; }
     mm_sb_puts(b, "\"");
     for (const char *p = s; *p;) {

@@ -328,6 +328,16 @@ Test(humaneval, csv_fields_round_trip) {
     cr_expect_eq(t.line[0][4], 3, "field 5 starts after field 4's newline");
     cr_expect_eq(t.line[1][0], 2 + 4 + 1, "row 2 starts after row 1's four embedded newlines and its end");
     mm_hecsv_free(&t);
+    /* a header cell that starts with a byte-order mark survives being the first bytes of a file (fuzz_hecsv) */
+    mm_sbuf h = {0};
+    mm_sb_puts(&h, "");
+    mm_hecsv_field(&h, "\xef\xbb\xbf" "x");
+    mm_sb_puts(&h, "\n1\n");
+    cr_assert_eq(mm_sb_write(&h, at("bom.csv")), 0);
+    mm_sb_free(&h);
+    cr_assert_eq(mm_hecsv_read(at("bom.csv"), &t), 0, "%s", mm_last_error());
+    cr_expect_str_eq(t.head[0], "\xef\xbb\xbf" "x");
+    mm_hecsv_free(&t);
     put("bad.csv", "a,b\n1,\"open\n");
     cr_expect_eq(mm_hecsv_read(at("bad.csv"), &t), -1);
     cr_expect(strstr(mm_last_error(), "bad.csv:2: unterminated quoted field"), "%s", mm_last_error());
