@@ -11,26 +11,36 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: mmlora info --model DIR [--method fpft-mix|lora-mix|lora-each|mola|mmlora|one-shot|few-shot]\n"
                "                   [--rank R] [--alpha A] [--languages N] [--set key=value ...]\n"
-               "                   [--memory [--device cpu|cuda|auto] [--batch B] [--seq T] [--recompute] [--budget-gb G]]\n"
+               "                   [--memory [--device cpu|cuda|auto] [--batch B] [--seq T] [--recompute] [--budget-gb G] [--dtype fp32|bf16]]\n"
                "  DIR needs only config.json; prints layers, base parameters, trainable parameters and\n"
                "  trainable%% = trainable / (frozen + trainable), tied weights once, truncated to 2 decimals.\n"
                "  --memory: the planned training memory for micro-batch B (default 24) x sequence T (default 288):\n"
                "  weights, trainable, gradients, AdamW, activations; cpu = what the CPU engine allocates (fp32),\n"
-               "  cuda = the CUDA engine's layout (bf16 weights/activations, fp32 master, gradients, AdamW; no GPU\n"
-               "  needed to plan).  Checked against --budget-gb (default: the GPU's memory, else 24 for cuda, the\n"
-               "  available RAM for cpu), with the switches that shrink it.\n");
+               "  cuda = the CUDA engine as built (fp32 in device memory; no GPU needed to plan), cuda --dtype bf16 =\n"
+               "  the target bf16 layout (bf16 weights/activations, fp32 master, gradients, AdamW; not implemented).\n"
+               "  Checked against --budget-gb (default: the GPU's memory, else 24 for cuda, the available RAM for\n"
+               "  cpu), with the switches that shrink it.\n");
 }
 
 static int print_memory(const mm_model *m, const mm_method_spec *spec, int n_lang, const char *device, int batch,
-                        int seq, int recompute, double budget_gb) {
+                        int seq, int recompute, double budget_gb, const char *dtype) {
     if (strcmp(device, "cpu") && strcmp(device, "cuda") && strcmp(device, "auto")) {
         fprintf(stderr, "mmlora: error: --device %s: expected cpu, cuda or auto\n", device);
         return 2;
     }
     const mm_device_info *gpu = mm_device_probe();
     const int cuda = !strcmp(device, "cuda") || (!strcmp(device, "auto") && gpu->n_gpus);
+    if (strcmp(dtype, "fp32") && strcmp(dtype, "bf16")) {
+        fprintf(stderr, "mmlora: error: --dtype %s: expected fp32 or bf16\n", dtype);
+        return 2;
+    }
+    if (!cuda && !strcmp(dtype, "bf16")) {
+        fprintf(stderr, "mmlora: error: --dtype bf16 plans the CUDA layout: add --device cuda\n");
+        return 2;
+    }
+    const int layout = !cuda ? MM_PLAN_CPU : !strcmp(dtype, "bf16") ? MM_PLAN_CUDA_BF16 : MM_PLAN_CUDA_FP32;
     mm_memory_plan p, alt;
-    if (mm_memory_plan_make(m, spec, n_lang, batch, seq, recompute, cuda, &p)) {
+    if (mm_memory_plan_make(m, spec, n_lang, batch, seq, recompute, layout, &p)) {
         fprintf(stderr, "mmlora: error: %s\n", mm_last_error());
         return 2;
     }
@@ -47,10 +57,10 @@ static int print_memory(const mm_model *m, const mm_method_spec *spec, int n_lan
     if (budget <= 0) return 0;
     const int fits = (double)p.total <= budget;
     printf("budget: %.2f GiB (%s): %s\n", budget / 1073741824.0, what, fits ? "fits" : "does NOT fit");
-    if (!recompute && !mm_memory_plan_make(m, spec, n_lang, batch, seq, 1, cuda, &alt))
+    if (!recompute && !mm_memory_plan_make(m, spec, n_lang, batch, seq, 1, layout, &alt))
         printf("  with --recompute: %.3f GiB (activations %.3f GiB)%s\n", alt.total / 1073741824.0,
                alt.activations / 1073741824.0, !fits && (double)alt.total <= budget ? ": fits" : "");
-    if (!fits && batch > 1 && !mm_memory_plan_make(m, spec, n_lang, batch / 2, seq, recompute, cuda, &alt))
+    if (!fits && batch > 1 && !mm_memory_plan_make(m, spec, n_lang, batch / 2, seq, recompute, layout, &alt))
         printf("  with micro-batch %d (same global batch by accumulation, --set micro_batch=%d): %.3f GiB\n", batch / 2,
                batch / 2, alt.total / 1073741824.0);
     return 0;
@@ -59,7 +69,7 @@ static int print_memory(const mm_model *m, const mm_method_spec *spec, int n_lan
 int cmd_info(int argc, char **argv) {
     const char *model = NULL, *method = "lora-mix";
     int rank = 0, n_lang = 6, memory = 0, batch = 24, seq = 288, recompute = 0;
-    const char *device = "auto";
+    const char *device = "auto", *dtype = "fp32";
     double alpha = 0, budget_gb = 0;
     const char *sets[64];
     int n_sets = 0;
@@ -79,6 +89,7 @@ int cmd_info(int argc, char **argv) {
         else if (!strcmp(a, "--batch")) batch = atoi(argv[++i]);
         else if (!strcmp(a, "--seq")) seq = atoi(argv[++i]);
         else if (!strcmp(a, "--budget-gb")) budget_gb = atof(argv[++i]);
+        else if (!strcmp(a, "--dtype")) dtype = argv[++i];
         else { fprintf(stderr, "mmlora: error: unknown option '%s'\n", a); usage(stderr); return 2; }
     }
     if (!model) { fprintf(stderr, "mmlora: error: --model DIR is required\n"); usage(stderr); return 2; }
@@ -115,7 +126,7 @@ int cmd_info(int argc, char **argv) {
         printf("\n");
     }
     printf("trainable params: %s || all params: %s || trainable%%: %s\n", t, a, pct);
-    int rc = memory ? print_memory(&m, &spec, n_lang, device, batch, seq, recompute, budget_gb) : 0;
+    int rc = memory ? print_memory(&m, &spec, n_lang, device, batch, seq, recompute, budget_gb, dtype) : 0;
     free(m.tensors);
     return rc;
 }

@@ -11,12 +11,15 @@
 #define CUDA_RUNTIME_ALLOWANCE ((size_t)512 << 20)
 
 int mm_memory_plan_make(const mm_model *m, const mm_method_spec *spec, int n_lang, int micro, int seq, int recompute,
-                        int cuda, mm_memory_plan *p) {
+                        int layout, mm_memory_plan *p) {
     memset(p, 0, sizeof *p);
     if (micro < 1 || seq < 2) return mm_fail("memory plan: batch %d and sequence %d must be >= 1 and >= 2", micro, seq);
     if (seq > m->cfg.max_pos && m->cfg.family == MM_FAMILY_GPT_BIGCODE)
         return mm_fail("memory plan: sequence %d exceeds the model's n_positions %d", seq, m->cfg.max_pos);
-    p->cuda = cuda != 0;
+    if (layout < MM_PLAN_CPU || layout > MM_PLAN_CUDA_BF16) return mm_fail("memory plan: unknown layout %d", layout);
+    p->layout = layout;
+    p->cuda = layout != MM_PLAN_CPU;
+    const int bf16 = layout == MM_PLAN_CUDA_BF16;
     p->micro = micro;
     p->seq = seq;
     p->recompute = recompute != 0;
@@ -26,11 +29,11 @@ int mm_memory_plan_make(const mm_model *m, const mm_method_spec *spec, int n_lan
     memset(&ad, 0, sizeof ad);
     if (!fpft && mm_method_build(spec, m, n_lang, 1, &ad)) return -1;
     const size_t N = (size_t)micro * seq;
-    const size_t wbytes = p->cuda ? 2 : 4;            /* bf16 storage on the GPU */
+    const size_t wbytes = bf16 ? 2 : 4;
     p->weights = (size_t)m->n_params * wbytes;
     if (fpft) {
         p->trainable_params = (long long)m->n_params;
-        p->master = p->cuda ? (size_t)m->n_params * 4 : 0;
+        p->master = bf16 ? (size_t)m->n_params * 4 : 0;
         p->grads = (size_t)m->n_params * 4;
         p->optimizer = (size_t)m->n_params * 8;
     } else {
@@ -40,9 +43,9 @@ int mm_memory_plan_make(const mm_model *m, const mm_method_spec *spec, int n_lan
         p->optimizer = ad.n_params * 8;
         p->adapter_buffers = mm_adapters_reserve_bytes(&ad, (int)N);
     }
-    /* the arena in fp32; on the GPU the stored activations are bf16 (half), the fp32 scratch is small */
+    /* the arena in fp32 (CPU and CUDA as built); in the bf16 layout the stored activations are half */
     size_t arena = mm_engine_arena_bytes(m, fpft ? NULL : &ad, micro, seq, recompute);
-    p->activations = p->cuda ? arena / 2 : arena;
+    p->activations = bf16 ? arena / 2 : arena;
     p->runtime = p->cuda ? CUDA_RUNTIME_ALLOWANCE : 0;
     p->total = p->weights + p->master + p->trainable + p->grads + p->optimizer + p->activations + p->adapter_buffers +
                p->runtime;
@@ -53,9 +56,12 @@ int mm_memory_plan_make(const mm_model *m, const mm_method_spec *spec, int n_lan
 static double gib(size_t b) { return b / 1073741824.0; }
 
 void mm_memory_plan_print(const mm_memory_plan *p, FILE *f) {
-    fprintf(f, "memory plan (%s engine: %s), micro-batch %d x sequence %d, recomputation %s:\n",
-            p->cuda ? "CUDA" : "CPU", p->cuda ? "bf16 weights and activations, fp32 master/gradients/AdamW" : "fp32",
-            p->micro, p->seq, p->recompute ? "on" : "off");
+    static const char *const what[] = {
+        "CPU engine: fp32",
+        "CUDA engine as built: fp32 weights, activations, gradients and AdamW in device memory",
+        "CUDA bf16 layout (target, not implemented yet): bf16 weights and activations, fp32 master/gradients/AdamW"};
+    fprintf(f, "memory plan (%s), micro-batch %d x sequence %d, recomputation %s:\n", what[p->layout], p->micro,
+            p->seq, p->recompute ? "on" : "off");
     fprintf(f, "  weights (base model)      %8.3f GiB\n", gib(p->weights));
     if (p->master) fprintf(f, "  fp32 master weights       %8.3f GiB\n", gib(p->master));
     if (p->trainable) fprintf(f, "  trainable (adapters)      %8.3f GiB\n", gib(p->trainable));

@@ -343,7 +343,9 @@ static int check_memory(run_ctx *r, int T) {
     mm_memory_plan p;
     /* a GPU run is planned and checked against the GPU's memory (the stand-in's memory is the host's) */
     const int gpu = r->k->device_memory && r->k != mm_kernels_cpu_standin();
-    if (mm_memory_plan_make(&r->model, &o->method, r->n_lang, o->micro, T, o->recompute, gpu, &p)) return -1;
+    if (mm_memory_plan_make(&r->model, &o->method, r->n_lang, o->micro, T, o->recompute,
+                            gpu ? MM_PLAN_CUDA_FP32 : MM_PLAN_CPU, &p))
+        return -1;
     const size_t need = gpu ? p.total : p.total - p.weights, avail = gpu ? mm_device_probe()->total_bytes : mm_memory_available();
     if (!avail || need <= avail) return 0;
     mm_memory_plan_print(&p, stderr);
