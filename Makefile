@@ -17,15 +17,26 @@ endif
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 CSTD    := -std=c11 -D_GNU_SOURCE
 OPT     ?= -O2 -march=native -g
+comma := ,
 INCS    := -I. -Icore -Ikernels -I/usr/include/cjson
+OPENBLAS_OMP_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
+DEPS_LDFLAGS :=
+# DEPS_ROOT=/prefix: the Debian packages unpacked there (dpkg -x) instead of installed: a GPU host where
+# nothing can be installed (tests/gpu/fetch-deps.sh fetches them here; tests/gpu/run.sh unpacks them there)
+ifneq ($(DEPS_ROOT),)
+DEPS_LIBDIR := $(DEPS_ROOT)/usr/lib/x86_64-linux-gnu
+INCS    := -I. -Icore -Ikernels -I$(DEPS_ROOT)/usr/include/x86_64-linux-gnu/openblas-openmp \
+           -I$(DEPS_ROOT)/usr/include/cjson -I$(DEPS_ROOT)/usr/include/x86_64-linux-gnu -I$(DEPS_ROOT)/usr/include \
+           -I/usr/include/cjson
+OPENBLAS_OMP_DIR := $(DEPS_LIBDIR)/openblas-openmp
+DEPS_LDFLAGS := -L$(DEPS_LIBDIR) -Wl$(comma)-rpath$(comma)$(DEPS_LIBDIR)
+endif
 CFLAGS_BASE := $(CSTD) $(WARN) $(INCS)
 # OpenBLAS built on OpenMP: one thread pool shared with our own OpenMP loops (the pthread build's
 # spinning workers steal the two cores from OpenMP regions: measured 34% -> see README "Speed").
-comma := ,
-OPENBLAS_OMP_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
 BLAS_LIBS := $(if $(wildcard $(OPENBLAS_OMP_DIR)/libopenblas.so),-L$(OPENBLAS_OMP_DIR) -Wl$(comma)-rpath$(comma)$(OPENBLAS_OMP_DIR),) -lopenblas
 export OMP_WAIT_POLICY ?= passive
-LIBS    := $(BLAS_LIBS) -lcjson -lpcre2-8 -lcsv -lcrypto -lm -lpthread -ldl
+LIBS    := $(BLAS_LIBS) $(DEPS_LDFLAGS) -lcjson -lpcre2-8 -lcsv -lcrypto -lm -lpthread -ldl
 ifeq ($(HAVE_OPENMP),1)
 CFLAGS_BASE += -fopenmp -DMMLORA_OPENMP=1
 LIBS        += -fopenmp

@@ -31,12 +31,27 @@ step() {
 { date -u; uname -a; nvidia-smi 2>&1 | head -20; nvcc --version 2>&1 | tail -2; } >"$OUT/host.txt"
 git log --oneline -1 >>"$OUT/host.txt" 2>/dev/null
 
-step build 300 "$OUT/build.log" make -j16 all cuda gpu-parity gpu-engine-parity gpu-bench gpu-run-parity
+# Libraries: a bare GPU host can install nothing; tests/gpu/fetch-deps.sh (run beforehand where Debian's
+# registry is reachable) leaves their .deb files in .gpu-debs/, which the device call carries; unpack them
+# into a private prefix (never into /) and point the build there.  -Wno-error: a newer host compiler may
+# warn where CI's does not; CI enforces -Werror, here the parity results matter (warnings are counted).
+MAKE_VARS=(EXTRA_CFLAGS=-Wno-error)
+if ls .gpu-debs/*.deb >/dev/null 2>&1; then
+    DEPS=/tmp/mmlora-deps
+    mkdir -p "$DEPS"
+    for f in .gpu-debs/*.deb; do dpkg -x "$f" "$DEPS" || echo "unpack failed: $f"; done
+    export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu:$DEPS/usr/lib/x86_64-linux-gnu/openblas-openmp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    MAKE_VARS+=(DEPS_ROOT="$DEPS")
+    echo "deps: $(ls .gpu-debs/*.deb | wc -l) packages unpacked into $DEPS" | tee -a "$OUT/steps.txt"
+else
+    echo "deps: no .gpu-debs/ (run tests/gpu/fetch-deps.sh before the device call); using the host's libraries" | tee -a "$OUT/steps.txt"
+fi
+step build 300 "$OUT/build.log" make -j16 "${MAKE_VARS[@]}" all cuda gpu-parity gpu-engine-parity gpu-bench gpu-run-parity
 build_rc=$?
 if [ $build_rc -ne 0 ]; then
     echo "== full build failed (last lines of $OUT/build.log below); trying the minimal GPU build (make gpu-min)"
     tail -15 "$OUT/build.log"
-    step build-min 200 "$OUT/build-min.log" make -j16 gpu-min
+    step build-min 200 "$OUT/build-min.log" make -j16 "${MAKE_VARS[@]}" gpu-min
     if [ $? -ne 0 ]; then echo "== minimal build failed too:"; tail -40 "$OUT/build-min.log"; exit 3; fi
 fi
 echo "build warnings: $(cat "$OUT"/build*.log | grep -cE 'warning( #|:)')" | tee -a "$OUT/steps.txt"
