@@ -44,12 +44,14 @@ Test(dist, two_ranks_equal_one_process) {
 
 /* A rank that stops responding or fails: the job ends with a message naming the cause, never a hang
  * (the suite's 300 s timeout would catch one). */
-static int faulty(const char *fault, const char *out, char *log, size_t n) {
+/* watchdog: seconds a collective may wait (short for the hung rank; generous for the failing one, whose
+ * abort must come from the failure itself, not from a watchdog firing on a slow machine) */
+static int faulty(const char *fault, int watchdog, const char *out, char *log, size_t n) {
     char launcher[512];
     snprintf(launcher, sizeof launcher,
-             "MMLORA_FAULT=%s MMLORA_DIST_TIMEOUT=4 OMP_NUM_THREADS=1 timeout 120 mpirun --allow-run-as-root "
+             "MMLORA_FAULT=%s MMLORA_DIST_TIMEOUT=%d OMP_NUM_THREADS=1 timeout 120 mpirun --allow-run-as-root "
              "--oversubscribe --mca btl self,vader -x OMP_NUM_THREADS -x MMLORA_FAULT -x MMLORA_DIST_TIMEOUT -np 2",
-             fault);
+             fault, watchdog);
     int rc = train(launcher, out);
     char path[512];
     snprintf(path, sizeof path, "%s/%s.log", g_dir, out);
@@ -63,7 +65,7 @@ static int faulty(const char *fault, const char *out, char *log, size_t n) {
 Test(dist, a_hung_rank_stops_the_job_with_a_message) {
     if (system("command -v mpirun > /dev/null 2>&1") != 0) cr_skip_test("mpirun not installed (make deps installs openmpi-bin)");
     static char log[1 << 16];
-    int rc = faulty("1:3:hang", "hang", log, sizeof log);
+    int rc = faulty("1:3:hang", 4, "hang", log, sizeof log);
     cr_expect_neq(rc, 0);
     cr_expect_neq(WEXITSTATUS(rc), 124, "mpirun was still running after 120 s: the watchdog did not fire");
     cr_expect(strstr(log, "rank 0 of 2 waited") && strstr(log, "without the other ranks"), "%s", log);
@@ -72,7 +74,7 @@ Test(dist, a_hung_rank_stops_the_job_with_a_message) {
 Test(dist, a_failing_rank_aborts_the_others) {
     if (system("command -v mpirun > /dev/null 2>&1") != 0) cr_skip_test("mpirun not installed (make deps installs openmpi-bin)");
     static char log[1 << 16];
-    int rc = faulty("1:3:error", "error", log, sizeof log);
+    int rc = faulty("1:3:error", 60, "error", log, sizeof log);
     cr_expect_neq(rc, 0);
     cr_expect_neq(WEXITSTATUS(rc), 124, "mpirun was still running after 120 s");
     cr_expect(strstr(log, "rank 1 fails at step 3") && strstr(log, "rank 1 of 2 failed"), "%s", log);
