@@ -236,28 +236,9 @@ done:
 static int generate_lang(unit_state *u, int lang) {
     run_ctx *r = u->r;
     const mm_run_opts *o = r->o;
-    const mm_cache *c = r->test;
-    size_t n_all = mm_cache_count(c);
-    size_t *sel = mm_xmalloc(sizeof(size_t) * (n_all ? n_all : 1));
-    uint8_t *keep = mm_xcalloc(n_all ? n_all : 1, 1);
-    size_t n = 0;
-    for (size_t i = 0; i < n_all; i++) {
-        mm_cache_example ex;
-        if (mm_cache_get(c, i, &ex) || ex.lang != lang) continue;
-        if (o->eval_per_lang > 0 && (long)n >= o->eval_per_lang) break;
-        sel[n++] = i;
-        keep[i] = 1;
-    }
-    int rc = 0;
-    if (!n) { free(sel); free(keep); return 0; }
-    char path[2048], gold[2048];
-    snprintf(path, sizeof path, "%s/gold", o->out_dir);
-    mm_mkdirs(path);
-    snprintf(path, sizeof path, "%s/predictions", o->out_dir);
-    mm_mkdirs(path);
-    snprintf(gold, sizeof gold, "%s/gold/test.%s.txt", r->cache_dir, lang_name(r, lang));
-    snprintf(path, sizeof path, "%s/gold/%s.txt", o->out_dir, lang_name(r, lang));
-    if ((rc = mm_gold_subset(gold, keep, n_all, path))) goto out;
+    size_t *sel, n;
+    int rc = mm_eval_select(r->test, lang, lang_name(r, lang), o->eval_per_lang, r->cache_dir, o->out_dir, &sel, &n);
+    if (rc || !n) return rc;
     if (u->mm.gates) { /* one language: its router weights, the same for every row */
         int32_t l = lang;
         if ((rc = mm_mmlora_begin(&u->mm, &l, 1, 1, 0, 0, 0))) goto out;
@@ -268,8 +249,8 @@ static int generate_lang(unit_state *u, int lang) {
     mm_generator g;
     if ((rc = mm_generator_init(&g, &mm_kernels_cpu, &r->model, u->has_ad ? &u->ad : NULL, o->gen_batch,
                                 max_prompt + o->max_new + 1, o->gen_batch * max_prompt))) goto out;
-    size_t cap = n * 64 + 1024, len = 0;
-    char *out = mm_xmalloc(cap);
+    mm_sbuf pred = {0};
+    mm_sb_puts(&pred, "");
     int32_t *bufs = mm_xmalloc(sizeof(int32_t) * (size_t)o->gen_batch * o->max_new);
     for (size_t i0 = 0; i0 < n && !rc; i0 += (size_t)o->gen_batch) {
         int B = (int)(n - i0 < (size_t)o->gen_batch ? n - i0 : (size_t)o->gen_batch);
@@ -278,7 +259,7 @@ static int generate_lang(unit_state *u, int lang) {
         int32_t *outs[256];
         for (int b = 0; b < B; b++) {
             mm_cache_example ex;
-            mm_cache_get(c, sel[i0 + b], &ex);
+            mm_cache_get(r->test, sel[i0 + b], &ex);
             prompts[b] = ex.ids;
             plen[b] = ex.n_src;
             outs[b] = bufs + (size_t)b * o->max_new;
@@ -286,24 +267,21 @@ static int generate_lang(unit_state *u, int lang) {
         if ((rc = mm_generate_greedy(&g, prompts, plen, B, o->max_new, r->eos, outs, olen))) break;
         for (int b = 0; b < B; b++) {
             char *txt = mm_tokenizer_decode(r->tok, outs[b], (size_t)olen[b], 1);
-            mm_prediction_clean(txt);
-            size_t need = strlen(txt) + 32;
-            if (len + need >= cap) out = mm_xrealloc(out, cap = (cap + need) * 2);
-            len += (size_t)snprintf(out + len, cap - len, "%zu\t%s\n", sel[i0 + b], txt);
+            mm_prediction_add(&pred, sel[i0 + b], txt);
             free(txt);
         }
     }
     if (!rc) {
+        char path[2048];
         snprintf(path, sizeof path, "%s/predictions/%s.txt", o->out_dir, lang_name(r, lang));
-        rc = mm_write_file_atomic(path, out, len);
+        rc = mm_sb_write(&pred, path);
         mm_info("[%s] %zu predictions for %s", u->unit, n, lang_name(r, lang));
     }
-    free(out);
+    mm_sb_free(&pred);
     free(bufs);
     mm_generator_free(&g);
 out:
     free(sel);
-    free(keep);
     return rc;
 }
 

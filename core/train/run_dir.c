@@ -256,7 +256,7 @@ int mm_run_score(const char *out_dir, const char *const *langs, int n_langs) {
     return rc;
 }
 
-void mm_prediction_clean(char *s) {
+static void prediction_clean(char *s) {
     size_t w = 0;
     int space = 0;
     for (size_t i = 0; s[i]; i++) {
@@ -266,4 +266,40 @@ void mm_prediction_clean(char *s) {
         s[w++] = c;
     }
     s[w] = 0;
+}
+
+void mm_prediction_add(mm_sbuf *b, size_t id, char *txt) {
+    prediction_clean(txt);
+    mm_sb_printf(b, "%zu\t%s\n", id, txt);
+}
+
+int mm_eval_select(const mm_cache *test, int lang, const char *name, long eval_per_lang, const char *cache_dir,
+                   const char *out_dir, size_t **sel, size_t *n) {
+    const size_t n_all = mm_cache_count(test);
+    size_t *s = mm_xmalloc(sizeof(size_t) * (n_all ? n_all : 1));
+    uint8_t *keep = mm_xcalloc(n_all ? n_all : 1, 1);
+    size_t k = 0;
+    for (size_t i = 0; i < n_all; i++) {
+        mm_cache_example ex;
+        if (mm_cache_get(test, i, &ex) || ex.lang != lang) continue;
+        if (eval_per_lang > 0 && (long)k >= eval_per_lang) break;
+        s[k++] = i;
+        keep[i] = 1;
+    }
+    int rc = 0;
+    if (k) {
+        char path[2048], gold[2048];
+        snprintf(path, sizeof path, "%s/gold", out_dir);
+        mm_mkdirs(path);
+        snprintf(path, sizeof path, "%s/predictions", out_dir);
+        mm_mkdirs(path);
+        snprintf(gold, sizeof gold, "%s/gold/test.%s.txt", cache_dir, name);
+        snprintf(path, sizeof path, "%s/gold/%s.txt", out_dir, name);
+        rc = mm_gold_subset(gold, keep, n_all, path);
+    }
+    free(keep);
+    if (rc || !k) { free(s); s = NULL; k = 0; }
+    *sel = s;
+    *n = k;
+    return rc;
 }

@@ -148,39 +148,15 @@ typedef struct {
     long prompts, truncated, shots_dropped, test_cut, tokens, max_tokens;
 } icl_totals;
 
-/* the first eval_per_lang test examples of lang, in cache order (as run.c's generate_lang takes them) */
-static size_t select_test(const mm_run_opts *o, const mm_cache *c, int lang, size_t *sel, uint8_t *keep) {
-    size_t n_all = mm_cache_count(c), n = 0;
-    for (size_t i = 0; i < n_all; i++) {
-        mm_cache_example ex;
-        if (mm_cache_get(c, i, &ex) || ex.lang != lang) continue;
-        if (o->eval_per_lang > 0 && (long)n >= o->eval_per_lang) break;
-        sel[n++] = i;
-        if (keep) keep[i] = 1;
-    }
-    return n;
-}
-
 static int generate_lang(const mm_run_opts *o, const mm_model *m, const mm_tokenizer *tok, const mm_cache *train,
                          const mm_cache *test, const char *cache_dir, const mm_icl_pool *pool, int lang, int max_len,
                          icl_totals *tot) {
     const mm_cache_header *h = mm_cache_header_get(test);
     const char *name = h->lang_names[lang];
     const int k = o->method.shots, budget = max_len - o->max_new, G = o->gen_batch;
-    size_t n_all = mm_cache_count(test);
-    size_t *sel = mm_xmalloc(sizeof(size_t) * (n_all ? n_all : 1));
-    uint8_t *keep = mm_xcalloc(n_all ? n_all : 1, 1);
-    size_t n = select_test(o, test, lang, sel, keep);
-    int rc = 0;
-    if (!n) goto out_sel;
-    char path[2048], gold[2048];
-    snprintf(path, sizeof path, "%s/gold", o->out_dir);
-    mm_mkdirs(path);
-    snprintf(path, sizeof path, "%s/predictions", o->out_dir);
-    mm_mkdirs(path);
-    snprintf(gold, sizeof gold, "%s/gold/test.%s.txt", cache_dir, name);
-    snprintf(path, sizeof path, "%s/gold/%s.txt", o->out_dir, name);
-    if ((rc = mm_gold_subset(gold, keep, n_all, path))) goto out_sel;
+    size_t *sel, n;
+    int rc = mm_eval_select(test, lang, name, o->eval_per_lang, cache_dir, o->out_dir, &sel, &n);
+    if (rc || !n) return rc;
     const int max_rows = G * (o->max_source + h->n_sep) > G ? G * (o->max_source + h->n_sep) : G;
     mm_generator g;
     if ((rc = mm_generator_init(&g, &mm_kernels_cpu, m, NULL, G, max_len, max_rows))) goto out_sel;
@@ -188,8 +164,8 @@ static int generate_lang(const mm_run_opts *o, const mm_model *m, const mm_token
     int32_t *obuf = mm_xmalloc(sizeof(int32_t) * (size_t)G * (size_t)o->max_new);
     size_t *shot_idx = mm_xmalloc(sizeof(size_t) * (size_t)k);
     mm_cache_example *shots = mm_xmalloc(sizeof(mm_cache_example) * (size_t)k);
-    size_t cap = n * 64 + 1024, len = 0;
-    char *txt_out = mm_xmalloc(cap);
+    mm_sbuf pred = {0};
+    mm_sb_puts(&pred, "");
     for (size_t i0 = 0; i0 < n && !rc; i0 += (size_t)G) {
         int B = (int)(n - i0 < (size_t)G ? n - i0 : (size_t)G);
         const int32_t *prompts[256];
@@ -216,19 +192,17 @@ static int generate_lang(const mm_run_opts *o, const mm_model *m, const mm_token
         if (rc || (rc = mm_generate_greedy(&g, prompts, plen, B, o->max_new, h->eos_id, outs, olen))) break;
         for (int b = 0; b < B; b++) {
             char *txt = mm_tokenizer_decode(tok, outs[b], (size_t)olen[b], 1);
-            mm_prediction_clean(txt);
-            size_t need = strlen(txt) + 32;
-            if (len + need >= cap) txt_out = mm_xrealloc(txt_out, cap = (cap + need) * 2);
-            len += (size_t)snprintf(txt_out + len, cap - len, "%zu\t%s\n", sel[i0 + b], txt);
+            mm_prediction_add(&pred, sel[i0 + b], txt);
             free(txt);
         }
     }
     if (!rc) {
+        char path[2048];
         snprintf(path, sizeof path, "%s/predictions/%s.txt", o->out_dir, name);
-        rc = mm_write_file_atomic(path, txt_out, len);
+        rc = mm_sb_write(&pred, path);
         mm_info("[%s] %zu predictions for %s", o->method.name, n, name);
     }
-    free(txt_out);
+    mm_sb_free(&pred);
     free(shots);
     free(shot_idx);
     free(obuf);
@@ -236,7 +210,6 @@ static int generate_lang(const mm_run_opts *o, const mm_model *m, const mm_token
     mm_generator_free(&g);
 out_sel:
     free(sel);
-    free(keep);
     return rc;
 }
 
@@ -256,15 +229,12 @@ int mm_icl_generate(const mm_run_opts *o, const mm_model *m, const mm_tokenizer 
     mm_icl_pool pool;
     mm_icl_pool_init(&pool, train, o->train_per_lang);
     /* every language's pool must hold `shots` examples: checked before any work */
-    size_t n_all = mm_cache_count(test);
-    size_t *sel = mm_xmalloc(sizeof(size_t) * (n_all ? n_all : 1));
     int rc = 0;
     for (int l = 0; l < h->n_langs && !rc; l++)
-        if (select_test(o, test, l, sel, NULL) && pool.n[l] < (size_t)k)
+        if (h->lang[l].n_examples && pool.n[l] < (size_t)k)
             rc = mm_fail("%s: --set shots=%d but %s has only %zu training example%s to draw from (train_per_lang %ld, "
                          "fraction %g)", o->method.name, k, h->lang_names[l], pool.n[l], pool.n[l] == 1 ? "" : "s",
                          o->train_per_lang, o->fraction);
-    free(sel);
     mm_info("%s: %d training example%s of the same language per prompt, prompt budget %d tokens (%d positions - "
             "max_new %d; these caches allow at most %d), %ld test examples per language", o->method.name, k,
             k == 1 ? "" : "s", max_pos - o->max_new, max_pos, o->max_new, max_len - o->max_new, o->eval_per_lang);
