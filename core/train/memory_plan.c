@@ -10,8 +10,8 @@
 /* CUDA context and cuBLAS(Lt) workspace: an allowance measured on typical drivers (~0.5 GiB) */
 #define CUDA_RUNTIME_ALLOWANCE ((size_t)512 << 20)
 
-int mm_memory_plan_make(const mm_model *m, const mm_method_spec *spec, int n_lang, int micro, int seq, int recompute,
-                        int layout, mm_memory_plan *p) {
+int mm_memory_plan_of(const mm_model *m, const mm_adapters *ad, int micro, int seq, int recompute, int layout,
+                      mm_memory_plan *p) {
     memset(p, 0, sizeof *p);
     if (micro < 1 || seq < 2) return mm_fail("memory plan: batch %d and sequence %d must be >= 1 and >= 2", micro, seq);
     if (seq > m->cfg.max_pos && m->cfg.family == MM_FAMILY_GPT_BIGCODE)
@@ -24,33 +24,38 @@ int mm_memory_plan_make(const mm_model *m, const mm_method_spec *spec, int n_lan
     p->seq = seq;
     p->recompute = recompute != 0;
     p->base_params = (long long)m->n_params;
-    const int fpft = spec->kind == MM_METHOD_FPFT_MIX;
-    mm_adapters ad;
-    memset(&ad, 0, sizeof ad);
-    if (!fpft && mm_method_build(spec, m, n_lang, 1, &ad)) return -1;
-    const size_t N = (size_t)micro * seq;
-    const size_t wbytes = bf16 ? 2 : 4;
-    p->weights = (size_t)m->n_params * wbytes;
-    if (fpft) {
+    p->weights = (size_t)m->n_params * (bf16 ? 2 : 4);
+    if (!ad) { /* full fine-tuning: the weights are the trainable parameters */
         p->trainable_params = (long long)m->n_params;
         p->master = bf16 ? (size_t)m->n_params * 4 : 0;
         p->grads = (size_t)m->n_params * 4;
         p->optimizer = (size_t)m->n_params * 8;
     } else {
-        p->trainable_params = (long long)ad.n_params;
-        p->trainable = ad.n_params * 4;
-        p->grads = ad.n_params * 4;
-        p->optimizer = ad.n_params * 8;
-        p->adapter_buffers = mm_adapters_reserve_bytes(&ad, (int)N);
+        p->trainable_params = (long long)ad->n_params;
+        p->trainable = ad->n_params * 4;
+        p->grads = ad->n_params * 4;
+        p->optimizer = ad->n_params * 8;
+        p->adapter_buffers = mm_adapters_reserve_bytes(ad, micro * seq);
     }
     /* the arena in fp32 (CPU and CUDA as built); in the bf16 layout the stored activations are half */
-    size_t arena = mm_engine_arena_bytes(m, fpft ? NULL : &ad, micro, seq, recompute);
+    size_t arena = mm_engine_arena_bytes(m, ad, micro, seq, recompute);
     p->activations = bf16 ? arena / 2 : arena;
     p->runtime = p->cuda ? CUDA_RUNTIME_ALLOWANCE : 0;
     p->total = p->weights + p->master + p->trainable + p->grads + p->optimizer + p->activations + p->adapter_buffers +
                p->runtime;
-    if (!fpft) mm_adapters_free(&ad);
     return 0;
+}
+
+int mm_memory_plan_make(const mm_model *m, const mm_method_spec *spec, int n_lang, int micro, int seq, int recompute,
+                        int layout, mm_memory_plan *p) {
+    if (spec->kind == MM_METHOD_FPFT_MIX) return mm_memory_plan_of(m, NULL, micro, seq, recompute, layout, p);
+    mm_adapters ad;
+    memset(&ad, 0, sizeof ad);
+    memset(p, 0, sizeof *p);
+    if (mm_method_build(spec, m, n_lang, 1, &ad)) return -1;
+    int rc = mm_memory_plan_of(m, &ad, micro, seq, recompute, layout, p);
+    mm_adapters_free(&ad);
+    return rc;
 }
 
 static double gib(size_t b) { return b / 1073741824.0; }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include "model/model.h"
+#include "peft/adapter.h"
 #include "peft/method.h"
 
 enum { MM_PLAN_CPU = 0, MM_PLAN_CUDA_FP32 = 1, MM_PLAN_CUDA_BF16 = 2 };
@@ -31,6 +32,9 @@ typedef struct {
     size_t total;
 } mm_memory_plan;
 
+/* The plan for adapters already built (ad; NULL = full fine-tuning). */
+int mm_memory_plan_of(const mm_model *m, const mm_adapters *ad, int micro, int seq, int recompute, int layout,
+                      mm_memory_plan *out);
 /* m may be a layout-only model (mm_model_layout).  Builds the method's adapters to size them. */
 int mm_memory_plan_make(const mm_model *m, const mm_method_spec *spec, int n_lang, int micro, int seq, int recompute,
                         int layout, mm_memory_plan *out);

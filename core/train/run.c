@@ -316,13 +316,14 @@ static int write_experts(unit_state *u) {
 /* Out of memory is a message with the planned sizes and the switches that shrink them, before the
  * allocation (on the host the weights are already loaded, so they are left out of the comparison; a GPU run is
  * checked against the GPU's memory with everything planned on it). */
-static int check_memory(run_ctx *r, int T) {
+static int check_memory(unit_state *u, int T) {
+    run_ctx *r = u->r;
     const mm_run_opts *o = r->o;
     mm_memory_plan p;
     /* a GPU run is planned and checked against the GPU's memory (the stand-in's memory is the host's) */
     const int gpu = r->k->device_memory && r->k != mm_kernels_cpu_standin();
-    if (mm_memory_plan_make(&r->model, &o->method, r->n_lang, o->micro, T, o->recompute,
-                            gpu ? MM_PLAN_CUDA_FP32 : MM_PLAN_CPU, &p))
+    if (mm_memory_plan_of(&r->model, u->has_ad ? &u->ad : NULL, o->micro, T, o->recompute,
+                          gpu ? MM_PLAN_CUDA_FP32 : MM_PLAN_CPU, &p))
         return -1;
     const size_t need = gpu ? p.total : p.total - p.weights, avail = gpu ? mm_device_probe()->total_bytes : mm_memory_available();
     if (!avail || need <= avail) return 0;
@@ -356,7 +357,7 @@ static int run_unit(run_ctx *r, const char *unit, int lang, int phases) {
     if (phases & MM_PHASE_TRAIN) {
         mm_engine e;
         const int T = o->max_source + r->n_sep + o->max_target + 1;
-        if ((rc = check_memory(r, T))) goto out;
+        if ((rc = check_memory(&u, T))) goto out;
         if ((rc = mm_engine_init_opts(&e, r->k, &r->model, u.has_ad ? &u.ad : NULL, fpft, o->micro, T,
                                       o->recompute)))
             goto out;
