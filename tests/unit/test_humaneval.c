@@ -15,42 +15,13 @@
 #include "report/report.h"
 #include "util/fileio.h"
 #include "util/log.h"
+#include "humaneval_world.h"
 
-static char g_root[64];
-static const char *METHODS[5] = {"fpft-mix", "lora-each", "lora-mix", "mola", "mmlora"};
 static const char *LANGS[3] = {"go", "python", "ruby"};   /* csn ids 0, 4, 5 */
 static const int LANG_ID[3] = {0, 4, 5};
 static const char *NOUNS[8] = {"buffer", "socket", "parser", "queue", "matrix", "token", "record", "stream"};
 static const char *VERBS[5] = {"returns", "computes", "builds", "reads", "checks"}; /* one per method */
 enum { NEX = 8 };
-
-static void put(const char *rel, const char *text) {
-    char p[512];
-    snprintf(p, sizeof p, "%s/%s", g_root, rel);
-    char *d = strdup(p);
-    *strrchr(d, '/') = 0;
-    cr_assert_eq(mm_mkdirs(d), 0);
-    free(d);
-    cr_assert_eq(mm_write_file_atomic(p, text, strlen(text)), 0, "%s", mm_last_error());
-}
-
-static char *get(const char *rel) {
-    char p[512];
-    snprintf(p, sizeof p, "%s/%s", g_root, rel);
-    char *s = mm_read_file(p, NULL);
-    cr_assert(s, "%s not written: %s", p, mm_last_error());
-    return s;
-}
-
-/* an absolute path under the world; valid until the test ends (a pool, reset by build_world) */
-static char g_paths[512][256];
-static int g_npaths;
-static const char *at(const char *rel) {
-    cr_assert_lt(g_npaths, 512);
-    char *p = g_paths[g_npaths++];
-    snprintf(p, sizeof g_paths[0], "%s/%s", g_root, rel);
-    return p;
-}
 
 /* the raw code of example i of language l: commas, quotes, a backslash and newlines */
 static void code_of(int l, int i, char *buf, size_t cap) {
@@ -92,10 +63,7 @@ static void write_cache(void) {
 
 /* summary of example (l, i): gold; method k's candidate: VERBS[k] ... */
 static void build_world(void) {
-    g_npaths = 0;
-    snprintf(g_root, sizeof g_root, "/tmp/mmlora-he-XXXXXX");
-    cr_assert(mkdtemp(g_root));
-    mm_set_verbosity(0);
+    new_world("mmlora-he");
     char buf[8192], code[512], jcode[1024], rel[256];
     for (int l = 0; l < 3; l++) {
         size_t n = 0;
@@ -131,20 +99,11 @@ static void build_world(void) {
                 if (k == 3 && l == 2 && i == NEX - 1) continue; /* mola misses the last ruby example */
                 p += (size_t)snprintf(pred + p, sizeof pred - p, "%d\t%s the %s, \"x\" %d\n", idx, VERBS[k], NOUNS[i], l);
             }
-            snprintf(rel, sizeof rel, "%s/gold/%s.txt", run, LANGS[l]);
-            put(rel, gold);
-            snprintf(rel, sizeof rel, "%s/predictions/%s.txt", run, LANGS[l]);
-            put(rel, pred);
+            put_run_lang(run, LANGS[l], gold, pred);
         }
         snprintf(rel, sizeof rel, "%s/DONE", run);
         put(rel, "");
     }
-}
-
-static void remove_world(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_root);
-    cr_expect_eq(system(cmd), 0);
 }
 
 static mm_he_sample_opts sample_opts(const char *sheet, int per_lang, uint64_t seed) {

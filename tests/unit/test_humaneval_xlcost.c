@@ -15,9 +15,8 @@
 #include "report/humaneval.h"
 #include "util/fileio.h"
 #include "util/log.h"
+#include "humaneval_world.h"
 
-static char g_root[64];
-static const char *METHODS[5] = {"fpft-mix", "lora-each", "lora-mix", "mola", "mmlora"};
 static const char *XL_LANGS[7] = {"C++", "Java", "Python", "C#", "Javascript", "PHP", "C"}; /* data/dataset.c */
 
 /* one raw line pair: code line (as in the .<ext> file), summary line (.txt), and the code the sheet must show
@@ -63,25 +62,6 @@ typedef struct {
     int n, idx[MAXP], line[MAXP];
 } world;
 
-static void put(const char *rel, const char *text) {
-    char p[512];
-    snprintf(p, sizeof p, "%s/%s", g_root, rel);
-    char *d = strdup(p);
-    *strrchr(d, '/') = 0;
-    cr_assert_eq(mm_mkdirs(d), 0);
-    free(d);
-    cr_assert_eq(mm_write_file_atomic(p, text, strlen(text)), 0, "%s", mm_last_error());
-}
-
-static char g_paths[64][256];
-static int g_npaths;
-static const char *at(const char *rel) {
-    cr_assert_lt(g_npaths, 64);
-    char *p = g_paths[g_npaths++];
-    snprintf(p, sizeof g_paths[0], "%s/%s", g_root, rel);
-    return p;
-}
-
 /* the raw files of one level in XLCoST's layout (data/xlcost.h) */
 static void write_raw(const pair *ps, int n, int snippet, world *w) {
     static const char *EXT[3] = {"cpp", "java", "py"};
@@ -110,10 +90,7 @@ static void write_raw(const pair *ps, int n, int snippet, world *w) {
 /* the raw tree of both levels (the other level as a decoy), the cache of `level`, five rq1 runs whose gold is the
  * raw summaries except for bad_ref (a pair index whose reference the runs have changed; -1: none) */
 static void build_world(int snippet, int bad_ref, world *w) {
-    g_npaths = 0;
-    snprintf(g_root, sizeof g_root, "/tmp/mmlora-hex-XXXXXX");
-    cr_assert(mkdtemp(g_root));
-    mm_set_verbosity(0);
+    new_world("mmlora-hex");
     memset(w, 0, sizeof *w);
     w->p = snippet ? SNIPPET : PROGRAM;
     w->n = snippet ? NSNIP : NPROG;
@@ -173,20 +150,11 @@ static void build_world(int snippet, int bad_ref, world *w) {
         }
         for (int l = 0; l < 3; l++) {
             if (!gold[l][0]) continue;
-            snprintf(rel, sizeof rel, "%s/gold/%s.txt", run, XL_LANGS[l]);
-            put(rel, gold[l]);
-            snprintf(rel, sizeof rel, "%s/predictions/%s.txt", run, XL_LANGS[l]);
-            put(rel, pred[l]);
+            put_run_lang(run, XL_LANGS[l], gold[l], pred[l]);
         }
         snprintf(rel, sizeof rel, "%s/DONE", run);
         put(rel, "");
     }
-}
-
-static void remove_world(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_root);
-    cr_expect_eq(system(cmd), 0);
 }
 
 /* sample with every example of every language; stderr goes to *err (malloc'd) */
