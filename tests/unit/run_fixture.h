@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "io/tokenizer.h"
 #include "model/model.h"
@@ -97,6 +99,30 @@ static int rf_world_create(char *root, size_t n, const char *prefix) {
     snprintf(p, sizeof p, "%s/model", root);
     return rf_write_model(p);
 }
+/* `build/mmlora train --method <method>` on the world at smoke scale with a checkpoint every step, into
+ * <root>/<out>, [--device <device>], in a fresh process (fork + exec: OpenMP state does not survive a plain
+ * fork) that kills itself with SIGKILL right after its step-<step> checkpoint (test hook MMLORA_KILL_AT_STEP).
+ * Returns 1 when the child died of SIGKILL. */
+static inline int rf_train_killed_at(const char *root, const char *method, const char *out, int step, const char *device) {
+    char model[512], raw[512], cache[512], dir[512], at[16];
+    snprintf(model, sizeof model, "%s/model", root);
+    snprintf(raw, sizeof raw, "%s/raw", root);
+    snprintf(cache, sizeof cache, "%s/cache", root);
+    snprintf(dir, sizeof dir, "%s/%s", root, out);
+    snprintf(at, sizeof at, "%d", step);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("MMLORA_KILL_AT_STEP", at, 1);
+        execl("build/mmlora", "mmlora", "train", "--method", method, "--model", model, "--dataset", "csn", "--raw", raw,
+              "--cache", cache, "--out", dir, "--set", "scale=smoke", "--set", "ckpt_every=1",
+              device ? "--device" : (char *)NULL, device, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
 static void rf_world_remove(const char *root) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);

@@ -119,21 +119,7 @@ Test(run, lora_each_trains_one_adapter_per_language) {
  * same command again must finish with an adapter identical to an uninterrupted run.  The child is a
  * fresh process (fork + exec): OpenMP state does not survive a plain fork. */
 Test(run, kill_9_and_rerun_gives_the_identical_adapter) {
-    char model[512], raw[512], cache[512], out[512];
-    snprintf(model, sizeof model, "%s/model", g_root);
-    snprintf(raw, sizeof raw, "%s/raw", g_root);
-    snprintf(cache, sizeof cache, "%s/cache", g_root);
-    snprintf(out, sizeof out, "%s/killed", g_root);
-    pid_t pid = fork();
-    if (pid == 0) {
-        setenv("MMLORA_KILL_AT_STEP", "5", 1);
-        execl("build/mmlora", "mmlora", "train", "--method", "mmlora", "--model", model, "--dataset", "csn", "--raw",
-              raw, "--cache", cache, "--out", out, "--set", "scale=smoke", "--set", "ckpt_every=1", (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child was not killed (status %d)", status);
+    cr_assert(rf_train_killed_at(g_root, "mmlora", "killed", 5, NULL), "child was not killed");
     mm_run_opts k;
     const char *ck[] = {"ckpt_every=1"};
     opts_for(&k, "mmlora", "killed", ck, 1);

@@ -125,23 +125,8 @@ Test(run_device, fpft_mix_bit_identical) { pair("fpft-mix", NULL, 0); }
 /* build/mmlora on the stand-in is killed with SIGKILL right after its step-5 checkpoint; the same command
  * again (in-process, stand-in) must finish with the adapter of an uninterrupted CPU run */
 Test(run_device, kill_9_on_the_device_and_rerun_gives_the_cpu_adapter) {
-    char model[512], raw[512], cache[512], out[512];
-    snprintf(model, sizeof model, "%s/model", g_root);
-    snprintf(raw, sizeof raw, "%s/raw", g_root);
-    snprintf(cache, sizeof cache, "%s/cache", g_root);
-    snprintf(out, sizeof out, "%s/killed", g_root);
-    pid_t pid = fork();
-    if (pid == 0) {
-        setenv("MMLORA_KILL_AT_STEP", "5", 1);
-        setenv("MMLORA_DEVICE_STANDIN", "1", 1);
-        execl("build/mmlora", "mmlora", "train", "--method", "mmlora", "--model", model, "--dataset", "csn", "--raw",
-              raw, "--cache", cache, "--out", out, "--device", "cuda", "--set", "scale=smoke", "--set", "ckpt_every=1",
-              (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child was not killed (status %d)", status);
+    setenv("MMLORA_DEVICE_STANDIN", "1", 1); /* the child inherits it */
+    cr_assert(rf_train_killed_at(g_root, "mmlora", "killed", 5, "cuda"), "child was not killed");
     mm_run_opts k;
     const char *ck[] = {"ckpt_every=1"};
     setenv("MMLORA_DEVICE_STANDIN", "1", 1);
