@@ -24,7 +24,7 @@ static void usage(FILE *f) {
 
 static int print_memory(const mm_model *m, const mm_method_spec *spec, int n_lang, const char *device, int batch,
                         int seq, int recompute, double budget_gb, const char *dtype) {
-    if (strcmp(device, "cpu") && strcmp(device, "cuda") && strcmp(device, "auto")) {
+    if (!mm_device_name_ok(device)) {
         fprintf(stderr, "mmlora: error: --device %s: expected cpu, cuda or auto\n", device);
         return 2;
     }

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "train/run.h"
+#include "util/device.h"
 #include "util/log.h"
 
 void mm_run_defaults(mm_run_opts *o) {
@@ -100,7 +101,7 @@ int mm_run_set(mm_run_opts *o, const char *a) {
         return 0;
     }
     if (!strcmp(key, "device")) {
-        if (strcmp(v, "cpu") && strcmp(v, "cuda") && strcmp(v, "auto"))
+        if (!mm_device_name_ok(v))
             return mm_fail("--set device=%s: expected cpu, cuda or auto", v);
         snprintf(o->device, sizeof o->device, "%s", v);
         return 0;

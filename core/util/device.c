@@ -58,11 +58,15 @@ const mm_device_info *mm_device_probe(void) {
     return &info;
 }
 
+int mm_device_name_ok(const char *name) {
+    return name && (!strcmp(name, "cpu") || !strcmp(name, "cuda") || !strcmp(name, "auto"));
+}
+
 int mm_device_resolve(const char *asked, char *out, size_t n, char *note, size_t note_n, const mm_kernels **k) {
     if (note && note_n) note[0] = 0;
     if (k) *k = &mm_kernels_cpu;
     if (!asked || !*asked) asked = "auto";
-    if (strcmp(asked, "cpu") && strcmp(asked, "cuda") && strcmp(asked, "auto"))
+    if (!mm_device_name_ok(asked))
         return mm_fail("--device %s: expected cpu, cuda or auto", asked);
     if (!strcmp(asked, "cpu")) { snprintf(out, n, "cpu"); return 0; }
     const char *standin = getenv("MMLORA_DEVICE_STANDIN");

@@ -13,6 +13,9 @@ typedef struct {
     char why[256];          /* without a GPU: why (no driver library, cuInit error, no device) */
 } mm_device_info;
 
+/* 1 when name is cpu, cuda or auto */
+int mm_device_name_ok(const char *name);
+
 /* Probes once per process (cached); MMLORA_FAKE_GPU="name:GiB" pretends a GPU is there (tests). */
 const mm_device_info *mm_device_probe(void);
 
