@@ -126,6 +126,15 @@ typedef struct mm_kernels {
      * sum continued on the host over a following block equals one loop over both); CUDA: a fixed-order
      * tree (deterministic, not bit-identical to the CPU). */
     double (*sumsq)(const float *x, size_t n);
+
+    /* ---- decoding (kernels/cpu/decode.c; core/infer/generate.c) */
+    /* dst[(dst_rows ? dst_rows[i] : i)·lddst + c] = src[(src_rows ? src_rows[i] : i)·ldsrc + c] for i < R, c < C
+     * (destination rows distinct; writes the KV cache and picks the rows whose logits are wanted) */
+    void (*copy_rows)(float *dst, int lddst, const int32_t *dst_rows, const float *src, int ldsrc,
+                      const int32_t *src_rows, int R, int C);
+    /* out[r] = the lowest index of the largest of x[r·ldx + 0..V) (greedy decoding); NaN entries are never
+     * chosen; a row of NaN gives 0 */
+    void (*argmax_rows)(int32_t *out, const float *x, int ldx, int R, int V);
 } mm_kernels;
 
 extern const mm_kernels mm_kernels_cpu;

@@ -3,46 +3,105 @@
 #include <string.h>
 #include "util/log.h"
 
-int mm_generator_init(mm_generator *g, const mm_kernels *k, const mm_model *m, const mm_adapters *ad, int max_seqs,
+/* Element counts of the arena's buffers, in the order of the pointer table in mm_generator_init. */
+enum { GEN_NBUF = 21 };
+static void gen_sizes(const mm_model *m, const mm_adapters *ad, int max_seqs, int max_len, int max_rows,
+                      size_t sizes[GEN_NBUF]) {
+    const mm_model_config *c = &m->cfg;
+    const size_t kvw = (size_t)c->n_kv_head * c->head_dim, R = (size_t)max_rows, S = (size_t)max_seqs;
+    const size_t cache = (size_t)c->n_layer * S * max_len * kvw;
+    const size_t C = c->d_model, F = c->d_ff, Q = m->qkv_width, V = c->vocab_size;
+    const size_t rmax = ad ? (size_t)ad->max_r_total : 0;
+    const int llama = c->family == MM_FAMILY_LLAMA;
+    const size_t rope = llama ? (size_t)max_len * c->head_dim / 2 : 0;
+    size_t v[] = {cache, cache, rope, rope, llama ? R * F : 0, R * C, R * C, R * Q, R * C, R * C, R * F, R * rmax + 16,
+                  ad ? mm_adapted_scratch(max_rows, C > F ? C : F, 0, (int)rmax, ad->max_experts) : 16, S * C, S * V,
+                  R, R, R, R, R, R /* seq pos tok slot rowsel next (4-byte each) */};
+    _Static_assert(sizeof v / sizeof v[0] == GEN_NBUF, "generator sizes");
+    memcpy(sizes, v, sizeof v);
+}
+static size_t gen_floats(const size_t sizes[GEN_NBUF]) {
+    size_t total = 0;
+    for (int i = 0; i < GEN_NBUF; i++) total += (sizes[i] + 15) & ~(size_t)15;
+    return total;
+}
+
+size_t mm_generator_bytes(const mm_model *m, const mm_adapters *ad, int device_table, int max_seqs, int max_len,
+                          int max_rows) {
+    size_t sizes[GEN_NBUF];
+    gen_sizes(m, ad, max_seqs, max_len, max_rows, sizes);
+    size_t b = gen_floats(sizes) * sizeof(float);
+    if (device_table) {
+        b += m->n_params * sizeof(float);
+        if (ad) b += 2 * ad->n_params * sizeof(float) + mm_adapters_reserve_bytes(ad, max_rows);
+    }
+    return b;
+}
+
+int mm_generator_init(mm_generator *g, const mm_kernels *k, const mm_model *m, mm_adapters *ad, int max_seqs,
                       int max_len, int max_rows) {
     memset(g, 0, sizeof *g);
     const mm_model_config *c = &m->cfg;
     if (m->cfg.family == MM_FAMILY_GPT_BIGCODE && max_len > c->max_pos)
         return mm_fail("generation length %d exceeds the model's n_positions %d", max_len, c->max_pos);
+    if (max_seqs < 1 || max_rows < max_seqs)
+        return mm_fail("generate: max_rows (%d) must be at least max_seqs (%d) >= 1", max_rows, max_seqs);
     g->k = k; g->m = m; g->ad = ad;
     g->max_seqs = max_seqs; g->max_len = max_len; g->max_rows = max_rows;
-    const size_t kvw = (size_t)c->n_kv_head * c->head_dim, R = (size_t)max_rows;
-    const size_t cache = (size_t)c->n_layer * max_seqs * max_len * kvw;
-    const size_t C = c->d_model, F = c->d_ff, Q = m->qkv_width, V = c->vocab_size;
-    const size_t rmax = ad ? (size_t)ad->max_r_total : 0, wide = F > Q ? F : Q;
-    const int llama = c->family == MM_FAMILY_LLAMA;
-    const size_t rope = llama ? (size_t)max_len * c->head_dim / 2 : 0;
-    size_t sizes[] = {cache, cache, rope, rope, llama ? R * F : 0, R * C, R * C, R * Q, R * C, R * C, R * F, R * rmax + 16,
-                      ad ? mm_adapted_scratch(max_rows, C > F ? C : F, 0, (int)rmax, ad->max_experts) : 16, (size_t)max_seqs * V, (size_t)max_seqs * V, R, R, R};
-    float **ptrs[] = {&g->kcache, &g->vcache, &g->rope_cos, &g->rope_sin, &g->up, &g->x, &g->ln, &g->qkv, &g->att, &g->tmp, &g->fc, &g->u, &g->scratch,
-                      &g->logits, &g->rowlogits, (float **)&g->seq, (float **)&g->pos, (float **)&g->tok};
-    (void)wide;
-    size_t total = 0;
-    enum { NB = sizeof sizes / sizeof sizes[0] };
-    for (int i = 0; i < NB; i++) total += (sizes[i] + 15) & ~(size_t)15;
-    g->arena = mm_xmalloc_aligned(total * sizeof(float));
+    size_t sizes[GEN_NBUF];
+    gen_sizes(m, ad, max_seqs, max_len, max_rows, sizes);
+    float **ptrs[] = {&g->kcache, &g->vcache, &g->rope_cos, &g->rope_sin, &g->up, &g->x, &g->ln, &g->qkv, &g->att,
+                      &g->tmp, &g->fc, &g->u, &g->scratch, &g->sel, &g->rowlogits, (float **)&g->seq,
+                      (float **)&g->pos, (float **)&g->tok, (float **)&g->slot, (float **)&g->rowsel,
+                      (float **)&g->next};
+    _Static_assert(sizeof ptrs / sizeof ptrs[0] == GEN_NBUF, "generator table");
+    const size_t bytes = gen_floats(sizes) * sizeof(float);
+    g->arena = k->alloc(bytes);
+    k->zero(g->arena, bytes);
     float *p = g->arena;
-    for (int i = 0; i < NB; i++) { *ptrs[i] = p; p += (sizes[i] + 15) & ~(size_t)15; }
-    if (ad) mm_adapters_reserve((mm_adapters *)ad, max_rows);
-    if (llama) mm_rope_tables(g->rope_cos, g->rope_sin, max_len, c->head_dim, c->rope_theta, c->rope_scale);
+    for (int i = 0; i < GEN_NBUF; i++) { *ptrs[i] = p; p += (sizes[i] + 15) & ~(size_t)15; }
+    g->h_rows = mm_xmalloc(6 * (size_t)max_rows * sizeof(int32_t));
+    g->next_tok = mm_xmalloc((size_t)max_seqs * sizeof(int32_t));
+    if (k->device_memory) {
+        g->own_params = k->alloc(m->n_params * sizeof(float));
+        k->upload(g->own_params, m->params, m->n_params * sizeof(float));
+        g->params = g->own_params;
+    } else {
+        g->params = m->params;
+    }
+    if (ad) {
+        mm_adapters_attach(ad, k, max_rows);
+        mm_adapters_reserve(ad, max_rows);
+    }
+    if (c->family == MM_FAMILY_LLAMA) {
+        const size_t n = (size_t)max_len * c->head_dim / 2;
+        float *cs = mm_xmalloc(2 * n * sizeof(float));
+        mm_rope_tables(cs, cs + n, max_len, c->head_dim, c->rope_theta, c->rope_scale);
+        k->upload(g->rope_cos, cs, n * sizeof(float));
+        k->upload(g->rope_sin, cs + n, n * sizeof(float));
+        free(cs);
+    }
     return 0;
 }
 
 void mm_generator_free(mm_generator *g) {
-    free(g->arena);
+    if (g->k) {
+        /* the adapters' device copies go (the host buffers hold the same parameters: generation trains nothing) */
+        if (g->ad) mm_adapters_detach(g->ad);
+        g->k->free(g->own_params);
+        g->k->free(g->arena);
+    }
+    free(g->h_rows);
+    free(g->next_tok);
     memset(g, 0, sizeof *g);
 }
 
+static float *wptr(mm_generator *g, int l, size_t off) { return mm_layer_ptr(g->m, (float *)g->params, l, off); }
+
 static void lin_ld(mm_generator *g, int l, int t, float *y, int ldy, const float *x, int R) {
-    const mm_model *m = g->m;
-    const mm_target *tg = &m->targets[t];
-    const float *b = tg->b_off == SIZE_MAX ? NULL : mm_layer_ptr(m, m->params, l, tg->b_off);
-    g->k->linear_fwd(y, ldy, x, tg->in, mm_layer_ptr(m, m->params, l, tg->w_off), b, R, tg->in, tg->out, 0);
+    const mm_target *tg = &g->m->targets[t];
+    const float *b = tg->b_off == SIZE_MAX ? NULL : wptr(g, l, tg->b_off);
+    g->k->linear_fwd(y, ldy, x, tg->in, wptr(g, l, tg->w_off), b, R, tg->in, tg->out, 0);
     if (g->ad) {
         const mm_adapted *md = mm_adapted_at(g->ad, l, t);
         if (md->n_experts)
@@ -54,21 +113,34 @@ static void lin(mm_generator *g, int l, int t, float *y, const float *x, int R) 
 }
 
 static void norm(mm_generator *g, float *y, const float *x, size_t w_off, size_t b_off, int R) {
-    const mm_model *m = g->m;
-    const mm_model_config *c = &m->cfg;
-    if (c->family == MM_FAMILY_LLAMA) g->k->rmsnorm_fwd(y, NULL, x, m->params + w_off, R, c->d_model, c->norm_eps);
-    else g->k->layernorm_fwd(y, NULL, NULL, x, m->params + w_off, m->params + b_off, R, c->d_model, c->norm_eps);
+    const mm_model_config *c = &g->m->cfg;
+    const float *P = g->params;
+    if (c->family == MM_FAMILY_LLAMA) g->k->rmsnorm_fwd(y, NULL, x, P + w_off, R, c->d_model, c->norm_eps);
+    else g->k->layernorm_fwd(y, NULL, NULL, x, P + w_off, P + b_off, R, c->d_model, c->norm_eps);
 }
 
-/* forward of R rows; afterwards g->ln holds the final norm of every row */
+/* the host rows h_rows[0..R) of field f (0 seq, 1 pos, 2 tok, 3 slot, 4 rowsel, 5 next) */
+static int32_t *hrow(mm_generator *g, int f) { return g->h_rows + (size_t)f * g->max_rows; }
+
+/* forward of R rows whose seq/pos/tok are in the host staging rows; afterwards g->ln holds the final norm of
+ * every row, and every row's K/V is in the cache */
 static void forward_rows(mm_generator *g, int R) {
     const mm_model *m = g->m;
     const mm_model_config *c = &m->cfg;
     const mm_kernels *k = g->k;
     const int llama = c->family == MM_FAMILY_LLAMA;
     const int C = c->d_model, F = c->d_ff, Q = m->qkv_width, H = c->n_head, Hkv = c->n_kv_head, D = c->head_dim;
-    const size_t kvw = (size_t)Hkv * D, NC = (size_t)R * C;
-    k->embedding_fwd(g->x, g->tok, g->pos, m->params + m->wte, llama ? NULL : m->params + m->wpe, R, C);
+    const int kvw = Hkv * D;
+    const size_t NC = (size_t)R * C;
+    int32_t *hs = hrow(g, 0), *hp = hrow(g, 1), *slot = hrow(g, 3);
+    for (int r = 0; r < R; r++) slot[r] = hs[r] * g->max_len + hp[r];
+    const size_t rb = (size_t)R * sizeof(int32_t);
+    k->upload(g->seq, hs, rb);
+    k->upload(g->pos, hp, rb);
+    k->upload(g->tok, hrow(g, 2), rb);
+    k->upload(g->slot, slot, rb);
+    if (g->ad) mm_adapters_gates_upload(g->ad, R);
+    k->embedding_fwd(g->x, g->tok, g->pos, g->params + m->wte, llama ? NULL : g->params + m->wpe, R, C);
     for (int l = 0; l < c->n_layer; l++) {
         const size_t lo = (size_t)l * m->layer_stride;
         float *kc = g->kcache + (size_t)l * g->max_seqs * g->max_len * kvw;
@@ -83,14 +155,11 @@ static void forward_rows(mm_generator *g, int R) {
         } else {
             lin(g, l, MM_T_ATTN_QKV, g->qkv, g->ln, R);
         }
-        for (int r = 0; r < R; r++) {
-            size_t slot = ((size_t)g->seq[r] * g->max_len + g->pos[r]) * kvw;
-            memcpy(kc + slot, g->qkv + (size_t)r * Q + (size_t)H * D, kvw * sizeof(float));
-            memcpy(vc + slot, g->qkv + (size_t)r * Q + (size_t)(H + Hkv) * D, kvw * sizeof(float));
-        }
+        k->copy_rows(kc, kvw, g->slot, g->qkv + (size_t)H * D, Q, NULL, R, kvw);
+        k->copy_rows(vc, kvw, g->slot, g->qkv + (size_t)(H + Hkv) * D, Q, NULL, R, kvw);
         k->attention_rows(g->att, C, g->qkv, Q, kc, vc, g->seq, g->pos, R, g->max_len, H, Hkv, D);
         lin(g, l, llama ? 3 : MM_T_ATTN_PROJ, g->tmp, g->att, R);
-        for (size_t i = 0; i < NC; i++) g->x[i] += g->tmp[i];
+        k->add(g->x, g->x, g->tmp, NC);
         norm(g, g->ln, g->x, lo + m->norms.ln2_w, lo + m->norms.ln2_b, R);
         if (llama) {
             lin(g, l, 4, g->fc, g->ln, R);
@@ -102,23 +171,32 @@ static void forward_rows(mm_generator *g, int R) {
             k->gelu_tanh_fwd(g->fc, g->fc, (size_t)R * F);
             lin(g, l, MM_T_MLP_PROJ, g->tmp, g->fc, R);
         }
-        for (size_t i = 0; i < NC; i++) g->x[i] += g->tmp[i];
+        k->add(g->x, g->x, g->tmp, NC);
     }
     norm(g, g->ln, g->x, m->lnf_w, m->lnf_b, R);
 }
 
-static int32_t argmax(const float *v, int n) {
-    int32_t best = 0;
-    for (int i = 1; i < n; i++)
-        if (v[i] > v[best]) best = i;
-    return best;
+/* next tokens of n selected rows of g->ln (rows: their indices in the last forward, NULL = rows 0..n-1):
+ * one LM-head GEMM, argmax on the table, n ids back to the host; next_tok[seqs[i]] = the id of row i */
+static void next_tokens(mm_generator *g, const int32_t *rows, const int32_t *seqs, int n) {
+    const mm_model *m = g->m;
+    const int C = m->cfg.d_model, V = m->cfg.vocab_size;
+    const mm_kernels *k = g->k;
+    const float *x = g->ln;
+    if (rows) {
+        k->upload(g->rowsel, rows, (size_t)n * sizeof(int32_t));
+        k->copy_rows(g->sel, C, NULL, g->ln, C, g->rowsel, n, C);
+        x = g->sel;
+    }
+    k->linear_fwd(g->rowlogits, V, x, C, g->params + m->lm_head, NULL, n, C, V, 0);
+    k->argmax_rows(g->next, g->rowlogits, V, n, V);
+    int32_t *h = hrow(g, 5);
+    k->download(h, g->next, (size_t)n * sizeof(int32_t));
+    for (int i = 0; i < n; i++) g->next_tok[seqs[i]] = h[i];
 }
 
 int mm_generate_greedy(mm_generator *g, const int32_t *const *prompts, const int *prompt_len, int n, int max_new,
                        int eos, int32_t **out, int *out_len) {
-    const mm_model *m = g->m;
-    const int C = m->cfg.d_model, V = m->cfg.vocab_size;
-    if (g->max_rows < g->max_seqs) return mm_fail("generate: max_rows must be at least max_seqs");
     if (n > g->max_seqs) return mm_fail("generate: %d prompts exceed the generator's %d sequences", n, g->max_seqs);
     for (int i = 0; i < n; i++) {
         if (prompt_len[i] < 1) return mm_fail("generate: prompt %d is empty", i);
@@ -128,22 +206,20 @@ int mm_generate_greedy(mm_generator *g, const int32_t *const *prompts, const int
         out_len[i] = 0;
     }
     int *alive = mm_xmalloc(sizeof(int) * n), *cur = mm_xmalloc(sizeof(int) * n);
-    int rc = 0;
-    /* prefill, in chunks of max_rows rows */
+    int32_t *hs = hrow(g, 0), *hp = hrow(g, 1), *ht = hrow(g, 2), *sel = hrow(g, 4);
+    int32_t *sel_seq = mm_xmalloc(sizeof(int32_t) * (size_t)g->max_rows);
+    /* prefill, in chunks of max_rows rows; a sequence whose last prompt token is in a chunk gets its first
+     * token from that chunk */
     int r = 0;
     for (int i = 0; i < n; i++) {
         for (int t = 0; t < prompt_len[i]; t++) {
-            g->seq[r] = i; g->pos[r] = t; g->tok[r] = prompts[i][t];
+            hs[r] = i; hp[r] = t; ht[r] = prompts[i][t];
             if (++r == g->max_rows || (i == n - 1 && t == prompt_len[i] - 1)) {
                 forward_rows(g, r);
-                /* a sequence whose last prompt token is in this chunk: take its logits now */
-                for (int q = 0; q < r; q++) {
-                    int s = g->seq[q];
-                    if (g->pos[q] == prompt_len[s] - 1) {
-                        g->k->linear_fwd(g->logits + (size_t)s * V, V, g->ln + (size_t)q * C, C, m->params + m->lm_head,
-                                         NULL, 1, C, V, 0);
-                    }
-                }
+                int ns = 0;
+                for (int q = 0; q < r; q++)
+                    if (hp[q] == prompt_len[hs[q]] - 1) { sel[ns] = q; sel_seq[ns] = hs[q]; ns++; }
+                if (ns) next_tokens(g, sel, sel_seq, ns);
                 r = 0;
             }
         }
@@ -153,20 +229,18 @@ int mm_generate_greedy(mm_generator *g, const int32_t *const *prompts, const int
         int R = 0;
         for (int i = 0; i < n; i++) {
             if (!alive[i]) continue;
-            int32_t tok = argmax(g->logits + (size_t)i * V, V);
+            int32_t tok = g->next_tok[i];
             if (tok == eos) { alive[i] = 0; continue; }
             out[i][out_len[i]++] = tok;
             if (out_len[i] == max_new) { alive[i] = 0; continue; }
-            g->seq[R] = i; g->pos[R] = cur[i]++; g->tok[R] = tok;
+            hs[R] = i; hp[R] = cur[i]++; ht[R] = tok;
+            sel_seq[R] = i;
             R++;
         }
         if (!R) break;
         forward_rows(g, R);
-        /* one GEMM for the R rows' logits, then scattered to their sequences */
-        g->k->linear_fwd(g->rowlogits, V, g->ln, C, m->params + m->lm_head, NULL, R, C, V, 0);
-        for (int q = 0; q < R; q++)
-            memcpy(g->logits + (size_t)g->seq[q] * V, g->rowlogits + (size_t)q * V, (size_t)V * sizeof(float));
+        next_tokens(g, NULL, sel_seq, R);
     }
-    free(alive); free(cur);
-    return rc;
+    free(alive); free(cur); free(sel_seq);
+    return 0;
 }

@@ -1,6 +1,10 @@
 /* Batched greedy decoding with a KV cache.  Sequences are independent "rows" (sequence, position), so
  * prompts of different lengths need no padding and every sequence sees exactly the positions
- * 0, 1, 2, ... it would see alone (HF's left padding + cumsum positions give the same numbers). */
+ * 0, 1, 2, ... it would see alone (HF's left padding + cumsum positions give the same numbers).
+ *
+ * Runs on any op table: on a device table (k->device_memory) the weights, the adapters, the KV cache and
+ * every activation live in the table's memory; per forward only the rows' (sequence, position, token,
+ * cache slot) go up and one token id per finished row comes back (argmax on the table). */
 #ifndef MMLORA_GENERATE_H
 #define MMLORA_GENERATE_H
 #include <stdint.h>
@@ -11,18 +15,25 @@
 typedef struct {
     const mm_kernels *k;
     const mm_model *m;
-    const mm_adapters *ad;   /* may be NULL */
+    mm_adapters *ad;         /* may be NULL; attached to k for the generator's life on a device table */
     int max_seqs, max_len, max_rows;
+    const float *params;     /* the model's weights in k's memory (m->params on a host table) */
+    float *own_params;       /* the device copy the generator uploaded (NULL on a host table) */
     float *kcache, *vcache;  /* [L, max_seqs, max_len, Hkv·D] each */
-    void *arena;
-    float *rope_cos, *rope_sin, *up, *x, *ln, *qkv, *att, *tmp, *fc, *u, *scratch, *logits, *rowlogits;
-    int32_t *seq, *pos, *tok;
+    void *arena;             /* k's memory */
+    float *rope_cos, *rope_sin, *up, *x, *ln, *qkv, *att, *tmp, *fc, *u, *scratch, *sel, *rowlogits;
+    int32_t *seq, *pos, *tok, *slot, *rowsel, *next; /* k's memory, max_rows each */
+    int32_t *h_rows;         /* host staging: seq | pos | tok | slot | rowsel | next, max_rows each */
+    int32_t *next_tok;       /* host: each sequence's next token [max_seqs] */
 } mm_generator;
 
 /* max_rows bounds the rows of one forward (the prefill processes every prompt token at once). */
-int mm_generator_init(mm_generator *g, const mm_kernels *k, const mm_model *m, const mm_adapters *ad, int max_seqs,
+int mm_generator_init(mm_generator *g, const mm_kernels *k, const mm_model *m, mm_adapters *ad, int max_seqs,
                       int max_len, int max_rows);
 void mm_generator_free(mm_generator *g);
+/* bytes mm_generator_init allocates in k's memory (KV cache, activations, and the weights' copy on a device table) */
+size_t mm_generator_bytes(const mm_model *m, const mm_adapters *ad, int device_table, int max_seqs, int max_len,
+                          int max_rows);
 
 /* Greedy continuation of n prompts (n <= max_seqs): at most max_new tokens each, stopping after eos
  * (eos < 0: never).  out[i] receives the generated ids, eos excluded; out_len[i] their count. */

@@ -42,7 +42,7 @@ typedef struct {
     double t_train, t_generate;
     long long trainable, all_params;
     char model_name[64];
-    const mm_kernels *k; /* the table training runs on (--device); generation uses the CPU table */
+    const mm_kernels *k; /* the table training and generation run on (--device) */
     char device[192];    /* run.json's "device": cpu, cuda:<GPU name>, cpu-standin */
 } run_ctx;
 
@@ -247,7 +247,7 @@ static int generate_lang(unit_state *u, int lang) {
     }
     const int max_prompt = o->max_source + r->n_sep;
     mm_generator g;
-    if ((rc = mm_generator_init(&g, &mm_kernels_cpu, &r->model, u->has_ad ? &u->ad : NULL, o->gen_batch,
+    if ((rc = mm_generator_init(&g, r->k, &r->model, u->has_ad ? &u->ad : NULL, o->gen_batch,
                                 max_prompt + o->max_new + 1, o->gen_batch * max_prompt))) goto out;
     mm_sbuf pred = {0};
     mm_sb_puts(&pred, "");
@@ -376,8 +376,8 @@ static int run_unit(run_ctx *r, const char *unit, int lang, int phases) {
     if ((phases & MM_PHASE_GENERATE) && mm_dist_rank() == 0) {
         double t0 = now_s();
         if (r->k->device_memory)
-            mm_info("[%s] greedy generation runs on the CPU table (the device decoder is not written yet); trained on %s",
-                    unit, r->device);
+            mm_info("[%s] greedy generation on %s (op table '%s': weights, adapters and KV cache in device memory)",
+                    unit, r->device, r->k->name);
         for (int l = 0; l < r->n_lang && !rc; l++)
             if (lang < 0 || l == lang) rc = generate_lang(&u, l);
         if (!rc && u.mm.gates) rc = write_experts(&u);
@@ -448,7 +448,7 @@ int mm_run(const mm_run_opts *o, int phases) {
             r.all_params = (long long)r.model.n_params;
             double tg = now_s();
             if ((phases & MM_PHASE_GENERATE) && rank0)
-                rc = mm_icl_generate(o, &r.model, r.tok, r.train, r.test, r.cache_dir, &icl_stats);
+                rc = mm_icl_generate(o, r.k, &r.model, r.tok, r.train, r.test, r.cache_dir, &icl_stats);
             r.t_generate = now_s() - tg;
         } else if (o->method.kind == MM_METHOD_LORA_EACH) {
             for (int l = 0; l < r.n_lang && !rc; l++) {

@@ -148,7 +148,7 @@ typedef struct {
     long prompts, truncated, shots_dropped, test_cut, tokens, max_tokens;
 } icl_totals;
 
-static int generate_lang(const mm_run_opts *o, const mm_model *m, const mm_tokenizer *tok, const mm_cache *train,
+static int generate_lang(const mm_run_opts *o, const mm_kernels *kt, const mm_model *m, const mm_tokenizer *tok, const mm_cache *train,
                          const mm_cache *test, const char *cache_dir, const mm_icl_pool *pool, int lang, int max_len,
                          icl_totals *tot) {
     const mm_cache_header *h = mm_cache_header_get(test);
@@ -159,7 +159,7 @@ static int generate_lang(const mm_run_opts *o, const mm_model *m, const mm_token
     if (rc || !n) return rc;
     const int max_rows = G * (o->max_source + h->n_sep) > G ? G * (o->max_source + h->n_sep) : G;
     mm_generator g;
-    if ((rc = mm_generator_init(&g, &mm_kernels_cpu, m, NULL, G, max_len, max_rows))) goto out_sel;
+    if ((rc = mm_generator_init(&g, kt, m, NULL, G, max_len, max_rows))) goto out_sel;
     int32_t *pbuf = mm_xmalloc(sizeof(int32_t) * (size_t)G * (size_t)budget);
     int32_t *obuf = mm_xmalloc(sizeof(int32_t) * (size_t)G * (size_t)o->max_new);
     size_t *shot_idx = mm_xmalloc(sizeof(size_t) * (size_t)k);
@@ -213,7 +213,7 @@ out_sel:
     return rc;
 }
 
-int mm_icl_generate(const mm_run_opts *o, const mm_model *m, const mm_tokenizer *tok, const mm_cache *train,
+int mm_icl_generate(const mm_run_opts *o, const mm_kernels *kt, const mm_model *m, const mm_tokenizer *tok, const mm_cache *train,
                     const mm_cache *test, const char *cache_dir, cJSON **stats) {
     *stats = NULL;
     const mm_cache_header *h = mm_cache_header_get(test);
@@ -240,7 +240,7 @@ int mm_icl_generate(const mm_run_opts *o, const mm_model *m, const mm_tokenizer 
             k == 1 ? "" : "s", max_pos - o->max_new, max_pos, o->max_new, max_len - o->max_new, o->eval_per_lang);
     icl_totals tot = {0};
     for (int l = 0; l < h->n_langs && !rc; l++)
-        rc = generate_lang(o, m, tok, train, test, cache_dir, &pool, l, max_len, &tot);
+        rc = generate_lang(o, kt, m, tok, train, test, cache_dir, &pool, l, max_len, &tot);
     mm_icl_pool_free(&pool);
     if (rc) return -1;
     if (tot.truncated || tot.test_cut)

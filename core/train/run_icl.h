@@ -58,6 +58,6 @@ int mm_icl_build_prompt(const mm_cache_example *shots, int k, const mm_cache_exa
  * loaded): gold/<lang>.txt and predictions/<lang>.txt for the first eval_per_lang test examples of each
  * language, the same examples (ids) the trained methods score.  *stats (run.json "in_context") is set
  * on success. */
-int mm_icl_generate(const mm_run_opts *o, const mm_model *m, const mm_tokenizer *tok, const mm_cache *train,
+int mm_icl_generate(const mm_run_opts *o, const mm_kernels *kt, const mm_model *m, const mm_tokenizer *tok, const mm_cache *train,
                     const mm_cache *test, const char *cache_dir, cJSON **stats);
 #endif

@@ -45,6 +45,10 @@ void *cpu_alloc(size_t bytes);
 void cpu_free(void *p);
 void cpu_copy(void *dst, const void *src, size_t bytes); /* upload and download */
 void cpu_zero(void *p, size_t bytes);
+/* decode.c */
+void cpu_copy_rows(float *dst, int lddst, const int32_t *dst_rows, const float *src, int ldsrc,
+                   const int32_t *src_rows, int R, int C);
+void cpu_argmax_rows(int32_t *out, const float *x, int ldx, int R, int V);
 /* rows.c */
 void cpu_add(float *y, const float *a, const float *b, size_t n);
 void cpu_scale(float *x, float s, size_t n);

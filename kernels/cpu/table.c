@@ -42,6 +42,8 @@ const mm_kernels mm_kernels_cpu = {
     .softmax_topk_bwd_rows = cpu_softmax_topk_bwd_rows,
     .scale = cpu_scale,
     .sumsq = cpu_sumsq,
+    .copy_rows = cpu_copy_rows,
+    .argmax_rows = cpu_argmax_rows,
 };
 
 /* Overridden by the CUDA backend when it is linked in. */

@@ -62,6 +62,9 @@ double cuda_sumsq(const float *x, size_t n);
 void cuda_gather_rows(float *dst, const float *src, const int32_t *rows, int R, int C);
 void cuda_scatter_rows(float *dst, const float *src, const int32_t *rows, int R, int C);
 void cuda_positions(int32_t *pos, int B, int T);
+void cuda_copy_rows(float *dst, int lddst, const int32_t *dst_rows, const float *src, int ldsrc,
+                    const int32_t *src_rows, int R, int C); /* decode.cu */
+void cuda_argmax_rows(int32_t *out, const float *x, int ldx, int R, int V);
 void cuda_row_scale(float *y, int ldy, const float *x, int ldx, const float *g, int g_stride, int group, float s,
                     int N, int C);
 void cuda_row_dot(float *out, int ld_out, const float *a, int lda, const float *b, int ldb, float s, int N, int C);

@@ -5,8 +5,8 @@
 #include "cuda/cuda_util.h"
 
 /* positional (C++17 has no designated initializers): the count check catches a table that grew */
-/* name + device_memory (an int, padded to a pointer's size) + 38 function pointers */
-static_assert(sizeof(mm_kernels) == 40 * sizeof(void *), "kernels.h changed: update the CUDA table");
+/* name + device_memory (an int, padded to a pointer's size) + 40 function pointers */
+static_assert(sizeof(mm_kernels) == 42 * sizeof(void *), "kernels.h changed: update the CUDA table");
 
 static const mm_kernels table = {
     /* .name = */ "cuda",
@@ -49,6 +49,8 @@ static const mm_kernels table = {
     /* .softmax_topk_bwd_rows = */ cuda_softmax_topk_bwd_rows,
     /* .scale = */ cuda_scale,
     /* .sumsq = */ cuda_sumsq,
+    /* .copy_rows = */ cuda_copy_rows,
+    /* .argmax_rows = */ cuda_argmax_rows,
 };
 
 extern "C" const mm_kernels *mm_kernels_cuda(void) {

@@ -683,6 +683,40 @@ static void t_optim(void) {
     report("sumsq n=0", GPU->sumsq(NULL, 0) == 0.0, "empty sum");
 }
 
+/* decoding ops: KV-cache rows written through slots from strided qkv rows, selected rows gathered, argmax with
+ * ties (duplicated maxima) and NaN entries; all exact */
+static void t_decode(void) {
+    const int R = 97, Q = 160, C = 32, slots = 400, col = 64;
+    buf qkv = brand((size_t)R * Q, 1), cache = bpoison((size_t)slots * C), sel = bpoison((size_t)R * C);
+    ibuf slot = inew(R, 0, 1), rows = inew(R, 0, R);
+    for (int i = 0; i < R; i++) slot.h[i] = (i * 131 + 7) % slots; /* distinct */
+    if (mm_cuda_h2d(slot.d, slot.h, R * sizeof(int32_t))) die("h2d");
+    CPU->copy_rows(cache.h, C, slot.h, qkv.h + col, Q, NULL, R, C);
+    GPU->copy_rows(cache.d, C, slot.d, qkv.d + col, Q, NULL, R, C);
+    check_bits("copy_rows (to slots, strided source)", &cache);
+    CPU->copy_rows(sel.h, C, NULL, cache.h, C, slot.h, R, C);
+    GPU->copy_rows(sel.d, C, NULL, cache.d, C, slot.d, R, C);
+    check_bits("copy_rows (gather)", &sel);
+    bfree(&qkv), bfree(&cache), bfree(&sel), ifree(&slot), ifree(&rows);
+
+    const int AR = 70, V = 49157, ld = 49160;
+    buf x = brand((size_t)AR * ld, 1);
+    for (int r = 0; r < AR; r++) {
+        float *row = x.h + (size_t)r * ld;
+        if (r % 3 == 0) { row[irand(V)] = 5.0f; row[irand(V)] = 5.0f; } /* a tie: the lower index wins */
+        if (r % 5 == 1) row[irand(V)] = NAN;                   /* NaN is never chosen */
+        if (r == AR - 1) for (int i = 0; i < V; i++) row[i] = NAN;
+    }
+    bpush(&x);
+    ibuf out = inew(AR, -5, -4);
+    int32_t *got = mm_xmalloc(sizeof(int32_t) * AR);
+    CPU->argmax_rows(out.h, x.h, ld, AR, V);
+    GPU->argmax_rows(out.d, x.d, ld, AR, V);
+    if (mm_cuda_d2h(got, out.d, sizeof(int32_t) * AR)) die("d2h");
+    report("argmax_rows", memcmp(got, out.h, sizeof(int32_t) * AR) == 0, "R %d V %d (ties, NaN, an all-NaN row)", AR, V);
+    free(got), bfree(&x), ifree(&out);
+}
+
 int main(void) {
     char dev[160];
     if (mm_cuda_device_count() <= 0) {
@@ -719,6 +753,7 @@ int main(void) {
     t_bf16();
     t_memory();
     t_rows();
+    t_decode();
     t_optim();
     if (mm_cuda_sync()) die("final sync");
     printf("%d passed, %d failed\n", n_pass, n_fail);

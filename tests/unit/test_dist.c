@@ -11,13 +11,33 @@ static char g_dir[256];
 static void world(void) { cr_assert_eq(rf_world_create(g_dir, sizeof g_dir, "mmlora-dist"), 0, "%s", mm_last_error()); }
 static void teardown(void) { rf_world_remove(g_dir); }
 
-static int train(const char *launcher, const char *out) {
+static int train_with(const char *launcher, const char *out, const char *extra) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
              "%s build/mmlora train --method lora-mix --model %s/model --dataset csn --raw %s/raw --cache %s/cache "
-             "--out %s/%s --set scale=smoke > %s/%s.log 2>&1",
-             launcher, g_dir, g_dir, g_dir, g_dir, out, g_dir, out);
+             "--out %s/%s --set scale=smoke %s > %s/%s.log 2>&1",
+             launcher, g_dir, g_dir, g_dir, g_dir, out, extra, g_dir, out);
     return system(cmd);
+}
+static int train(const char *launcher, const char *out) { return train_with(launcher, out, ""); }
+
+/* every tensor of out_b's adapter within tol (relative, 0 = bit-identical) of out_a's */
+static void same_adapter(const char *out_a, const char *out_b, double tol) {
+    char a[512], b[512];
+    snprintf(a, sizeof a, "%s/%s/adapter/adapter_model.safetensors", g_dir, out_a);
+    snprintf(b, sizeof b, "%s/%s/adapter/adapter_model.safetensors", g_dir, out_b);
+    mm_safetensors *x = mm_st_open(a), *y = mm_st_open(b);
+    cr_assert(x && y, "%s", mm_last_error());
+    cr_assert_eq(mm_st_count(x), mm_st_count(y));
+    for (int i = 0; i < mm_st_count(x); i++) {
+        const mm_st_tensor *tx = mm_st_at(x, i), *ty = mm_st_find(y, tx->name);
+        cr_assert(ty && tx->numel == ty->numel, "%s", tx->name);
+        if (tol > 0) EXPECT_CLOSE(tx->name, (const float *)ty->data, (const float *)tx->data, (size_t)tx->numel, tol);
+        else cr_expect_eq(memcmp(tx->data, ty->data, (size_t)tx->numel * sizeof(float)), 0, "%s: %s differs from %s",
+                          tx->name, out_b, out_a);
+    }
+    mm_st_close(x);
+    mm_st_close(y);
 }
 
 TestSuite(dist, .init = world, .fini = teardown, .timeout = 300);
@@ -27,19 +47,25 @@ Test(dist, two_ranks_equal_one_process) {
     cr_assert_eq(train("", "single"), 0, "single-process run failed (see %s/single.log)", g_dir);
     cr_assert_eq(train("OMP_NUM_THREADS=1 mpirun --allow-run-as-root --oversubscribe --mca btl self,vader -x OMP_NUM_THREADS -np 2",
                        "dp"), 0, "mpirun run failed (see %s/dp.log)", g_dir);
-    char a[512], b[512];
-    snprintf(a, sizeof a, "%s/single/adapter/adapter_model.safetensors", g_dir);
-    snprintf(b, sizeof b, "%s/dp/adapter/adapter_model.safetensors", g_dir);
-    mm_safetensors *x = mm_st_open(a), *y = mm_st_open(b);
-    cr_assert(x && y, "%s", mm_last_error());
-    cr_assert_eq(mm_st_count(x), mm_st_count(y));
-    for (int i = 0; i < mm_st_count(x); i++) {
-        const mm_st_tensor *tx = mm_st_at(x, i), *ty = mm_st_find(y, tx->name);
-        cr_assert(ty && tx->numel == ty->numel, "%s", tx->name);
-        EXPECT_CLOSE(tx->name, (const float *)ty->data, (const float *)tx->data, (size_t)tx->numel, 1e-5);
-    }
-    mm_st_close(x);
-    mm_st_close(y);
+    same_adapter("single", "dp", 1e-5);
+}
+
+/* Data parallel with a device table: each rank trains on the stand-in device table (MMLORA_DEVICE_STANDIN=1,
+ * --device cuda), so the gradients go through the trainer's host staging (download, all-reduce, upload);
+ * the adapter must equal the CPU data-parallel run's bit for bit. */
+Test(dist, two_ranks_on_a_device_table_equal_two_cpu_ranks) {
+    if (system("command -v mpirun > /dev/null 2>&1") != 0) cr_skip_test("mpirun not installed (make deps installs openmpi-bin)");
+    const char *mpi = "OMP_NUM_THREADS=1 MMLORA_DEVICE_STANDIN=1 mpirun --allow-run-as-root --oversubscribe --mca btl "
+                      "self,vader -x OMP_NUM_THREADS -x MMLORA_DEVICE_STANDIN -np 2";
+    cr_assert_eq(train_with(mpi, "dp_cpu", "--set device=cpu"), 0, "mpirun run failed (see %s/dp_cpu.log)", g_dir);
+    cr_assert_eq(train_with(mpi, "dp_dev", "--set device=cuda"), 0, "mpirun run failed (see %s/dp_dev.log)", g_dir);
+    char path[512];
+    snprintf(path, sizeof path, "%s/dp_dev.log", g_dir);
+    size_t n;
+    char *log = mm_read_file(path, &n);
+    cr_assert(log && strstr(log, "cpu-standin"), "the device run did not use the stand-in device table:\n%s", log);
+    free(log);
+    same_adapter("dp_cpu", "dp_dev", 0);
 }
 
 /* A rank that stops responding or fails: the job ends with a message naming the cause, never a hang

@@ -196,3 +196,42 @@ Test(kernels_new_ops, softmax_topk_rows_and_its_backward) {
     }
     cr_expect(max_err <= 2e-3 * max_g, "softmax_topk: max |fd - analytic| %.3g (max |g| %.3g)", max_err, max_g);
 }
+
+/* decoding ops: copy_rows writes KV-cache slots from strided qkv rows and gathers selected rows back */
+Test(kernels_new_ops, copy_rows_to_slots_and_back) {
+    enum { R = 9, Q = 20, C = 6, SLOTS = 40, COL = 8 };
+    float qkv[R * Q], cache[SLOTS * C], back[R * C];
+    int32_t slot[R];
+    fill(qkv, R * Q, 6, 1.0f);
+    for (int i = 0; i < SLOTS * C; i++) cache[i] = -7.0f;
+    for (int i = 0; i < R; i++) slot[i] = (i * 13 + 5) % SLOTS;
+    K->copy_rows(cache, C, slot, qkv + COL, Q, NULL, R, C);
+    for (int s = 0; s < SLOTS; s++) {
+        int from = -1;
+        for (int i = 0; i < R; i++) if (slot[i] == s) from = i;
+        for (int c = 0; c < C; c++)
+            cr_expect_eq(cache[s * C + c], from < 0 ? -7.0f : qkv[from * Q + COL + c], "slot %d col %d", s, c);
+    }
+    K->copy_rows(back, C, NULL, cache, C, slot, R, C);
+    for (int i = 0; i < R; i++) cr_expect_eq(memcmp(back + i * C, qkv + i * Q + COL, C * sizeof(float)), 0);
+}
+
+Test(kernels_new_ops, argmax_rows_first_maximum_skipping_nan) {
+    enum { R = 5, V = 7, LD = 9 };
+    float x[R * LD];
+    const float rows[R][V] = {
+        {0, 1, 3, 2, 3, -1, 0},                        /* tie: the lower index */
+        {-5, -4, -3, -2, -1, -0.5f, -0.25f},           /* the last */
+        {NAN, 1, 2, NAN, 0, 0, 0},                     /* NaN never chosen, even first */
+        {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY}, /* all equal: 0 */
+        {NAN, NAN, NAN, NAN, NAN, NAN, NAN},           /* all NaN: 0 */
+    };
+    for (int r = 0; r < R; r++) {
+        memcpy(x + r * LD, rows[r], sizeof rows[r]);
+        x[r * LD + V] = x[r * LD + V + 1] = 100.0f; /* past V: never read */
+    }
+    int32_t out[R];
+    K->argmax_rows(out, x, LD, R, V);
+    const int32_t want[R] = {2, 6, 2, 0, 0};
+    for (int r = 0; r < R; r++) cr_expect_eq(out[r], want[r], "row %d: %d, want %d", r, out[r], want[r]);
+}

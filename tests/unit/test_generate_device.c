@@ -1,0 +1,141 @@
+/* Greedy decoding on a device table, run on the CPU: a copy of the CPU table that declares device memory
+ * (allocations filled with NaN bytes, real copies for upload/download, counted).  The decoder must reach its
+ * weights, adapters, KV cache and activations only through the table, so its tokens equal the plain CPU
+ * table's bit for bit: both fixture models, without adapters and with LoRA-Mix, MoLA and MMLoRA adapters
+ * (random, so they change the output), prompts of different lengths, a prefill in chunks, an eos stop; and
+ * every allocation is returned. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "infer/generate.h"
+#include "peft/method.h"
+#include "peft/mmlora.h"
+#include "util/log.h"
+#include "util/philox.h"
+#include "test_util.h"
+
+static long live_allocs;
+static void *fake_alloc(size_t bytes) {
+    void *p = mm_xmalloc_aligned(bytes ? bytes : 1);
+    memset(p, 0xff, bytes);
+    live_allocs++;
+    return p;
+}
+static void fake_free(void *p) {
+    if (!p) return;
+    live_allocs--;
+    free(p);
+}
+static void fake_copy(void *dst, const void *src, size_t bytes) {
+    cr_assert(dst != src || !bytes, "a device table never copies a buffer onto itself");
+    memcpy(dst, src, bytes);
+}
+static mm_kernels fake_device(void) {
+    mm_kernels k = mm_kernels_cpu;
+    k.name = "cpu-as-device";
+    k.device_memory = 1;
+    k.alloc = fake_alloc;
+    k.free = fake_free;
+    k.upload = fake_copy;
+    k.download = fake_copy;
+    return k;
+}
+
+enum { NP = 4, MAX_NEW = 9, N_LANG = 6 };
+static const int plen[NP] = {5, 11, 3, 8};
+
+/* tokens of NP prompts; eos < 0: never stop */
+static void generate(const mm_kernels *k, mm_model *m, mm_adapters *ad, int max_rows, int eos,
+                     int32_t out[NP][MAX_NEW], int out_len[NP]) {
+    int32_t pbuf[NP][16];
+    const int32_t *prompts[NP];
+    int32_t *outs[NP];
+    for (int i = 0; i < NP; i++) {
+        for (int t = 0; t < plen[i]; t++)
+            pbuf[i][t] = (int32_t)(mm_rng_u32(3, (uint32_t)i, 7, (uint64_t)t) % (uint32_t)m->cfg.vocab_size);
+        prompts[i] = pbuf[i];
+        outs[i] = out[i];
+    }
+    mm_generator g;
+    cr_assert_eq(mm_generator_init(&g, k, m, ad, NP, 16 + MAX_NEW, max_rows), 0, "%s", mm_last_error());
+    cr_assert_eq(mm_generate_greedy(&g, prompts, plen, NP, MAX_NEW, eos, outs, out_len), 0, "%s", mm_last_error());
+    mm_generator_free(&g);
+}
+
+static void check(const char *dir, const char *method) {
+    mm_model m;
+    cr_assert_eq(mm_model_load(&m, dir), 0, "%s", mm_last_error());
+    mm_adapters ad;
+    mm_mmlora mm;
+    memset(&mm, 0, sizeof mm);
+    mm_adapters *pad = NULL;
+    if (method) {
+        mm_method_spec spec;
+        cr_assert_eq(mm_method_from_name(method, &spec), 0);
+        cr_assert_eq(mm_method_build(&spec, &m, N_LANG, 1, &ad), 0, "%s", mm_last_error());
+        cr_assert_eq(mm_mmlora_init(&mm, &spec, &ad, N_LANG, NP, 1), 0, "%s", mm_last_error());
+        for (size_t i = 0; i < ad.n_params; i++) /* B = 0 at init: random, so the adapters change the tokens */
+            ad.params[i] = 0.5f * (2.0f * mm_u32_to_unit(mm_rng_u32(5, 0, 1, i)) - 1.0f);
+        if (mm.gates) { /* one language for every row, as the run's generation sets it */
+            int32_t lang = 2;
+            cr_assert_eq(mm_mmlora_begin(&mm, &lang, 1, 1, 0, 0, 0), 0, "%s", mm_last_error());
+            ad.gate_group = 0;
+            ad.dgates = NULL;
+        }
+        pad = &ad;
+    }
+    const mm_kernels dev = fake_device();
+    int32_t cpu[NP][MAX_NEW], gpu[NP][MAX_NEW], base[NP][MAX_NEW];
+    int cpu_n[NP], gpu_n[NP], base_n[NP];
+    for (int pass = 0; pass < 2; pass++) {
+        const int max_rows = pass ? 7 : 64; /* 7: the prefill runs in chunks smaller than one prompt */
+        generate(&mm_kernels_cpu, &m, pad, max_rows, -1, cpu, cpu_n);
+        live_allocs = 0;
+        generate(&dev, &m, pad, max_rows, -1, gpu, gpu_n);
+        cr_expect_eq(live_allocs, 0, "%s %s: %ld device allocations not freed", dir, method, live_allocs);
+        for (int i = 0; i < NP; i++) {
+            cr_expect_eq(cpu_n[i], MAX_NEW);
+            cr_expect_eq(gpu_n[i], cpu_n[i], "%s %s prompt %d: %d tokens, CPU %d", dir, method, i, gpu_n[i], cpu_n[i]);
+            cr_expect_eq(memcmp(gpu[i], cpu[i], sizeof(int32_t) * (size_t)cpu_n[i]), 0,
+                         "%s %s max_rows %d prompt %d: device tokens differ from the CPU's", dir, method, max_rows, i);
+        }
+    }
+    /* the stop at eos: prompt 1's third token ends it early on both tables */
+    const int eos = cpu[1][2];
+    generate(&mm_kernels_cpu, &m, pad, 64, eos, cpu, cpu_n);
+    generate(&dev, &m, pad, 64, eos, gpu, gpu_n);
+    cr_expect(cpu_n[1] <= 2);
+    for (int i = 0; i < NP; i++) {
+        cr_expect_eq(gpu_n[i], cpu_n[i]);
+        cr_expect_eq(memcmp(gpu[i], cpu[i], sizeof(int32_t) * (size_t)cpu_n[i]), 0);
+    }
+    if (pad) { /* the adapters matter: without them the tokens differ */
+        generate(&mm_kernels_cpu, &m, NULL, 64, -1, base, base_n);
+        generate(&mm_kernels_cpu, &m, pad, 64, -1, gpu, gpu_n);
+        int differ = 0;
+        for (int i = 0; i < NP; i++) differ |= memcmp(base[i], gpu[i], sizeof(int32_t) * MAX_NEW) != 0;
+        cr_expect(differ, "%s %s: the random adapters left every token unchanged (test would prove nothing)", dir,
+                  method);
+        mm_mmlora_free(&mm);
+        mm_adapters_free(&ad);
+    }
+    mm_model_free(&m);
+}
+
+#define GPT "tests/fixtures/engine/tiny"
+#define LLAMA "tests/fixtures/engine_llama/tiny"
+Test(generate_device, base_model_equals_cpu) { check(GPT, NULL); check(LLAMA, NULL); }
+Test(generate_device, lora_mix_equals_cpu) { check(GPT, "lora-mix"); check(LLAMA, "lora-mix"); }
+Test(generate_device, mola_equals_cpu) { check(GPT, "mola"); check(LLAMA, "mola"); }
+Test(generate_device, mmlora_equals_cpu) { check(GPT, "mmlora"); check(LLAMA, "mmlora"); }
+/* the stand-in the CLI uses (MMLORA_DEVICE_STANDIN=1) is such a table too */
+Test(generate_device, standin_table_equals_cpu) {
+    mm_model m;
+    cr_assert_eq(mm_model_load(&m, GPT), 0, "%s", mm_last_error());
+    int32_t a[NP][MAX_NEW], b[NP][MAX_NEW];
+    int an[NP], bn[NP];
+    generate(&mm_kernels_cpu, &m, NULL, 64, -1, a, an);
+    generate(mm_kernels_cpu_standin(), &m, NULL, 64, -1, b, bn);
+    for (int i = 0; i < NP; i++) cr_expect_eq(memcmp(a[i], b[i], sizeof a[i]), 0);
+    mm_model_free(&m);
+}
