@@ -148,6 +148,19 @@ void mm_topk_renorm(const float *p, int E, int k, float *w);
 /* given probabilities p and renormalized weights w (from mm_topk_renorm) and dL/dw, returns dL/dp */
 void mm_topk_renorm_bwd(const float *p, const float *w, const float *dw, int E, float *dp);
 
+/* Collectives over a device table's memory, for data parallelism with one process per device (NCCL for the
+ * CUDA table: kernels/cuda/comm.cu; the CPU stand-in has one over MPI: core/train/dist.c).  The caller
+ * bootstraps it: rank 0 makes an id, every rank gets it (MPI broadcast) and calls init.  Errors come back as
+ * text in err (the backend library has its own log state). */
+typedef struct mm_device_comm {
+    const char *name;
+    size_t id_bytes;                                   /* bytes of the bootstrap id (NCCL: 128) */
+    int (*make_id)(void *id, char *err, size_t n);     /* rank 0: a fresh id; 0 or -1 */
+    int (*init)(const void *id, int rank, int size, char *err, size_t n); /* every rank, collectively */
+    int (*allreduce_sum_f32)(float *x, size_t count, char *err, size_t n); /* in place, synchronizes; 0 or -1 */
+    void (*destroy)(void);
+} mm_device_comm;
+
 /* CUDA backend table, or NULL when the build has no CUDA (or no device).  build/mmlora does not link
  * the CUDA backend: it loads build/libmmlora_cuda.so at run time (util/backend.h). */
 const mm_kernels *mm_kernels_cuda(void);

@@ -2,6 +2,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include "kernels.h"
+#include "util/backend.h"
+#include "util/log.h"
 #ifdef MMLORA_MPI
 #include <mpi.h>
 #include <pthread.h>
@@ -71,7 +75,9 @@ void mm_dist_init(int *argc, char ***argv) {
 #endif
 }
 
+static void comm_release(void);
 void mm_dist_finalize(void) {
+    comm_release();
 #ifdef MMLORA_MPI
     if (g_mpi && g_size > 1 && !atomic_exchange(&g_watchdog_stop, 1)) pthread_join(g_watchdog, NULL);
     if (g_mpi) MPI_Finalize();
@@ -128,4 +134,132 @@ void mm_dist_barrier(void) {
     MPI_Barrier(MPI_COMM_WORLD);
     leave();
 #endif
+}
+
+/* ---------------------------------------------------------------- gradients in a table's memory */
+
+/* The CPU stand-in's device collectives (its memory is the host's, so MPI sums): the data-parallel device
+ * path (bootstrap, agreement, fallback) runs on the CPU.  MMLORA_COMM_FAIL_RANK=r makes rank r's init fail
+ * (test hook: every rank must then fall back to host staging). */
+#ifdef MMLORA_MPI
+static int standin_make_id(void *id, char *err, size_t n) {
+    (void)err, (void)n;
+    memset(id, 0, 16);
+    snprintf((char *)id, 16, "standin-%d", g_rank);
+    return 0;
+}
+static int standin_init(const void *id, int rank, int size, char *err, size_t n) {
+    (void)size;
+    const char *f = getenv("MMLORA_COMM_FAIL_RANK");
+    if (f && *f && atoi(f) == rank) {
+        snprintf(err, n, "init refused on rank %d (MMLORA_COMM_FAIL_RANK test hook)", rank);
+        return -1;
+    }
+    if (strncmp((const char *)id, "standin-0", 16)) {
+        snprintf(err, n, "rank %d got the id '%.16s', not rank 0's", rank, (const char *)id);
+        return -1;
+    }
+    return 0;
+}
+static int standin_allreduce(float *x, size_t count, char *err, size_t n) {
+    (void)err, (void)n;
+    mm_dist_allreduce_f32(x, count);
+    return 0;
+}
+static void standin_destroy(void) {}
+static const mm_device_comm standin_comm = {"mpi (stand-in)", 16, standin_make_id, standin_init, standin_allreduce,
+                                            standin_destroy};
+
+#endif
+
+static const mm_kernels *g_comm_table; /* the table the state below is for */
+static const mm_device_comm *g_comm;  /* ready collectives, NULL: staging */
+static float *g_stage;
+static size_t g_stage_n;
+
+#ifdef MMLORA_MPI
+/* 1 when every rank passes ok != 0 */
+static int all_agree(int ok) {
+    int all = 0;
+    enter("an agreement on the device collectives");
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    leave();
+    return all;
+}
+
+/* collective: the device collectives for k on every rank, or NULL on every rank (then staging) */
+static const mm_device_comm *comm_setup(const mm_kernels *k) {
+    const char *env = getenv("MMLORA_DEVICE_COMM");
+    const int off = env && (!strcmp(env, "off") || !strcmp(env, "0"));
+    const mm_device_comm *c = off ? NULL
+                              : k == mm_kernels_cpu_standin() ? &standin_comm
+                                                               : k == mm_backend_cuda(NULL, 0) ? mm_backend_cuda_comm() : NULL;
+    char err[512] = "";
+    if (!c) snprintf(err, sizeof err, off ? "MMLORA_DEVICE_COMM=off" : "no device collectives for op table '%s'", k->name);
+    unsigned char id[256] = {0};
+    int ok = all_agree(c != NULL && c->id_bytes <= sizeof id);
+    if (ok) {
+        if (g_rank == 0) ok = c->make_id(id, err, sizeof err) == 0;
+        enter("the broadcast of the device collectives' id");
+        MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        if (ok) MPI_Bcast(id, (int)c->id_bytes, MPI_BYTE, 0, MPI_COMM_WORLD);
+        leave();
+    }
+    if (ok) {
+        const int mine = c->init(id, g_rank, g_size, err, sizeof err) == 0;
+        ok = all_agree(mine);
+        if (!ok && mine) c->destroy();
+    }
+    if (err[0]) mm_warn("data parallel, rank %d: %s", g_rank, err);
+    if (g_rank == 0) {
+        if (ok) mm_info("data parallel: gradients are summed in device memory with %s (%d ranks)", c->name, g_size);
+        else mm_info("data parallel: gradients go through host staging (download, MPI all-reduce, upload)%s",
+                     err[0] ? "" : ": another rank could not set up the device collectives (see its warning)");
+    }
+    return ok ? c : NULL;
+}
+#endif
+
+void mm_dist_allreduce_table(const mm_kernels *k, float *x, size_t n) {
+    if (g_size < 2) return;
+    if (!k->device_memory) {
+        mm_dist_allreduce_f32(x, n);
+        return;
+    }
+#ifdef MMLORA_MPI
+    if (g_comm_table != k) {
+        if (g_comm) g_comm->destroy();
+        g_comm = comm_setup(k);
+        g_comm_table = k;
+    }
+    if (g_comm) {
+        char err[512] = "";
+        enter("a device all-reduce of gradients");
+        const int rc = g_comm->allreduce_sum_f32(x, n, err, sizeof err);
+        leave();
+        if (rc) {
+            fprintf(stderr, "mmlora: error: rank %d: %s all-reduce of %zu gradients failed: %s\n", g_rank,
+                    g_comm->name, n, err);
+            mm_dist_abort(4);
+        }
+        return;
+    }
+#endif
+    if (n > g_stage_n) {
+        free(g_stage);
+        g_stage = mm_xmalloc(n * sizeof(float));
+        g_stage_n = n;
+    }
+    k->download(g_stage, x, n * sizeof(float));
+    mm_dist_allreduce_f32(g_stage, n);
+    k->upload(x, g_stage, n * sizeof(float));
+}
+
+static void comm_release(void) {
+    if (g_comm) g_comm->destroy();
+    g_comm = NULL;
+    g_comm_table = NULL;
+    free(g_stage);
+    g_stage = NULL;
+    g_stage_n = 0;
 }

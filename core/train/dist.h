@@ -16,5 +16,11 @@ int mm_dist_rank(void);
 int mm_dist_size(void);
 void mm_dist_allreduce_f32(float *x, size_t n); /* in-place sum over ranks */
 void mm_dist_allreduce_f64(double *x, size_t n);
+struct mm_kernels;
+/* In-place sum over ranks of n floats in table k's memory.  A host table: MPI.  A device table: its device
+ * collectives when every rank can use them (NCCL for CUDA, bootstrapped once through MPI: rank 0's id is
+ * broadcast, every rank initializes, the ranks agree), else host staging (download, MPI, upload); the
+ * first call says which on rank 0 (and why staging).  MMLORA_DEVICE_COMM=off forces staging. */
+void mm_dist_allreduce_table(const struct mm_kernels *k, float *x, size_t n);
 void mm_dist_barrier(void);
 #endif

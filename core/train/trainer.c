@@ -79,7 +79,6 @@ void mm_trainer_free(mm_trainer *tr) {
     }
     free(tr->hm);
     free(tr->hv);
-    free(tr->stage);
     free(tr->tokens);
     free(tr->weights);
     free(tr->langs);
@@ -99,16 +98,9 @@ static double grad_sumsq(const mm_trainer *tr) {
     return sq;
 }
 
-/* every rank's gradients summed (the table's block goes through host staging on a device table) */
+/* every rank's gradients summed: the table's block on the device (NCCL) or through host staging (dist.h) */
 static void grad_allreduce(mm_trainer *tr) {
-    if (!tr->k->device_memory) {
-        mm_dist_allreduce_f32(tr->g, tr->n);
-    } else {
-        if (!tr->stage) tr->stage = mm_xmalloc((tr->n ? tr->n : 1) * sizeof(float));
-        tr->k->download(tr->stage, tr->g, tr->n * sizeof(float));
-        mm_dist_allreduce_f32(tr->stage, tr->n);
-        tr->k->upload(tr->g, tr->stage, tr->n * sizeof(float));
-    }
+    mm_dist_allreduce_table(tr->k, tr->g, tr->n);
     if (tr->hn) mm_dist_allreduce_f32(tr->hg, tr->hn);
 }
 

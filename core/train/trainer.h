@@ -52,7 +52,6 @@ typedef struct {
     float *m, *v;       /* AdamW moments (table memory) */
     float *hp, *hg, *hm, *hv; /* host-owned tail (device table with an extra adapter block), else NULL */
     size_t hn;
-    float *stage;       /* host staging for a device table (data-parallel all-reduce), lazily allocated */
     int step;           /* optimizer steps done */
     uint64_t micro;     /* micro-batches consumed */
     int32_t *tokens, *langs;

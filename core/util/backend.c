@@ -26,6 +26,8 @@ const char *mm_backend_cuda_path(char *buf, size_t n) {
 
 typedef const mm_kernels *(*table_fn)(void);
 
+static void *g_lib; /* the loaded backend (kept for the process once its table is in use) */
+
 const mm_kernels *mm_backend_cuda(char *why, size_t n) {
     static const mm_kernels *table;
     static char reason[2048];
@@ -48,8 +50,17 @@ const mm_kernels *mm_backend_cuda(char *why, size_t n) {
                 snprintf(reason, sizeof reason, "the CUDA runtime (through %s) sees no usable GPU", path);
             }
             if (!table && lib) dlclose(lib); /* a loaded table keeps its library for the whole process */
+            if (table) g_lib = lib;
         }
     }
     if (!table && why && n) snprintf(why, n, "%s", reason);
     return table;
+}
+
+typedef const mm_device_comm *(*comm_fn)(void);
+
+const mm_device_comm *mm_backend_cuda_comm(void) {
+    if (!g_lib) return NULL;
+    comm_fn fn = (comm_fn)dlsym(g_lib, "mm_cuda_comm");
+    return fn ? fn() : NULL;
 }

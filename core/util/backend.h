@@ -12,4 +12,7 @@ const char *mm_backend_cuda_path(char *buf, size_t n);
  * why: library not built / not loadable (dlerror: e.g. libcudart missing) / no mm_kernels_cuda symbol /
  * the CUDA runtime sees no device. */
 const mm_kernels *mm_backend_cuda(char *why, size_t n);
+/* the loaded backend's device collectives (NCCL, loaded by the backend at run time), or NULL when no CUDA
+ * table was loaded or the library has none */
+const mm_device_comm *mm_backend_cuda_comm(void);
 #endif

@@ -25,6 +25,12 @@ int mm_cuda_memset_at(void *p, int byte, size_t bytes, const char *file, int lin
 int mm_cuda_sync_at(const char *file, int line);
 /* number of visible devices (0 when the driver/runtime is missing or reports none) */
 int mm_cuda_device_count(void);
+/* makes this process's GPU current (MMLORA_CUDA_DEVICE, else the launcher's local rank modulo the device
+ * count, else 0; comm.cu) and returns it, -1 without a device; decided once */
+int mm_cuda_select_device(void);
+/* the NCCL collectives (kernels.h: mm_device_comm; NCCL loaded at run time) */
+struct mm_device_comm;
+const struct mm_device_comm *mm_cuda_comm(void);
 /* "NVIDIA H200, sm_90, 139.8 GiB" into buf; returns buf */
 const char *mm_cuda_device_name(char *buf, size_t n);
 

@@ -55,6 +55,6 @@ static const mm_kernels table = {
 
 extern "C" const mm_kernels *mm_kernels_cuda(void) {
     static int present = -1;
-    if (present < 0) present = mm_cuda_device_count() > 0;
+    if (present < 0) present = mm_cuda_select_device() >= 0; /* one GPU per local rank (comm.cu) */
     return present ? &table : NULL;
 }

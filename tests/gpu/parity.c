@@ -717,6 +717,27 @@ static void t_decode(void) {
     free(got), bfree(&x), ifree(&out);
 }
 
+/* NCCL (kernels/cuda/comm.cu, loaded at run time): a one-rank communicator on this GPU; its all-reduce of a
+ * buffer is the identity.  Checks the library loads and the bootstrap/all-reduce calls work (the multi-rank
+ * sum needs one GPU per rank: not on a one-GPU host).  No NCCL installed: reported, not a failure. */
+static void t_nccl(void) {
+    const mm_device_comm *c = mm_cuda_comm();
+    unsigned char id[256];
+    char err[512] = "";
+    if (c->id_bytes > sizeof id || c->make_id(id, err, sizeof err)) {
+        printf("SKIP  %-34s %s\n", "nccl (1 rank)", err);
+        return;
+    }
+    if (c->init(id, 0, 1, err, sizeof err)) { report("nccl init (1 rank)", 0, "%s", err); return; }
+    const size_t n = 1000003;
+    buf x = brand(n, 1);
+    int ok = c->allreduce_sum_f32(x.d, n, err, sizeof err) == 0;
+    if (ok) check_bits("nccl all-reduce (1 rank = identity)", &x);
+    else report("nccl all-reduce (1 rank)", 0, "%s", err);
+    c->destroy();
+    bfree(&x);
+}
+
 int main(void) {
     char dev[160];
     if (mm_cuda_device_count() <= 0) {
@@ -754,6 +775,7 @@ int main(void) {
     t_memory();
     t_rows();
     t_decode();
+    t_nccl();
     t_optim();
     if (mm_cuda_sync()) die("final sync");
     printf("%d passed, %d failed\n", n_pass, n_fail);

@@ -12,7 +12,7 @@ static void world(void) { cr_assert_eq(rf_world_create(g_dir, sizeof g_dir, "mml
 static void teardown(void) { rf_world_remove(g_dir); }
 
 static int train_with(const char *launcher, const char *out, const char *extra) {
-    char cmd[2048];
+    char cmd[4096];
     snprintf(cmd, sizeof cmd,
              "%s build/mmlora train --method lora-mix --model %s/model --dataset csn --raw %s/raw --cache %s/cache "
              "--out %s/%s --set scale=smoke %s > %s/%s.log 2>&1",
@@ -51,21 +51,41 @@ Test(dist, two_ranks_equal_one_process) {
 }
 
 /* Data parallel with a device table: each rank trains on the stand-in device table (MMLORA_DEVICE_STANDIN=1,
- * --device cuda), so the gradients go through the trainer's host staging (download, all-reduce, upload);
- * the adapter must equal the CPU data-parallel run's bit for bit. */
+ * --device cuda), whose device collectives sum over MPI through the same bootstrap NCCL uses (rank 0's id
+ * broadcast, collective init, agreement); with MMLORA_DEVICE_COMM=off, and when one rank's init fails
+ * (MMLORA_COMM_FAIL_RANK=1), every rank takes host staging instead.  All three give the CPU data-parallel
+ * adapter bit for bit, and each log says which path it took. */
+static char *read_log(const char *out) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.log", g_dir, out);
+    size_t n;
+    char *log = mm_read_file(path, &n);
+    cr_assert(log, "%s missing", path);
+    return log;
+}
 Test(dist, two_ranks_on_a_device_table_equal_two_cpu_ranks) {
     if (system("command -v mpirun > /dev/null 2>&1") != 0) cr_skip_test("mpirun not installed (make deps installs openmpi-bin)");
     const char *mpi = "OMP_NUM_THREADS=1 MMLORA_DEVICE_STANDIN=1 mpirun --allow-run-as-root --oversubscribe --mca btl "
-                      "self,vader -x OMP_NUM_THREADS -x MMLORA_DEVICE_STANDIN -np 2";
+                      "self,vader -x OMP_NUM_THREADS -x MMLORA_DEVICE_STANDIN -x MMLORA_DEVICE_COMM -x MMLORA_COMM_FAIL_RANK -np 2";
+    char launcher[1024];
     cr_assert_eq(train_with(mpi, "dp_cpu", "--set device=cpu"), 0, "mpirun run failed (see %s/dp_cpu.log)", g_dir);
-    cr_assert_eq(train_with(mpi, "dp_dev", "--set device=cuda"), 0, "mpirun run failed (see %s/dp_dev.log)", g_dir);
-    char path[512];
-    snprintf(path, sizeof path, "%s/dp_dev.log", g_dir);
-    size_t n;
-    char *log = mm_read_file(path, &n);
-    cr_assert(log && strstr(log, "cpu-standin"), "the device run did not use the stand-in device table:\n%s", log);
-    free(log);
-    same_adapter("dp_cpu", "dp_dev", 0);
+    struct { const char *env, *out, *want, *also; } runs[] = {
+        {"", "dp_comm", "gradients are summed in device memory with mpi (stand-in) (2 ranks)", NULL},
+        {"MMLORA_DEVICE_COMM=off", "dp_stage", "gradients go through host staging", "MMLORA_DEVICE_COMM=off"},
+        {"MMLORA_COMM_FAIL_RANK=1", "dp_fallback", "gradients go through host staging", "init refused on rank 1"},
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        snprintf(launcher, sizeof launcher, "%s %s", runs[i].env, mpi);
+        cr_assert_eq(train_with(launcher, runs[i].out, "--set device=cuda"), 0, "mpirun run failed (see %s/%s.log)",
+                     g_dir, runs[i].out);
+        char *log = read_log(runs[i].out);
+        cr_expect(strstr(log, "cpu-standin"), "%s: not on the stand-in device table:\n%s", runs[i].out, log);
+        cr_expect(strstr(log, runs[i].want), "%s: no '%s' in the log:\n%s", runs[i].out, runs[i].want, log);
+        cr_expect(!runs[i].also || strstr(log, runs[i].also), "%s: no '%s' in the log:\n%s", runs[i].out,
+                  runs[i].also, log);
+        free(log);
+        same_adapter("dp_cpu", runs[i].out, 0);
+    }
 }
 
 /* A rank that stops responding or fails: the job ends with a message naming the cause, never a hang
