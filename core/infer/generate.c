@@ -33,7 +33,9 @@ size_t mm_generator_bytes(const mm_model *m, const mm_adapters *ad, int device_t
     size_t b = gen_floats(sizes) * sizeof(float);
     if (device_table) {
         b += m->n_params * sizeof(float);
-        if (ad) b += 2 * ad->n_params * sizeof(float) + mm_adapters_reserve_bytes(ad, max_rows);
+        if (ad) /* mm_adapters_attach: params, grads, gates and gate gradients; then the reserve buffers */
+            b += 2 * ad->n_params * sizeof(float) + 2 * (size_t)max_rows * (ad->max_experts ? ad->max_experts : 1) *
+                 sizeof(float) + mm_adapters_reserve_bytes(ad, max_rows);
     }
     return b;
 }

@@ -246,6 +246,19 @@ static int generate_lang(unit_state *u, int lang) {
         u->ad.dgates = NULL;
     }
     const int max_prompt = o->max_source + r->n_sep;
+    if (r->k->device_memory && r->k != mm_kernels_cpu_standin()) { /* the decoder's memory on the GPU */
+        const size_t need = mm_generator_bytes(&r->model, u->has_ad ? &u->ad : NULL, 1, o->gen_batch,
+                                               max_prompt + o->max_new + 1, o->gen_batch * max_prompt);
+        const size_t avail = mm_device_probe()->total_bytes;
+        if (avail && need > avail) {
+            rc = mm_fail("not enough memory on the GPU for generation: %.2f GiB needed (weights, adapters, KV cache for "
+                         "%d sequences of %d tokens, a prefill of %d rows), %.2f GiB available; shrink it with "
+                         "--set gen_batch=%d",
+                         need / 1073741824.0, o->gen_batch, max_prompt + o->max_new + 1, o->gen_batch * max_prompt,
+                         avail / 1073741824.0, o->gen_batch > 1 ? o->gen_batch / 2 : 1);
+            goto out;
+        }
+    }
     mm_generator g;
     if ((rc = mm_generator_init(&g, r->k, &r->model, u->has_ad ? &u->ad : NULL, o->gen_batch,
                                 max_prompt + o->max_new + 1, o->gen_batch * max_prompt))) goto out;

@@ -4,6 +4,7 @@
  * CPU's order (row_dot over c, group_sum_rows over n), so those ops are bit-identical to the CPU; the
  * token-router softmax uses the device expf (within a few ulp of the host's). */
 #include <math.h>
+#include <stdio.h>
 #include "cuda/cuda_ops.h"
 #include "cuda/cuda_util.h"
 extern "C" {
@@ -18,7 +19,24 @@ extern "C" {
 /* ---------------------------------------------------------------- memory */
 extern "C" void *cuda_alloc(size_t bytes) {
     void *p = mm_cuda_malloc(bytes);
-    if (!p) mm_cuda_fatal("cudaMalloc", __FILE__, __LINE__, mm_last_error());
+    if (!p) {
+        /* out of memory (or another fault): the sizes, and the switches that shrink a run, instead of a bare abort */
+        size_t free_b = 0, total_b = 0;
+        (void)cudaGetLastError();
+        const int have = cudaMemGetInfo(&free_b, &total_b) == cudaSuccess;
+        char dev[160];
+        fprintf(stderr,
+                "mmlora cuda: could not allocate %.3f GiB on %s: %s%s\n"
+                "  plan the run's memory with `mmlora info --memory --device cuda --batch B --seq T [--recompute]`;\n"
+                "  shrink it with --set micro_batch=N (gradient accumulation keeps the batch), --recompute (activation\n"
+                "  recomputation), a shorter max_source, or for generation --set gen_batch=N; check that no other\n"
+                "  process holds the GPU (nvidia-smi)\n",
+                bytes / 1073741824.0, mm_cuda_device_name(dev, sizeof dev), mm_last_error(),
+                have ? "" : " (memory info unavailable)");
+        if (have)
+            fprintf(stderr, "  the GPU has %.3f GiB free of %.3f GiB\n", free_b / 1073741824.0, total_b / 1073741824.0);
+        mm_cuda_fatal("cudaMalloc", __FILE__, __LINE__, "out of device memory");
+    }
     return p;
 }
 extern "C" void cuda_free(void *p) { mm_cuda_free(p); }

@@ -15,10 +15,12 @@
 #include "test_util.h"
 
 static long live_allocs;
+static size_t alloc_bytes; /* bytes requested since the last reset */
 static void *fake_alloc(size_t bytes) {
     void *p = mm_xmalloc_aligned(bytes ? bytes : 1);
     memset(p, 0xff, bytes);
     live_allocs++;
+    alloc_bytes += bytes;
     return p;
 }
 static void fake_free(void *p) {
@@ -57,7 +59,13 @@ static void generate(const mm_kernels *k, mm_model *m, mm_adapters *ad, int max_
         outs[i] = out[i];
     }
     mm_generator g;
+    alloc_bytes = 0;
     cr_assert_eq(mm_generator_init(&g, k, m, ad, NP, 16 + MAX_NEW, max_rows), 0, "%s", mm_last_error());
+    if (k->device_memory && k->alloc == fake_alloc) { /* the plan the run checks against the GPU is what init allocates */
+        const size_t plan = mm_generator_bytes(m, ad, 1, NP, 16 + MAX_NEW, max_rows);
+        cr_expect(alloc_bytes <= plan && plan - alloc_bytes < 64, "generator: %zu bytes allocated, %zu planned",
+                  alloc_bytes, plan);
+    }
     cr_assert_eq(mm_generate_greedy(&g, prompts, plen, NP, MAX_NEW, eos, outs, out_len), 0, "%s", mm_last_error());
     mm_generator_free(&g);
 }
