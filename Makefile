@@ -83,7 +83,7 @@ help:
 	@echo "                make gpu-run-parity: mmlora run --device cuda vs cpu (selftest on the stand-in:"
 	@echo "                make gpu-run-parity-selftest); make gpu-bench: GEMM/op benchmarks; run all on a GPU host: tests/gpu/run.sh"
 	@echo "make paper-tables  every table and figure from results/ beside the paper's numbers (docs/REPORTS.md)"
-	@echo "make rq1..rq4  an experiment program: MODEL=tiny|starcoderbase|deepseekcoder DATASET=local|csn|xlcost SCALE=smoke|default|full SCHEDULER=local|slurm (make all-rq: all four)"
+	@echo "make rq1..rq4  an experiment program: MODEL=tiny|starcoderbase|deepseekcoder DATASET=local|csn|xlcost SCALE=smoke|default|full SCHEDULER=local|slurm DEVICE=cpu|cuda|auto NPROC=N (make all-rq: all four)"
 	@echo "make tiny      rebuild the embedded tiny model models/tiny (tokenizer + ~10-20 min pretraining on 2 cores)"
 	@echo "options: NO_CUDA=1 NO_OPENMP=1 NO_MPI=1 BUILD=dir"
 
@@ -244,10 +244,16 @@ MODEL_DIR ?= $(or $(MODEL_DIR_$(MODEL)),models/$(MODEL))
 # smoke runs go to their own tree so that they never mix with real results in the tables
 EXP_RESULTS ?= $(if $(filter smoke,$(SCALE)),results-smoke,results)
 EXP_ARGS ?=
+# DEVICE=cpu|cuda|auto: where every run trains and generates (default: auto, a GPU when one is usable);
+# NPROC=N: every run data parallel over N processes (one per GPU), launched with $(MPIRUN)
+DEVICE ?=
+NPROC  ?= 1
+MPIRUN ?= mpirun --bind-to none
+EXP_LAUNCH := $(if $(filter-out 1,$(NPROC)),$(MPIRUN) -np $(NPROC))
 .PHONY: rq1 rq2 rq3 rq4 all-rq tiny
 rq1 rq2 rq3 rq4: $(BUILD)/mmlora
-	@$(BUILD)/mmlora experiment --grid experiments/$@/grid.json --model $(MODEL_DIR) --dataset $(DATASET) \
-	    --scale $(SCALE) --results $(EXP_RESULTS) --scheduler $(SCHEDULER) $(EXP_ARGS)
+	@$(EXP_LAUNCH) $(BUILD)/mmlora experiment --grid experiments/$@/grid.json --model $(MODEL_DIR) --dataset $(DATASET) \
+	    --scale $(SCALE) --results $(EXP_RESULTS) --scheduler $(SCHEDULER) $(if $(DEVICE),--device $(DEVICE)) $(EXP_ARGS)
 all-rq: $(BUILD)/mmlora
 	@for r in rq1 rq2 rq3 rq4; do $(MAKE) --no-print-directory $$r || exit 1; done
 

@@ -7,7 +7,7 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: mmlora experiment --grid experiments/rq1/grid.json --model DIR --dataset csn|xlcost|local\n"
                "                         [--scale smoke|default|full] [--results DIR] [--raw DIR] [--cache DIR]\n"
-               "                         [--report-out DIR] [--paper DIR] [--plan] [--no-report]\n"
+               "                         [--report-out DIR] [--paper DIR] [--plan] [--no-report] [--device cpu|cuda|auto]\n"
                "                         [--only RUN | --report-only | --scheduler local|slurm [--script-dir DIR]]\n\n"
                "Expands the grid (every method and --set key is checked first), runs each run with `mmlora run`'s\n"
                "machinery into RESULTS/<rq>/<dataset>/<model>/<run>/ (a DONE run is skipped, an interrupted one\n"
@@ -16,7 +16,9 @@ static void usage(FILE *f) {
                "--only RUN: only the run of that name (the grid's \"name\").  --report-only: run nothing; every run must\n"
                "be DONE; render the report.  --scheduler slurm: run nothing; write a Slurm job array (one task per run,\n"
                "resources from the grid's \"resources\"), the aggregate step and a submit script into --script-dir\n"
-               "(default RESULTS/<rq>/<dataset>/<model>/slurm/) and print how to submit (experiments/README.md).\n");
+               "(default RESULTS/<rq>/<dataset>/<model>/slurm/) and print how to submit (experiments/README.md).\n"
+               "--device: where every run trains and generates (default auto: a GPU when one is usable).  Under\n"
+               "`mpirun -np N mmlora experiment ...` every run is data parallel over the N processes.\n");
 }
 
 int cmd_experiment(int argc, char **argv) {
@@ -40,6 +42,7 @@ int cmd_experiment(int argc, char **argv) {
         else if (!strcmp(a, "--cache") && has) x.cache = argv[++i];
         else if (!strcmp(a, "--report-out") && has) x.report_out = argv[++i];
         else if (!strcmp(a, "--paper") && has) x.paper = argv[++i];
+        else if (!strcmp(a, "--device") && has) x.device = argv[++i];
         else {
             fprintf(stderr, "mmlora: error: experiment: unknown or incomplete option '%s'\n", a);
             usage(stderr);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "data/corpus.h"
 #include "experiments/experiment.h"
+#include "util/device.h"
 #include "experiments/slurm.h"
 #include "report/report.h"
 #include "train/dist.h"
@@ -84,22 +85,32 @@ static int ensure_data(const mm_exp_opts *x) {
     return 0;
 }
 
-static void print_plan(const mm_grid *g, const mm_exp_opts *x, const char *model, int only) {
+static void print_plan(const mm_grid *g, const mm_exp_opts *x, const char *model, int only, const char *dev_asked) {
     char key[160];
     snprintf(key, sizeof key, "%.63s/%.63s", model, x->scale);
     double exp = -1;
     for (int i = 0; i < g->n_expect; i++)
         if (!strcmp(g->expect_key[i], key)) exp = g->expect_min[i];
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    /* where the runs will train: the device they resolve to (their --set device, or --device) */
+    char dev[192] = "cpu", where[320];
+    const mm_kernels *k = NULL;
+    if (mm_device_resolve(dev_asked, dev, sizeof dev, NULL, 0, &k)) snprintf(dev, sizeof dev, "%s (unavailable)", dev_asked);
+    if (!strcmp(dev, "cpu")) snprintf(where, sizeof where, "device cpu (%ld cores)", cpus);
+    else snprintf(where, sizeof where, "device %s", dev);
+    if (mm_dist_size() > 1) {
+        size_t w = strlen(where);
+        snprintf(where + w, sizeof where - w, ", data parallel over %d processes", mm_dist_size());
+    }
     char e[1400];
     if (exp >= 0) snprintf(e, sizeof e, "expected ~%.0f min (measured on 2 CPU cores; scales with cores)", exp < 1 ? 1 : exp);
     else snprintf(e, sizeof e, "no measured time for %s in %s (the ETA appears after the first run)", key, g->path);
     if (only >= 0)
-        printf("%s: model %s (%s), dataset %s, device cpu (%ld cores), scale %s, run %d of %d only (--only %s)\n", g->rq,
-               model, x->model_dir, x->dataset, cpus, x->scale, only + 1, g->n_runs, g->runs[only].name);
+        printf("%s: model %s (%s), dataset %s, %s, scale %s, run %d of %d only (--only %s)\n", g->rq,
+               model, x->model_dir, x->dataset, where, x->scale, only + 1, g->n_runs, g->runs[only].name);
     else
-        printf("%s: model %s (%s), dataset %s, device cpu (%ld cores), scale %s, %d runs; %s\n", g->rq, model,
-               x->model_dir, x->dataset, cpus, x->scale, g->n_runs, e);
+        printf("%s: model %s (%s), dataset %s, %s, scale %s, %d runs; %s\n", g->rq, model,
+               x->model_dir, x->dataset, where, x->scale, g->n_runs, e);
     fflush(stdout);
 }
 
@@ -184,9 +195,9 @@ int mm_experiment_run(const mm_exp_opts *x0) {
     int rc = 0, only = -1;
     for (int i = 0; i < g.n_runs && !rc; i++) rc = mm_grid_expand(&g, i, &x, &runs[i]);
     if (!rc && x.only && (only = mm_grid_find(&g, x.only)) < 0) rc = -1;
-    if (!rc && (x.plan_only || !slurm) && mm_dist_rank() == 0) print_plan(&g, &x, model, only);
+    if (!rc && (x.plan_only || !slurm) && mm_dist_rank() == 0) print_plan(&g, &x, model, only, runs[only >= 0 ? only : 0].device);
     if (!rc && x.plan_only) {
-        for (int i = 0; i < g.n_runs; i++)
+        for (int i = 0; i < g.n_runs && mm_dist_rank() == 0; i++)
             printf("  %2d. %-10s %-28s -> %s\n", i + 1, runs[i].method.name, g.runs[i].variant[0] ? g.runs[i].variant : "-",
                    runs[i].out_dir);
         goto out;

@@ -89,6 +89,7 @@ typedef struct {
     const char *scheduler;  /* "local" (default: run here) or "slurm" (write a job array, run nothing) */
     const char *script_dir; /* slurm: where the scripts go (default <results>/<rq>/<dataset>/<model>/slurm) */
     const char *mmlora;     /* slurm: the mmlora binary the scripts call (default: this executable) */
+    const char *device;     /* cpu|cuda|auto for every run (default: the runs' own, auto); an execution key */
 } mm_exp_opts;
 
 /* Run i of the grid as mm_run_opts (scale preset, then shared sets, then the run's). 0 or -1. */

@@ -364,6 +364,11 @@ int mm_grid_expand(const mm_grid *g, int i, const mm_exp_opts *x, mm_run_opts *o
         if (apply(g, "shared settings", o, g->shared[k])) return -1;
     for (int k = 0; k < r->n_sets; k++)
         if (apply(g, where, o, r->sets[k])) return -1;
+    if (x->device) {
+        char d[96];
+        snprintf(d, sizeof d, "device=%s", x->device);
+        if (apply(g, "--device", o, d)) return -1;
+    }
     if (mm_run_validate(o)) {
         char m[512];
         snprintf(m, sizeof m, "%s", mm_last_error());

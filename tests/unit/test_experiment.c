@@ -148,3 +148,23 @@ Test(experiment_grid, rq4_expands_to_the_subsets) {
     }
     mm_grid_free(&g);
 }
+
+/* --device reaches every run (an execution key: the run directory and its configuration are unchanged);
+ * a bad name is an error naming --device */
+Test(experiment_grid, device_option_reaches_every_run) {
+    mm_grid g = load("rq1", 7);
+    mm_exp_opts x = X;
+    mm_run_opts o, plain;
+    for (int i = 0; i < 7; i++) {
+        x.device = "cpu";
+        cr_assert_eq(mm_grid_expand(&g, i, &x, &o), 0, "%s", mm_last_error());
+        cr_expect_str_eq(o.device, "cpu");
+        cr_assert_eq(mm_grid_expand(&g, i, &X, &plain), 0, "%s", mm_last_error());
+        cr_expect_str_eq(plain.device, "auto", "without --device a run keeps its default");
+        cr_expect_str_eq(o.out_dir, plain.out_dir);
+    }
+    x.device = "gpu";
+    cr_expect_neq(mm_grid_expand(&g, 0, &x, &o), 0);
+    cr_expect(strstr(mm_last_error(), "--device") && strstr(mm_last_error(), "gpu"), "%s", mm_last_error());
+    mm_grid_free(&g);
+}
