@@ -32,4 +32,7 @@ static inline float mm_u32_to_unit(uint32_t u) { return (float)(u >> 8) * (1.0f 
  * Element i is kept iff unit(u32(first + i)) >= p. */
 void mm_dropout_mask(uint8_t *keep, uint64_t n, float p, uint64_t seed, uint32_t step, uint32_t stream,
                      uint64_t first);
+/* The keep bits of the 64 elements first .. first + 63 as one word (bit i = keep(first + i)): the same rule;
+ * with AVX-512 (and first a multiple of 4) 16 Philox blocks in registers, no byte mask. */
+uint64_t mm_dropout_word(float p, uint64_t seed, uint32_t step, uint32_t stream, uint64_t first);
 #endif

@@ -69,8 +69,12 @@ void cpu_dropout_bits(uint64_t *bits, size_t n, mm_dropout d, uint64_t first) {
     const size_t words = (n + 63) / 64;
 #pragma omp parallel for schedule(static)
     for (size_t w = 0; w < words; w++) {
-        uint8_t keep[64];
         size_t m = n - w * 64 < 64 ? n - w * 64 : 64;
+        if (m == 64) {
+            bits[w] = mm_dropout_word(d.p, d.seed, d.step, d.stream, first + w * 64);
+            continue;
+        }
+        uint8_t keep[64];
         mm_dropout_mask(keep, m, d.p, d.seed, d.step, d.stream, first + w * 64);
         uint64_t v = 0;
         for (size_t i = 0; i < m; i++) v |= (uint64_t)keep[i] << i;

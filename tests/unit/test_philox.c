@@ -30,3 +30,26 @@ Test(philox, mask_independent_of_chunking) {
     for (int i = 0; i < 1000; i++) kept += a[i];
     cr_expect(kept > 630 && kept < 770, "keep rate %d/1000 far from 0.7", kept);
 }
+
+/* the 64-bit keep words (AVX-512 path where the build has it) equal the per-element rule, for aligned and
+ * unaligned offsets, near the wrap of the low counter word (block index 2^32 - 16 .. 2^32 + 16), and
+ * several drop rates; so do the byte masks over the same ranges */
+Test(philox, keep_words_and_masks_equal_the_element_rule) {
+    const uint64_t firsts[] = {0, 64, 4096 + 4, 3, 65, 1001, ((uint64_t)1 << 34) - 128, ((uint64_t)1 << 34) - 60,
+                               ((uint64_t)1 << 34) - 64 + 2, ((uint64_t)1 << 34) + 4, ((uint64_t)7 << 40) + 8};
+    const float ps[] = {0.0f, 0.05f, 0.1f, 0.5f, 0.9f};
+    for (size_t a = 0; a < sizeof firsts / sizeof firsts[0]; a++)
+        for (size_t b = 0; b < sizeof ps / sizeof ps[0]; b++) {
+            const uint64_t first = firsts[a];
+            const float p = ps[b];
+            const uint64_t w = mm_dropout_word(p, 0x123456789abcdefull, 11, 77, first);
+            uint8_t keep[300];
+            mm_dropout_mask(keep, 300, p, 0x123456789abcdefull, 11, 77, first);
+            for (int i = 0; i < 300; i++) {
+                const int want = mm_u32_to_unit(mm_rng_u32(0x123456789abcdefull, 11, 77, first + (uint64_t)i)) >= p;
+                if (i < 64) cr_assert_eq((int)((w >> i) & 1), want, "word: first %llu p %g element %d",
+                                         (unsigned long long)first, p, i);
+                cr_assert_eq(keep[i], want, "mask: first %llu p %g element %d", (unsigned long long)first, p, i);
+            }
+        }
+}
