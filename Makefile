@@ -195,7 +195,29 @@ gpu-run-parity: $(BUILD)/gpu/run_parity $(BUILD)/mmlora $(if $(HAVE_NVCC),$(BUIL
 # the same against the CPU stand-in (MMLORA_DEVICE_STANDIN=1: runs anywhere, must agree bit for bit)
 gpu-run-parity-selftest: $(BUILD)/gpu/run_parity $(BUILD)/mmlora
 	MMLORA_DEVICE_STANDIN=1 $(BUILD)/gpu/run_parity --tol 0 lora-mix mmlora
+# training / decoding throughput at StarCoderBase-1B shapes (tests/gpu/train_bench.c); the selftest runs the tiny
+# shape on the CPU stand-in for the CUDA table (checks the program, its FLOP count and its table, not a speed)
+$(BUILD)/gpu/train_bench: tests/gpu/train_bench.c $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a $(LIBS) $(GPU_LIBS) -o $@
+$(BUILD)/gpu/train_bench_cpu: tests/gpu/train_bench.c tests/gpu/cpu_as_device.c $(BUILD)/libmmlora.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+gpu-train-bench: $(BUILD)/gpu/train_bench
+# (--check-flops: the ops count the GEMM FLOPs they execute, which must equal the printed formula)
+gpu-train-bench-selftest: $(BUILD)/gpu/train_bench_cpu
+	@set -o pipefail; $(BUILD)/gpu/train_bench_cpu --shape tiny --check-flops | tee $(BUILD)/gpu/train_bench_selftest.log
+	@set -o pipefail; $(BUILD)/gpu/train_bench_cpu --shape tiny --check-flops --recompute --micro 4 --target 0 --no-decode \
+	  --methods lora-mix,mmlora,mola,fpft-mix 2>/dev/null | tee -a $(BUILD)/gpu/train_bench_selftest.log | grep -E '^flop check'
+	@$(BUILD)/gpu/train_bench_cpu --shape tiny --dtype bf16 2>/dev/null; rc=$$?; \
+	  if [ $$rc -ne 3 ]; then echo "train_bench --dtype bf16: exit $$rc, expected 3 (not implemented)"; exit 1; fi
+	@n=$$(grep -cE '^\| (train|decode) ' $(BUILD)/gpu/train_bench_selftest.log); \
+	  e=$$(grep -c '^flop check .*: equal$$' $(BUILD)/gpu/train_bench_selftest.log); \
+	  if [ "$$n" -eq 8 ] && [ "$$e" -eq 6 ]; then \
+	    echo "train_bench selftest passed: 8 table lines, FLOP formula equal to the ops' count in 6 configurations"; \
+	  else echo "train_bench selftest FAILED: $$n table lines (expected 8), $$e FLOP checks equal (expected 6)"; exit 1; fi
 .PHONY: gpu-parity gpu-engine-parity gpu-engine-parity-selftest gpu-bench gpu-min gpu-run-parity gpu-run-parity-selftest
+.PHONY: gpu-train-bench gpu-train-bench-selftest
 gpu-parity: $(BUILD)/gpu/parity
 gpu-engine-parity: $(BUILD)/gpu/engine_parity
 gpu-bench: $(BUILD)/gpu/gemm_bench $(BUILD)/gpu/ops_bench
