@@ -194,7 +194,7 @@ $(BUILD)/gpu/run_parity: tests/gpu/run_parity.c tests/unit/run_fixture.h $(BUILD
 gpu-run-parity: $(BUILD)/gpu/run_parity $(BUILD)/mmlora $(if $(HAVE_NVCC),$(BUILD)/libmmlora_cuda.so)
 # the same against the CPU stand-in (MMLORA_DEVICE_STANDIN=1: runs anywhere, must agree bit for bit)
 gpu-run-parity-selftest: $(BUILD)/gpu/run_parity $(BUILD)/mmlora
-	MMLORA_DEVICE_STANDIN=1 $(BUILD)/gpu/run_parity --tol 0 lora-mix mmlora
+	MMLORA_DEVICE_STANDIN=1 $(BUILD)/gpu/run_parity --tol 0 --resume mmlora lora-mix mmlora
 # training / decoding throughput at StarCoderBase-1B shapes (tests/gpu/train_bench.c); the selftest runs the tiny
 # shape on the CPU stand-in for the CUDA table (checks the program, its FLOP count and its table, not a speed)
 $(BUILD)/gpu/train_bench: tests/gpu/train_bench.c $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a
