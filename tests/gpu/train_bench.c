@@ -322,10 +322,9 @@ static int bench_train(const mm_kernels *k, mm_model *m, method_state *ms, const
         const double dt = (now() - t) / o->steps;
         if (o->check_flops) {
             const double per_step = g_counted / o->steps, rel = fabs(per_step - f.total) / f.total;
-            fprintf(stderr, "flop check: the ops executed %.6g GEMM FLOPs per step, the formula says %.6g: %s\n",
-                    per_step, f.total, rel <= 1e-9 ? "equal" : "MISMATCH");
-            printf("flop check %s: counted %.6g, formula %.6g per step: %s\n", ms->spec.name, per_step, f.total,
-                   rel <= 1e-9 ? "equal" : "MISMATCH");
+            printf("flop check %s: the ops executed %.6g GEMM FLOPs per step, the formula says %.6g: %s\n",
+                   ms->spec.name, per_step, f.total, rel <= 1e-9 ? "equal" : "MISMATCH");
+            fflush(stdout);
             if (rel > 1e-9) rc = 1;
         }
         const double tps = tokens / dt, tf_exec = f.total / dt * 1e-12, tf_6n = 6.0 * n_all * tokens / dt * 1e-12;
