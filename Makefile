@@ -81,7 +81,9 @@ help:
 	@echo "make fuzz       bounded libFuzzer runs of the parsers"
 	@echo "make gpu-parity build/gpu/parity (CPU vs CUDA op parity); make gpu-engine-parity: one training step CPU vs CUDA;"
 	@echo "                make gpu-run-parity: mmlora run --device cuda vs cpu (selftest on the stand-in:"
-	@echo "                make gpu-run-parity-selftest); make gpu-bench: GEMM/op benchmarks; run all on a GPU host: tests/gpu/run.sh"
+	@echo "                make gpu-run-parity-selftest, with resume after kill -9); make gpu-bench: GEMM/op benchmarks;"
+	@echo "                make gpu-train-bench: 1B training/decoding tokens/s and MFU (selftest: make gpu-train-bench-selftest,"
+	@echo "                part of make test); run all on a GPU host: tests/gpu/run.sh"
 	@echo "make paper-tables  every table and figure from results/ beside the paper's numbers (docs/REPORTS.md)"
 	@echo "make rq1..rq4  an experiment program: MODEL=tiny|starcoderbase|deepseekcoder DATASET=local|csn|xlcost SCALE=smoke|default|full SCHEDULER=local|slurm (make all-rq: all four)"
 	@echo "make tiny      rebuild the embedded tiny model models/tiny (tokenizer + ~10-20 min pretraining on 2 cores)"
@@ -123,11 +125,15 @@ $(BUILD)/tests-san: $(STEST_OBJ) $(SCLI_OBJ) $(SLIB_OBJ)
 # T='suite/*' filters tests; JOBS sets criterion workers
 T ?=
 CRIT_ARGS := $(if $(T),--filter '$(T)',) --jobs $(or $(JOBS),2)
-test: $(BUILD)/mmlora $(BUILD)/tests $(BUILD)/tests-san $(if $(HAVE_NVCC),cuda)
+test: $(BUILD)/mmlora $(BUILD)/tests $(BUILD)/tests-san $(BUILD)/gpu/train_bench_cpu $(if $(HAVE_NVCC),cuda)
 	@echo "== unit + golden tests (optimized build) =="
 	$(BUILD)/tests $(CRIT_ARGS)
 	@echo "== the same suite under AddressSanitizer + UBSan =="
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/tests-san $(CRIT_ARGS)
+	@echo "== the GPU training benchmark's selftest (tiny shape on the CPU stand-in, ~1 s) =="
+	@$(MAKE) --no-print-directory gpu-train-bench-selftest >$(BUILD)/gpu/train_bench_selftest.out 2>&1 \
+	  || { tail -30 $(BUILD)/gpu/train_bench_selftest.out; exit 1; }
+	@tail -1 $(BUILD)/gpu/train_bench_selftest.out
 test-fast: $(BUILD)/mmlora $(BUILD)/tests
 	$(BUILD)/tests $(CRIT_ARGS)
 
