@@ -81,7 +81,9 @@ help:
 	@echo "make fuzz       bounded libFuzzer runs of the parsers"
 	@echo "make gpu-parity build/gpu/parity (CPU vs CUDA op parity); make gpu-engine-parity: one training step CPU vs CUDA;"
 	@echo "                make gpu-run-parity: mmlora run --device cuda vs cpu (selftest on the stand-in:"
-	@echo "                make gpu-run-parity-selftest); make gpu-bench: GEMM/op benchmarks; run all on a GPU host: tests/gpu/run.sh"
+	@echo "                make gpu-run-parity-selftest, with resume after kill -9); make gpu-bench: GEMM/op benchmarks;"
+	@echo "                make gpu-train-bench: 1B training/decoding tokens/s and MFU (selftest: make gpu-train-bench-selftest,"
+	@echo "                part of make test); run all on a GPU host: tests/gpu/run.sh"
 	@echo "make paper-tables  every table and figure from results/ beside the paper's numbers (docs/REPORTS.md)"
 	@echo "make rq1..rq4  an experiment program: MODEL=tiny|starcoderbase|deepseekcoder DATASET=local|csn|xlcost SCALE=smoke|default|full SCHEDULER=local|slurm DEVICE=cpu|cuda|auto NPROC=N (make all-rq: all four)"
 	@echo "make tiny      rebuild the embedded tiny model models/tiny (tokenizer + ~10-20 min pretraining on 2 cores)"
@@ -123,11 +125,15 @@ $(BUILD)/tests-san: $(STEST_OBJ) $(SCLI_OBJ) $(SLIB_OBJ)
 # T='suite/*' filters tests; JOBS sets criterion workers
 T ?=
 CRIT_ARGS := $(if $(T),--filter '$(T)',) --jobs $(or $(JOBS),2)
-test: $(BUILD)/mmlora $(BUILD)/tests $(BUILD)/tests-san $(if $(HAVE_NVCC),cuda)
+test: $(BUILD)/mmlora $(BUILD)/tests $(BUILD)/tests-san $(BUILD)/gpu/train_bench_cpu $(if $(HAVE_NVCC),cuda)
 	@echo "== unit + golden tests (optimized build) =="
 	$(BUILD)/tests $(CRIT_ARGS)
 	@echo "== the same suite under AddressSanitizer + UBSan =="
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/tests-san $(CRIT_ARGS)
+	@echo "== the GPU training benchmark's selftest (tiny shape on the CPU stand-in, ~1 s) =="
+	@$(MAKE) --no-print-directory gpu-train-bench-selftest >$(BUILD)/gpu/train_bench_selftest.out 2>&1 \
+	  || { tail -30 $(BUILD)/gpu/train_bench_selftest.out; exit 1; }
+	@tail -1 $(BUILD)/gpu/train_bench_selftest.out
 test-fast: $(BUILD)/mmlora $(BUILD)/tests
 	$(BUILD)/tests $(CRIT_ARGS)
 
@@ -194,8 +200,30 @@ $(BUILD)/gpu/run_parity: tests/gpu/run_parity.c tests/unit/run_fixture.h $(BUILD
 gpu-run-parity: $(BUILD)/gpu/run_parity $(BUILD)/mmlora $(if $(HAVE_NVCC),$(BUILD)/libmmlora_cuda.so)
 # the same against the CPU stand-in (MMLORA_DEVICE_STANDIN=1: runs anywhere, must agree bit for bit)
 gpu-run-parity-selftest: $(BUILD)/gpu/run_parity $(BUILD)/mmlora
-	MMLORA_DEVICE_STANDIN=1 $(BUILD)/gpu/run_parity --tol 0 lora-mix mmlora
+	MMLORA_DEVICE_STANDIN=1 $(BUILD)/gpu/run_parity --tol 0 --resume mmlora lora-mix mmlora
+# training / decoding throughput at StarCoderBase-1B shapes (tests/gpu/train_bench.c); the selftest runs the tiny
+# shape on the CPU stand-in for the CUDA table (checks the program, its FLOP count and its table, not a speed)
+$(BUILD)/gpu/train_bench: tests/gpu/train_bench.c $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a $(LIBS) $(GPU_LIBS) -o $@
+$(BUILD)/gpu/train_bench_cpu: tests/gpu/train_bench.c tests/gpu/cpu_as_device.c $(BUILD)/libmmlora.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+gpu-train-bench: $(BUILD)/gpu/train_bench
+# (--check-flops: the ops count the GEMM FLOPs they execute, which must equal the printed formula)
+gpu-train-bench-selftest: $(BUILD)/gpu/train_bench_cpu
+	@set -o pipefail; $(BUILD)/gpu/train_bench_cpu --shape tiny --check-flops | tee $(BUILD)/gpu/train_bench_selftest.log
+	@set -o pipefail; $(BUILD)/gpu/train_bench_cpu --shape tiny --check-flops --recompute --micro 4 --target 0 --no-decode \
+	  --methods lora-mix,mmlora,mola,fpft-mix 2>/dev/null | tee -a $(BUILD)/gpu/train_bench_selftest.log | grep -E '^flop check'
+	@$(BUILD)/gpu/train_bench_cpu --shape tiny --dtype bf16 2>/dev/null; rc=$$?; \
+	  if [ $$rc -ne 3 ]; then echo "train_bench --dtype bf16: exit $$rc, expected 3 (not implemented)"; exit 1; fi
+	@n=$$(grep -cE '^\| (train|decode) ' $(BUILD)/gpu/train_bench_selftest.log); \
+	  e=$$(grep -c '^flop check .*: equal$$' $(BUILD)/gpu/train_bench_selftest.log); \
+	  if [ "$$n" -eq 8 ] && [ "$$e" -eq 6 ]; then \
+	    echo "train_bench selftest passed: 8 table lines, FLOP formula equal to the ops' count in 6 configurations"; \
+	  else echo "train_bench selftest FAILED: $$n table lines (expected 8), $$e FLOP checks equal (expected 6)"; exit 1; fi
 .PHONY: gpu-parity gpu-engine-parity gpu-engine-parity-selftest gpu-bench gpu-min gpu-run-parity gpu-run-parity-selftest
+.PHONY: gpu-train-bench gpu-train-bench-selftest
 gpu-parity: $(BUILD)/gpu/parity
 gpu-engine-parity: $(BUILD)/gpu/engine_parity
 gpu-bench: $(BUILD)/gpu/gemm_bench $(BUILD)/gpu/ops_bench

@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
-# One call on a GPU host: build everything, CPU-vs-CUDA op parity (plain, then under compute-sanitizer
-# memcheck when it is installed), full-step engine parity (CPU table vs CUDA table: one training step of
-# full fine-tuning, LoRA-Mix, MMLoRA and MoLA on both tiny fixture models), a real `mmlora run --device
-# cuda` against `--device cpu` at smoke scale (tests/gpu/run_parity.c), cuBLAS GEMM throughput, CUDA op
-# timings.  Logs go to $OUT (default ./gpu-out); a short table is printed last.  The whole run is held
-# under a 450 s budget (each step gets at most what is left).  Exit status: 0 parity passed (and memcheck
-# clean when it ran), 1 op-parity failures, 2 no device, 3 build failed, 4 parity passed but memcheck
-# reported errors, 5 op parity passed but engine parity failed, 6 engine parity passed but the run parity
-# failed, 124/137 parity timed out.
+# One call on a GPU host: build everything, CPU-vs-CUDA op parity, full-step engine parity (CPU table vs CUDA
+# table: one training step of full fine-tuning, LoRA-Mix, MMLoRA and MoLA on both tiny fixture models), a real
+# `mmlora run --device cuda` against `--device cpu` at smoke scale (tests/gpu/run_parity.c), resume on the device
+# (`mmlora train --device cuda` killed with SIGKILL after its step-5 checkpoint, rerun: adapter and predictions
+# byte-identical to an uninterrupted --device cuda run; run_parity --resume), the training/decoding benchmark at
+# StarCoderBase-1B shapes (tests/gpu/train_bench.c: LoRA-Mix and MMLoRA, batch 24 x 288, 1 warm-up + 3 timed steps
+# each, tokens/s, executed TFLOP/s, MFU vs 989 TFLOP/s both executed and 6N, greedy decoding at batch 64;
+# BENCH_DECODE=0 skips the decoding), op parity under compute-sanitizer memcheck when it is installed, cuBLAS GEMM
+# throughput, CUDA op timings, and (if time is left) the LoRA-Mix benchmark again with TF32 GEMMs.  Logs go to
+# $OUT (default ./gpu-out); a short table is printed last.  The whole run is held under a 450 s budget (each step
+# gets at most min(its cap, what is left); a step is skipped when < 15 s are left).  Planned (caps): build 300,
+# parity 120, engine_parity 120, run_parity 150, resume 90, train_bench 150, memcheck 150, gemm_bench 90, ops_bench
+# 90, train_bench_tf32 60; expected well below (build ~90, run_parity ~30, resume ~15, train_bench ~60: 1.1B random
+# weights on 16 threads, two 22 GiB arenas, 8 steps of ~1-2 s, 2 decodes), so the caps bite only on memcheck and
+# the microbenchmarks at the end.
+# Exit status: 0 parity passed (and memcheck clean when it ran), 1 op-parity failures, 2 no device, 3 build failed,
+# 4 parity passed but memcheck reported errors (a memcheck skipped or cut short by the budget is not), 5 op parity passed but engine parity failed, 6 engine parity passed
+# but the run parity failed, 7 run parity passed but the resume check failed, 8 everything before passed but the
+# training benchmark failed (crash, error, non-finite loss, FLOP-count mismatch or timeout before both methods'
+# lines), 9 only the benchmark's decoding failed (its training lines are there; decoding on a device table is
+# another change: core/infer/generate.c), 124/137 parity timed out.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-./gpu-out}
@@ -46,7 +58,8 @@ if ls .gpu-debs/*.deb >/dev/null 2>&1; then
 else
     echo "deps: no .gpu-debs/ (run tests/gpu/fetch-deps.sh before the device call); using the host's libraries" | tee -a "$OUT/steps.txt"
 fi
-step build 300 "$OUT/build.log" make -j16 "${MAKE_VARS[@]}" all cuda gpu-parity gpu-engine-parity gpu-bench gpu-run-parity
+step build 300 "$OUT/build.log" make -j16 "${MAKE_VARS[@]}" all cuda gpu-parity gpu-engine-parity gpu-bench gpu-run-parity \
+    gpu-train-bench
 build_rc=$?
 if [ $build_rc -ne 0 ]; then
     echo "== full build failed (last lines of $OUT/build.log below); trying the minimal GPU build (make gpu-min)"
@@ -59,14 +72,6 @@ echo "build warnings: $(cat "$OUT"/build*.log | grep -cE 'warning( #|:)')" | tee
 # MMLORA_CUDA_SYNC=1: every launch synchronizes, so a fault is reported at the op that caused it
 MMLORA_CUDA_SYNC=1 step parity 120 "$OUT/parity.log" build/gpu/parity
 parity_rc=$?
-SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
-if [ -n "$SANITIZER" ]; then
-    MMLORA_CUDA_SYNC=1 step memcheck 150 "$OUT/memcheck.log" \
-        "$SANITIZER" --tool memcheck --error-exitcode 9 --print-limit 20 build/gpu/parity
-    memcheck_rc=$?
-else
-    echo "memcheck skipped (no compute-sanitizer)" | tee -a "$OUT/steps.txt"; memcheck_rc=-
-fi
 if [ -x build/gpu/engine_parity ]; then
     MMLORA_CUDA_SYNC=1 step engine_parity 120 "$OUT/engine_parity.log" build/gpu/engine_parity
     engine_rc=$?
@@ -79,8 +84,41 @@ if [ -x build/gpu/run_parity ] && [ -f build/libmmlora_cuda.so ]; then
 else
     echo "run_parity skipped (build/gpu/run_parity or build/libmmlora_cuda.so not built)" | tee -a "$OUT/steps.txt"; run_rc=-
 fi
+# resume on the device: one more uninterrupted --device cuda run of MMLoRA, one killed after its step-5 checkpoint
+# and rerun (byte-identical adapter and predictions, and the rerun must log that it resumed)
+if [ -x build/gpu/run_parity ] && [ -f build/libmmlora_cuda.so ]; then
+    step resume 90 "$OUT/resume.log" build/gpu/run_parity --resume mmlora --kill-at 5
+    resume_rc=$?
+else
+    echo "resume skipped (build/gpu/run_parity or build/libmmlora_cuda.so not built)" | tee -a "$OUT/steps.txt"; resume_rc=-
+fi
+# the training / decoding benchmark at StarCoderBase-1B shapes (strict fp32 GEMMs); --check-flops: the ops count the
+# GEMM FLOPs they execute and the printed formula must equal that count
+BENCH_ARGS=(--shape 1b --methods lora-mix,mmlora --batch 24 --seq 288 --micro 24 --warmup 1 --steps 3 --check-flops)
+[ "${BENCH_DECODE:-1}" = 0 ] && BENCH_ARGS+=(--no-decode)
+if [ -x build/gpu/train_bench ]; then
+    step train_bench 150 "$OUT/train_bench.log" build/gpu/train_bench "${BENCH_ARGS[@]}"
+    bench_rc=$?
+else
+    echo "train_bench skipped (not built: the minimal build has no model code)" | tee -a "$OUT/steps.txt"; bench_rc=-
+fi
+SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+if [ -n "$SANITIZER" ]; then
+    MMLORA_CUDA_SYNC=1 step memcheck 150 "$OUT/memcheck.log" \
+        "$SANITIZER" --tool memcheck --error-exitcode 9 --print-limit 20 build/gpu/parity
+    memcheck_rc=$?
+else
+    echo "memcheck skipped (no compute-sanitizer)" | tee -a "$OUT/steps.txt"; memcheck_rc=-
+fi
 step gemm_bench 90 "$OUT/gemm_bench.log" build/gpu/gemm_bench
 step ops_bench 90 "$OUT/ops_bench.log" build/gpu/ops_bench
+# the same training measurement with TF32 tensor-core GEMMs (fp32 storage), LoRA-Mix only, when time is left
+if [ -x build/gpu/train_bench ] && [ "$(left)" -ge 45 ]; then
+    MMLORA_CUDA_TF32=1 step train_bench_tf32 60 "$OUT/train_bench_tf32.log" build/gpu/train_bench --shape 1b \
+        --methods lora-mix --batch 24 --seq 288 --micro 24 --warmup 1 --steps 3 --no-decode
+else
+    echo "train_bench_tf32 skipped ($(left)s left)" | tee -a "$OUT/steps.txt"
+fi
 
 echo
 echo "================ mmlora GPU run ($(( SECONDS - t_start ))s, logs in $OUT)"
@@ -98,6 +136,23 @@ grep -E '^\|' "$OUT/run_parity.log" 2>/dev/null
 grep -E '^FAIL' "$OUT/run_parity.log" 2>/dev/null
 tail -1 "$OUT/run_parity.log" 2>/dev/null
 echo
+echo "resume on the device (kill -9 after a checkpoint, rerun, vs uninterrupted; rc $resume_rc)"
+grep -E '^\| resume' "$OUT/resume.log" 2>/dev/null
+grep -E '^FAIL' "$OUT/resume.log" 2>/dev/null
+tail -1 "$OUT/resume.log" 2>/dev/null
+echo
+echo "training / decoding benchmark, StarCoderBase-1B shapes, random weights (rc $bench_rc)"
+head -2 "$OUT/train_bench.log" 2>/dev/null
+grep -E '^flop check' "$OUT/train_bench.log" 2>/dev/null
+if grep -qE '^\| what' "$OUT/train_bench.log" 2>/dev/null; then
+    grep -E '^\| ' "$OUT/train_bench.log"
+else   # it stopped before its final table: the lines it measured on the way
+    grep -E '^measured: ' "$OUT/train_bench.log" 2>/dev/null
+    grep -E '^train_bench: ' "$OUT/train_bench.log" 2>/dev/null | tail -3
+fi
+tf32=$(grep -E '^\| train' "$OUT/train_bench_tf32.log" 2>/dev/null || grep -E '^measured: train' "$OUT/train_bench_tf32.log" 2>/dev/null)
+[ -n "$tf32" ] && echo "$tf32   (MMLORA_CUDA_TF32=1)"
+echo
 echo "cuBLAS GEMM TFLOP/s (M x N x K, row-major x·Wᵀ)"
 awk '/^gemm [ 0-9]/ { key = $2; if (!(key in seen)) { seen[key] = 1; order[n++] = key }
                       v[key, $3] = $(NF - 1) }
@@ -111,7 +166,17 @@ sed -n 's/^op /  /p' "$OUT/ops_bench.log" 2>/dev/null
 echo
 cat "$OUT/steps.txt"
 rc=$parity_rc
-if [ "$rc" -eq 0 ] && [ "$memcheck_rc" != "-" ] && [ "$memcheck_rc" != 0 ]; then rc=4; fi
+# memcheck runs after the benchmark now: skipped for the budget (99) or cut by it (124/137) is not an error
+case "$memcheck_rc" in -|0|99|124|137) ;; *) [ "$rc" -eq 0 ] && rc=4 ;; esac
 if [ "$rc" -eq 0 ] && [ "$engine_rc" != "-" ] && [ "$engine_rc" != 0 ]; then rc=5; fi
 if [ "$rc" -eq 0 ] && [ "$run_rc" != "-" ] && [ "$run_rc" != 0 ]; then rc=6; fi
+if [ "$rc" -eq 0 ] && [ "$resume_rc" != "-" ] && [ "$resume_rc" != 0 ] && [ "$resume_rc" != 99 ]; then rc=7; fi
+if [ "$rc" -eq 0 ] && [ "$bench_rc" != "-" ] && [ "$bench_rc" != 0 ] && [ "$bench_rc" != 99 ]; then
+    n_train=$(grep -cE '^measured: train ' "$OUT/train_bench.log" 2>/dev/null)
+    if [ "${n_train:-0}" -ge 2 ] && ! grep -qE '^(flop check .*MISMATCH|train_bench: .* step .* failed)' "$OUT/train_bench.log"; then
+        rc=9   # training measured; the decoding part failed
+    else
+        rc=8
+    fi
+fi
 exit $rc

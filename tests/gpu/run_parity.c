@@ -5,30 +5,43 @@
  * magnitude, and run.json must say which device ran.  Prints one line per method, exit 0 when all agree,
  * 1 on any mismatch or failed run (loudly), 2 when there is no device to compare.
  *
- *   build/gpu/run_parity [--tol T] [--keep] [method ...]      (methods: lora-mix mmlora mola fpft-mix)
+ * Resume on the device (`--resume METHOD`): `build/mmlora train --device cuda` is killed with SIGKILL right after
+ * its step-K checkpoint (--kill-at K, default 5; the test hook MMLORA_KILL_AT_STEP through tests/unit/run_fixture.h
+ * rf_train_killed_at, as tests/unit/test_run_device.c does on the stand-in), then the same `build/mmlora run
+ * --device cuda` again must log that it resumed at step K and finish with the adapter file and every language's
+ * predictions byte-identical to an uninterrupted `--device cuda` run (the pair's run when METHOD is also listed,
+ * else one more run).  With --resume and no method listed only the resume check runs.  One line, exit 1 if not.
+ *
+ *   build/gpu/run_parity [--tol T] [--keep] [--resume METHOD [--kill-at K]] [method ...]
+ *                                                          (methods: lora-mix mmlora mola fpft-mix)
  *
  * With MMLORA_DEVICE_STANDIN=1 the "cuda" runs use the CPU stand-in for a device table: the program then
- * checks itself anywhere (`make gpu-run-parity-selftest`: every tensor bit-identical). */
+ * checks itself anywhere (`make gpu-run-parity-selftest`: every tensor bit-identical, and the resume check). */
 #include <math.h>
 #include "io/safetensors.h"
 #include "util/device.h"
 #include "run_fixture.h"
 
-static int run_one(const char *root, const char *method, const char *device) {
+/* `build/mmlora run` of method on device into <root>/<method>-<out>, its output in <root>/<method>-<out>.log
+ * (appended); extra: more options */
+static int run_into(const char *root, const char *method, const char *device, const char *out, const char *extra) {
     char cmd[4096];
     snprintf(cmd, sizeof cmd,
              "build/mmlora run --method %s --model %s/model --dataset csn --raw %s/raw --cache %s/cache --out "
-             "%s/%s-%s --device %s --set scale=smoke%s >%s/%s-%s.log 2>&1",
-             method, root, root, root, root, method, device, device,
-             !strcmp(method, "mola") ? " --set mola_experts=2,4" : "", root, method, device);
+             "%s/%s-%s --device %s --set scale=smoke%s%s >>%s/%s-%s.log 2>&1",
+             method, root, root, root, root, method, out, device,
+             !strcmp(method, "mola") ? " --set mola_experts=2,4" : "", extra, root, method, out);
     int rc = system(cmd);
     if (rc) {
         fprintf(stderr, "FAIL %s --device %s: exit status %d; last lines of %s/%s-%s.log:\n", method, device, rc, root,
-                method, device);
-        snprintf(cmd, sizeof cmd, "tail -15 %s/%s-%s.log >&2", root, method, device);
+                method, out);
+        snprintf(cmd, sizeof cmd, "tail -15 %s/%s-%s.log >&2", root, method, out);
         if (system(cmd)) {}
     }
     return rc;
+}
+static int run_one(const char *root, const char *method, const char *device) {
+    return run_into(root, method, device, device, "");
 }
 
 /* largest |a-b| / max|a| over the tensors of the two files; -1 when they do not pair up */
@@ -63,16 +76,95 @@ out:
     return worst;
 }
 
+/* 1 when both files exist and hold the same bytes */
+static int same_bytes(const char *a, const char *b) {
+    size_t la = 0, lb = 0;
+    char *x = mm_read_file(a, &la), *y = mm_read_file(b, &lb);
+    const int same = x && y && la == lb && !memcmp(x, y, la);
+    free(x);
+    free(y);
+    return same;
+}
+
+/* The resume check (see the header).  straight_done: <method>-cuda already holds an uninterrupted device run.
+ * Prints one table line; 0 identical, 1 not (or a run failed). */
+static int resume_check(const char *root, const char *method, int kill_at, int straight_done) {
+    if (!straight_done && run_one(root, method, "cuda")) return 1;
+    char out[64], log[1024], want[96];
+    snprintf(out, sizeof out, "%s-resumed", method);
+    /* the killed child's output goes to its log, like the other runs' */
+    char klog[1024];
+    snprintf(klog, sizeof klog, "%s/%s-resumed.log", root, method);
+    fflush(stdout);
+    fflush(stderr);
+    const int so = dup(1), se = dup(2);
+    FILE *kf = fopen(klog, "w");
+    if (kf) {
+        dup2(fileno(kf), 1);
+        dup2(fileno(kf), 2);
+        fclose(kf);
+    }
+    const int killed = rf_train_killed_at(root, method, out, kill_at, "cuda");
+    dup2(so, 1);
+    dup2(se, 2);
+    close(so);
+    close(se);
+    if (!killed) {
+        fprintf(stderr, "FAIL resume %s: `build/mmlora train --device cuda` was not killed after its step-%d checkpoint\n",
+                method, kill_at);
+        printf("| resume    | %-9s | kill -9 at step %d | FAIL (not killed)\n", method, kill_at);
+        return 1;
+    }
+    if (run_into(root, method, "cuda", "resumed", " --set ckpt_every=1")) {
+        printf("| resume    | %-9s | kill -9 at step %d | FAIL (the rerun failed)\n", method, kill_at);
+        return 1;
+    }
+    /* the rerun must have resumed (a run from scratch would match too and prove nothing) */
+    snprintf(log, sizeof log, "%s/%s-resumed.log", root, method);
+    snprintf(want, sizeof want, "at step %d of", kill_at);
+    size_t n;
+    char *txt = mm_read_file(log, &n);
+    const int resumed = txt && strstr(txt, "resuming from") && strstr(txt, want);
+    free(txt);
+    const int fpft = !strcmp(method, "fpft-mix");
+    const char *rel = fpft ? "adapter/model.safetensors" : "adapter/adapter_model.safetensors";
+    char a[1024], b[1024];
+    snprintf(a, sizeof a, "%s/%s-cuda/%s", root, method, rel);
+    snprintf(b, sizeof b, "%s/%s-resumed/%s", root, method, rel);
+    const int adapter_same = same_bytes(a, b);
+    int nt = 0;
+    const double err = adapter_same ? 0.0 : compare(a, b, &nt);
+    int pred_same = 0;
+    for (int l = 0; l < 6; l++) {
+        char pa[1024], pb[1024];
+        snprintf(pa, sizeof pa, "%s/%s-cuda/predictions/%s.txt", root, method, RF_LANGS[l]);
+        snprintf(pb, sizeof pb, "%s/%s-resumed/predictions/%s.txt", root, method, RF_LANGS[l]);
+        pred_same += same_bytes(pa, pb);
+    }
+    const int ok = resumed && adapter_same && pred_same == 6;
+    printf("| resume    | %-9s | kill -9 after the step-%d checkpoint, rerun %s | adapter %s | predictions %d/6 "
+           "identical | %s\n", method, kill_at, resumed ? "resumed" : "did NOT resume", adapter_same ? "identical" : "differs",
+           pred_same, ok ? "ok" : "FAIL");
+    if (!ok)
+        fprintf(stderr, "FAIL resume %s:%s%s%s (adapter max rel err %.3g; runs in %s/%s-cuda and %s/%s-resumed)\n", method,
+                resumed ? "" : " the rerun did not log that it resumed at that step;",
+                adapter_same ? "" : " the adapters differ;", pred_same == 6 ? "" : " predictions differ;", err, root,
+                method, root, method);
+    return !ok;
+}
+
 int main(int argc, char **argv) {
     double tol = 1e-4;
-    int keep = 0, nm = 0;
-    const char *methods[8];
+    int keep = 0, nm = 0, kill_at = 5;
+    const char *methods[8], *resume = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--tol") && i + 1 < argc) tol = atof(argv[++i]);
         else if (!strcmp(argv[i], "--keep")) keep = 1;
+        else if (!strcmp(argv[i], "--resume") && i + 1 < argc) resume = argv[++i];
+        else if (!strcmp(argv[i], "--kill-at") && i + 1 < argc) kill_at = atoi(argv[++i]);
         else if (nm < 8) methods[nm++] = argv[i];
     }
-    if (!nm) { methods[0] = "lora-mix"; methods[1] = "mmlora"; methods[2] = "mola"; methods[3] = "fpft-mix"; nm = 4; }
+    if (!nm && !resume) { methods[0] = "lora-mix"; methods[1] = "mmlora"; methods[2] = "mola"; methods[3] = "fpft-mix"; nm = 4; }
     /* this program lives in build/gpu/, the library beside build/mmlora: point both at it */
     char lib[1024], cwd[900];
     if (!getenv("MMLORA_CUDA_LIB") && getcwd(cwd, sizeof cwd)) {
@@ -90,11 +182,16 @@ int main(int argc, char **argv) {
         fprintf(stderr, "run_parity: %s\n", mm_last_error());
         return 1;
     }
-    printf("run parity: build/mmlora run --device cpu vs --device cuda (%s), smoke scale, world %s, tol %g\n", device,
-           root, tol);
-    int bad = 0;
+    if (nm)
+        printf("run parity: build/mmlora run --device cpu vs --device cuda (%s), smoke scale, world %s, tol %g\n", device,
+               root, tol);
+    if (resume)
+        printf("resume: build/mmlora train --device cuda (%s) killed after its step-%d checkpoint, then run again, vs an "
+               "uninterrupted --device cuda run of %s (smoke scale, world %s)\n", device, kill_at, resume, root);
+    int bad = 0, straight_done = 0;
     for (int m = 0; m < nm; m++) {
         if (run_one(root, methods[m], "cpu") || run_one(root, methods[m], "cuda")) { bad++; continue; }
+        if (resume && !strcmp(resume, methods[m])) straight_done = 1;
         const char *rel = !strcmp(methods[m], "fpft-mix") ? "adapter/model.safetensors" : "adapter/adapter_model.safetensors";
         char a[1024], b[1024], rj[1024];
         snprintf(a, sizeof a, "%s/%s-cpu/%s", root, methods[m], rel);
@@ -117,7 +214,13 @@ int main(int argc, char **argv) {
             bad++;
         }
     }
+    const int resume_bad = resume ? resume_check(root, resume, kill_at, straight_done) : 0;
     if (!keep) rf_world_remove(root);
-    printf("%s: %d of %d methods agree\n", bad ? "RUN PARITY FAILED" : "run parity passed", nm - bad, nm);
-    return bad ? 1 : 0;
+    char rs[160] = "";
+    if (resume)
+        snprintf(rs, sizeof rs, "%sresume of %s after kill -9 at step %d %s", nm ? "; " : "", resume, kill_at,
+                 resume_bad ? "FAILED" : "identical");
+    if (nm) printf("%s: %d of %d methods agree%s\n", bad || resume_bad ? "RUN PARITY FAILED" : "run parity passed", nm - bad, nm, rs);
+    else printf("%s: %s\n", resume_bad ? "RESUME FAILED" : "resume passed", rs);
+    return bad || resume_bad ? 1 : 0;
 }
