@@ -18,8 +18,8 @@
 # 4 parity passed but memcheck reported errors (a memcheck skipped or cut short by the budget is not), 5 op parity passed but engine parity failed, 6 engine parity passed
 # but the run parity failed, 7 run parity passed but the resume check failed, 8 everything before passed but the
 # training benchmark failed (crash, error, non-finite loss, FLOP-count mismatch or timeout before both methods'
-# lines), 9 only the benchmark's decoding failed (its training lines are there; decoding on a device table is
-# another change: core/infer/generate.c), 124/137 parity timed out.
+# lines), 9 only the benchmark's decoding failed (its training lines are there; the device decoder,
+# core/infer/generate.c, has only run on the CPU stand-in so far), 124/137 parity timed out.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-./gpu-out}
