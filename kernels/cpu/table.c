@@ -42,6 +42,8 @@ const mm_kernels mm_kernels_cpu = {
     .softmax_topk_bwd_rows = cpu_softmax_topk_bwd_rows,
     .scale = cpu_scale,
     .sumsq = cpu_sumsq,
+    .linear_fwd_w16 = cpu_linear_fwd_w16,
+    .linear_bwd_dx_w16 = cpu_linear_bwd_dx_w16,
 };
 
 /* Overridden by the CUDA backend when it is linked in. */
