@@ -181,6 +181,11 @@ gpu-engine-parity-selftest: $(BUILD)/gpu/engine_parity_cpu
 	@MMLORA_SELFTEST_PERTURB=1 $(BUILD)/gpu/engine_parity_cpu >$(BUILD)/gpu/engine_parity_perturbed.log; rc=$$?; \
 	  if [ $$rc -eq 1 ]; then echo "perturbed stand-in: engine_parity failed as it must (rc 1, $$(tail -1 $(BUILD)/gpu/engine_parity_perturbed.log))"; \
 	  else echo "perturbed stand-in: engine_parity returned $$rc, expected 1"; exit 1; fi
+	@MMLORA_SELFTEST_PERTURB=sum $(BUILD)/gpu/engine_parity_cpu >$(BUILD)/gpu/engine_parity_jitter.log; rc=$$?; \
+	  if [ $$rc -eq 0 ]; then echo "bf16 linears jittered by 1e-6 (a summation order): engine_parity passed as it must" \
+	    "($$(tail -1 $(BUILD)/gpu/engine_parity_jitter.log))"; \
+	  else echo "bf16 linears jittered by 1e-6: engine_parity returned $$rc, expected 0"; \
+	    grep FAIL $(BUILD)/gpu/engine_parity_jitter.log; exit 1; fi
 $(BUILD)/gpu/gemm_bench: tests/gpu/gemm_bench.cu
 	@mkdir -p $(dir $@)
 	nvcc $(NVCC_FLAGS) $< -lcublas -o $@
