@@ -187,6 +187,11 @@ gpu-engine-parity-selftest: $(BUILD)/gpu/engine_parity_cpu
 	@MMLORA_SELFTEST_PERTURB=1 $(BUILD)/gpu/engine_parity_cpu >$(BUILD)/gpu/engine_parity_perturbed.log; rc=$$?; \
 	  if [ $$rc -eq 1 ]; then echo "perturbed stand-in: engine_parity failed as it must (rc 1, $$(tail -1 $(BUILD)/gpu/engine_parity_perturbed.log))"; \
 	  else echo "perturbed stand-in: engine_parity returned $$rc, expected 1"; exit 1; fi
+	@MMLORA_SELFTEST_PERTURB=sum $(BUILD)/gpu/engine_parity_cpu >$(BUILD)/gpu/engine_parity_jitter.log; rc=$$?; \
+	  if [ $$rc -eq 0 ]; then echo "bf16 linears jittered by 1e-6 (a summation order): engine_parity passed as it must" \
+	    "($$(tail -1 $(BUILD)/gpu/engine_parity_jitter.log))"; \
+	  else echo "bf16 linears jittered by 1e-6: engine_parity returned $$rc, expected 0"; \
+	    grep FAIL $(BUILD)/gpu/engine_parity_jitter.log; exit 1; fi
 $(BUILD)/gpu/gemm_bench: tests/gpu/gemm_bench.cu
 	@mkdir -p $(dir $@)
 	nvcc $(NVCC_FLAGS) $< -lcublas -o $@
@@ -215,13 +220,16 @@ gpu-train-bench-selftest: $(BUILD)/gpu/train_bench_cpu
 	@set -o pipefail; $(BUILD)/gpu/train_bench_cpu --shape tiny --check-flops | tee $(BUILD)/gpu/train_bench_selftest.log
 	@set -o pipefail; $(BUILD)/gpu/train_bench_cpu --shape tiny --check-flops --recompute --micro 4 --target 0 --no-decode \
 	  --methods lora-mix,mmlora,mola,fpft-mix 2>/dev/null | tee -a $(BUILD)/gpu/train_bench_selftest.log | grep -E '^flop check'
-	@$(BUILD)/gpu/train_bench_cpu --shape tiny --dtype bf16 2>/dev/null; rc=$$?; \
-	  if [ $$rc -ne 3 ]; then echo "train_bench --dtype bf16: exit $$rc, expected 3 (not implemented)"; exit 1; fi
+	@set -o pipefail; $(BUILD)/gpu/train_bench_cpu --shape tiny --check-flops --dtype bf16 --no-decode 2>/dev/null \
+	  | tee -a $(BUILD)/gpu/train_bench_selftest.log | grep -E '^flop check'
+	@$(BUILD)/gpu/train_bench_cpu --shape tiny --dtype fp16 2>/dev/null; rc=$$?; \
+	  if [ $$rc -ne 3 ]; then echo "train_bench --dtype fp16: exit $$rc, expected 3 (unknown dtype)"; exit 1; fi
 	@n=$$(grep -cE '^\| (train|decode) ' $(BUILD)/gpu/train_bench_selftest.log); \
 	  e=$$(grep -c '^flop check .*: equal$$' $(BUILD)/gpu/train_bench_selftest.log); \
-	  if [ "$$n" -eq 8 ] && [ "$$e" -eq 6 ]; then \
-	    echo "train_bench selftest passed: 8 table lines, FLOP formula equal to the ops' count in 6 configurations"; \
-	  else echo "train_bench selftest FAILED: $$n table lines (expected 8), $$e FLOP checks equal (expected 6)"; exit 1; fi
+	  b=$$(grep -cE '^\| train +\| [a-z-]+ +\| bf16 ' $(BUILD)/gpu/train_bench_selftest.log); \
+	  if [ "$$n" -eq 10 ] && [ "$$e" -eq 8 ] && [ "$$b" -eq 2 ]; then \
+	    echo "train_bench selftest passed: 10 table lines (2 bf16), FLOP formula equal to the ops' count in 8 configurations"; \
+	  else echo "train_bench selftest FAILED: $$n table lines (expected 10), $$b bf16 (expected 2), $$e FLOP checks equal (expected 8)"; exit 1; fi
 .PHONY: gpu-parity gpu-engine-parity gpu-engine-parity-selftest gpu-bench gpu-min gpu-run-parity gpu-run-parity-selftest
 .PHONY: gpu-train-bench gpu-train-bench-selftest
 gpu-parity: $(BUILD)/gpu/parity

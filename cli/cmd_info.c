@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "model/engine.h"
 #include "model/model.h"
 #include "peft/method.h"
 #include "train/memory_plan.h"
@@ -16,8 +17,9 @@ static void usage(FILE *f) {
                "  trainable%% = trainable / (frozen + trainable), tied weights once, truncated to 2 decimals.\n"
                "  --memory: the planned training memory for micro-batch B (default 24) x sequence T (default 288):\n"
                "  weights, trainable, gradients, AdamW, activations; cpu = what the CPU engine allocates (fp32),\n"
-               "  cuda = the CUDA engine as built (fp32 in device memory; no GPU needed to plan), cuda --dtype bf16 =\n"
-               "  the target bf16 layout (bf16 weights/activations, fp32 master, gradients, AdamW; not implemented).\n"
+               "  cuda = the CUDA engine (in device memory; no GPU needed to plan).  --dtype bf16 (a run's --set\n"
+               "  dtype=bf16): bf16 copies of the frozen linears and LM head, everything else fp32; on cuda they\n"
+               "  replace the fp32 matrices, on cpu they come beside the model.  Not for full fine-tuning.\n"
                "  Checked against --budget-gb (default: the GPU's memory, else 24 for cuda, the available RAM for\n"
                "  cpu), with the switches that shrink it.\n");
 }
@@ -30,15 +32,12 @@ static int print_memory(const mm_model *m, const mm_method_spec *spec, int n_lan
     }
     const mm_device_info *gpu = mm_device_probe();
     const int cuda = !strcmp(device, "cuda") || (!strcmp(device, "auto") && gpu->n_gpus);
-    if (strcmp(dtype, "fp32") && strcmp(dtype, "bf16")) {
+    const int dt = mm_engine_dtype_parse(dtype);
+    if (dt < 0) {
         fprintf(stderr, "mmlora: error: --dtype %s: expected fp32 or bf16\n", dtype);
         return 2;
     }
-    if (!cuda && !strcmp(dtype, "bf16")) {
-        fprintf(stderr, "mmlora: error: --dtype bf16 plans the CUDA layout: add --device cuda\n");
-        return 2;
-    }
-    const int layout = !cuda ? MM_PLAN_CPU : !strcmp(dtype, "bf16") ? MM_PLAN_CUDA_BF16 : MM_PLAN_CUDA_FP32;
+    const int layout = mm_memory_plan_layout(cuda, dt);
     mm_memory_plan p, alt;
     if (mm_memory_plan_make(m, spec, n_lang, batch, seq, recompute, layout, &p)) {
         fprintf(stderr, "mmlora: error: %s\n", mm_last_error());

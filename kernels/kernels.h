@@ -135,6 +135,21 @@ typedef struct mm_kernels {
     /* out[r] = the lowest index of the largest of x[r·ldx + 0..V) (greedy decoding); NaN entries are never
      * chosen; a row of NaN gives 0 */
     void (*argmax_rows)(int32_t *out, const float *x, int ldx, int R, int V);
+
+    /* ---- linears with a frozen bf16 weight (the engine's dtype bf16, model/engine.h; kernels/cpu/linear_bf16.c,
+     * kernels/cuda/bf16.cu).  W [out, in] is bf16 in table memory, as uint16_t (the upper half of an IEEE float,
+     * rounded as mm_f32_to_bf16: nearest even).  The fp32 activation (x, dy) is rounded to bf16 the same way on
+     * the fly; the products of two bf16 values are exact in fp32 and are summed in fp32.  CPU: the rounded
+     * activation and the widened W (exact) go through the fp32 linear's sgemm, so the result equals
+     * linear_fwd / linear_bwd on those inputs bit for bit (a reference: it widens W on every call, no faster than
+     * fp32); CUDA: cublasGemmEx bf16 x bf16 -> fp32 on tensor cores, fp32 compute (the same products, another
+     * summation order).  Strides and acc as linear_fwd / linear_bwd; b (fp32) may be NULL. */
+    /* y[N, out] (+)= bf16(x)·Wᵀ + b */
+    void (*linear_fwd_w16)(float *y, int ldy, const float *x, int ldx, const uint16_t *W, const float *b, int N,
+                           int in, int out, int acc);
+    /* dx[N, in] (+)= bf16(dy)·W (no dW: the weight is frozen) */
+    void (*linear_bwd_dx_w16)(float *dx, int lddx, const float *dy, int lddy, const uint16_t *W, int N, int in,
+                              int out, int acc_dx);
 } mm_kernels;
 
 extern const mm_kernels mm_kernels_cpu;

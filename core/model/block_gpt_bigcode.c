@@ -15,7 +15,7 @@ void mm_block_fwd_gpt_bigcode(mm_engine *e, int l, int B, int T) {
     float *fc = a->fc + sl * N * F, *fc_act = a->fc_act + sl * N * F;
     float *out = a->resid + (size_t)(l + 1) * NC;
     k->layernorm_fwd(ln1, a->ln1_mean + sl * N, a->ln1_rstd + sl * N, x,
-                     mm_layer_ptr(m, e->params, l, m->norms.ln1_w), mm_layer_ptr(m, e->params, l, m->norms.ln1_b), N,
+                     mm_engine_param(e, l, m->norms.ln1_w), mm_engine_param(e, l, m->norms.ln1_b), N,
                      C, c->norm_eps);
     mm_engine_linear_fwd(e, l, MM_T_ATTN_QKV, qkv, Q, ln1, N);
     k->attention_fwd(att, C, a->probs + sl * B * H * T * T, qkv, Q, B, T, H, c->n_kv_head, c->head_dim,
@@ -24,7 +24,7 @@ void mm_block_fwd_gpt_bigcode(mm_engine *e, int l, int B, int T) {
     k->dropout_fwd(a->tmp, a->tmp, NC, mm_engine_drop(e, c->resid_pdrop, l, MM_RNG_RESID_ATTN), e->row0 * C);
     k->add(mid, x, a->tmp, NC);
     k->layernorm_fwd(ln2, a->ln2_mean + sl * N, a->ln2_rstd + sl * N, mid,
-                     mm_layer_ptr(m, e->params, l, m->norms.ln2_w), mm_layer_ptr(m, e->params, l, m->norms.ln2_b), N,
+                     mm_engine_param(e, l, m->norms.ln2_w), mm_engine_param(e, l, m->norms.ln2_b), N,
                      C, c->norm_eps);
     mm_engine_linear_fwd(e, l, MM_T_MLP_FC, fc, F, ln2, N);
     k->gelu_tanh_fwd(fc_act, fc, (size_t)N * F);
@@ -54,7 +54,7 @@ void mm_block_bwd_gpt_bigcode(mm_engine *e, int l, int B, int T) {
     mm_engine_linear_bwd(e, l, MM_T_MLP_FC, a->d_small, a->d_wide, F, ln2, N, 0);
     k->layernorm_bwd(a->d_res, dp ? mm_layer_ptr(m, dp, l, m->norms.ln2_w) : NULL,
                      dp ? mm_layer_ptr(m, dp, l, m->norms.ln2_b) : NULL, a->d_small, mid,
-                     mm_layer_ptr(m, e->params, l, m->norms.ln2_w), a->ln2_mean + sl * N,
+                     mm_engine_param(e, l, m->norms.ln2_w), a->ln2_mean + sl * N,
                      a->ln2_rstd + sl * N, N, C);
     /* attention branch */
     k->dropout_fwd(a->d_small, a->d_res, NC, mm_engine_drop(e, c->resid_pdrop, l, MM_RNG_RESID_ATTN), e->row0 * C);
@@ -64,6 +64,6 @@ void mm_block_bwd_gpt_bigcode(mm_engine *e, int l, int B, int T) {
     mm_engine_linear_bwd(e, l, MM_T_ATTN_QKV, a->d_small, a->d_qkv, Q, ln1, N, 0);
     k->layernorm_bwd(a->d_res, dp ? mm_layer_ptr(m, dp, l, m->norms.ln1_w) : NULL,
                      dp ? mm_layer_ptr(m, dp, l, m->norms.ln1_b) : NULL, a->d_small, x,
-                     mm_layer_ptr(m, e->params, l, m->norms.ln1_w), a->ln1_mean + sl * N,
+                     mm_engine_param(e, l, m->norms.ln1_w), a->ln1_mean + sl * N,
                      a->ln1_rstd + sl * N, N, C);
 }

@@ -19,7 +19,7 @@ void mm_block_fwd_llama(mm_engine *e, int l, int B, int T) {
     float *mid = a->mid + sl * NC, *ln2 = a->ln2 + sl * NC;
     float *gate = a->fc + sl * NF, *act = a->fc_act + sl * NF, *up = a->up + sl * NF;
     float *out = a->resid + (size_t)(l + 1) * NC;
-    k->rmsnorm_fwd(ln1, a->ln1_rstd + sl * N, x, mm_layer_ptr(m, e->params, l, m->norms.ln1_w), N, C,
+    k->rmsnorm_fwd(ln1, a->ln1_rstd + sl * N, x, mm_engine_param(e, l, m->norms.ln1_w), N, C,
                    c->norm_eps);
     mm_engine_linear_fwd(e, l, Q_PROJ, qkv, Q, ln1, N);
     mm_engine_linear_fwd(e, l, K_PROJ, qkv + (size_t)H * D, Q, ln1, N);
@@ -30,7 +30,7 @@ void mm_block_fwd_llama(mm_engine *e, int l, int B, int T) {
                      mm_engine_drop(e, c->attn_pdrop, l, MM_RNG_ATTN_PROBS));
     mm_engine_linear_fwd(e, l, O_PROJ, a->tmp, C, att, N);
     k->add(mid, x, a->tmp, NC);
-    k->rmsnorm_fwd(ln2, a->ln2_rstd + sl * N, mid, mm_layer_ptr(m, e->params, l, m->norms.ln2_w), N, C,
+    k->rmsnorm_fwd(ln2, a->ln2_rstd + sl * N, mid, mm_engine_param(e, l, m->norms.ln2_w), N, C,
                    c->norm_eps);
     mm_engine_linear_fwd(e, l, GATE_PROJ, gate, F, ln2, N);
     mm_engine_linear_fwd(e, l, UP_PROJ, up, F, ln2, N);
@@ -60,7 +60,7 @@ void mm_block_bwd_llama(mm_engine *e, int l, int B, int T) {
     mm_engine_linear_bwd(e, l, GATE_PROJ, a->d_small, a->d_wide, F, ln2, N, 0);
     mm_engine_linear_bwd(e, l, UP_PROJ, a->d_small, a->tmp, F, ln2, N, 1);
     k->rmsnorm_bwd(a->d_res, dp ? mm_layer_ptr(m, dp, l, m->norms.ln2_w) : NULL, a->d_small, mid,
-                   mm_layer_ptr(m, e->params, l, m->norms.ln2_w), a->ln2_rstd + sl * N, N, C);
+                   mm_engine_param(e, l, m->norms.ln2_w), a->ln2_rstd + sl * N, N, C);
     /* attention */
     mm_engine_linear_bwd(e, l, O_PROJ, a->tmp, a->d_res, C, att, N, 0);
     k->attention_bwd(a->d_qkv, a->tmp, C, qkv, Q, a->probs + sl * B * H * T * T, B, T, H, Hkv, D,
@@ -71,5 +71,5 @@ void mm_block_bwd_llama(mm_engine *e, int l, int B, int T) {
     mm_engine_linear_bwd(e, l, K_PROJ, a->d_small, a->d_qkv + (size_t)H * D, Q, ln1, N, 1);
     mm_engine_linear_bwd(e, l, V_PROJ, a->d_small, a->d_qkv + (size_t)(H + Hkv) * D, Q, ln1, N, 1);
     k->rmsnorm_bwd(a->d_res, dp ? mm_layer_ptr(m, dp, l, m->norms.ln1_w) : NULL, a->d_small, x,
-                   mm_layer_ptr(m, e->params, l, m->norms.ln1_w), a->ln1_rstd + sl * N, N, C);
+                   mm_engine_param(e, l, m->norms.ln1_w), a->ln1_rstd + sl * N, N, C);
 }

@@ -48,7 +48,7 @@ static size_t arena_floats(const size_t sizes[ARENA_NBUF]) {
     return total;
 }
 
-enum { LOGIT_ROWS = 256 };
+enum { LOGIT_ROWS = MM_ENGINE_LOGIT_ROWS };
 
 size_t mm_engine_arena_bytes(const mm_model *m, const mm_adapters *ad, int B, int T, int recompute) {
     size_t sizes[ARENA_NBUF];
@@ -64,17 +64,24 @@ int mm_engine_init(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *
 
 int mm_engine_init_opts(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *ad, int base_trainable, int B,
                         int T, int recompute) {
+    const mm_engine_opts o = {.recompute = recompute};
+    return mm_engine_init_with(e, k, m, ad, base_trainable, B, T, &o);
+}
+
+int mm_engine_init_with(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *ad, int base_trainable, int B,
+                        int T, const mm_engine_opts *o) {
     memset(e, 0, sizeof *e);
     const mm_model_config *c = &m->cfg;
     if (T > c->max_pos && c->family == MM_FAMILY_GPT_BIGCODE)
         return mm_fail("sequence length %d exceeds the model's n_positions %d", T, c->max_pos);
+    if (mm_engine_weights_check(m, base_trainable, o->dtype)) return -1;
     e->k = k;
     e->model = m;
     e->ad = ad;
     e->B = B;
     e->T = T;
     e->logit_rows = LOGIT_ROWS;
-    e->recompute = recompute != 0;
+    e->recompute = o->recompute != 0;
     const int llama = c->family == MM_FAMILY_LLAMA;
     size_t sizes[ARENA_NBUF];
     arena_sizes(m, ad ? (size_t)ad->max_r_total : 0, ad ? (size_t)ad->max_experts : 0, ad != NULL, B, T,
@@ -106,20 +113,13 @@ int mm_engine_init_opts(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapt
         k->upload(e->a.rope_sin, sin_t, n * sizeof(float));
         free(cs);
     }
+    mm_engine_weights_init(e, base_trainable, o->dtype); /* params (zero-copy on the CPU), w16, dparams */
     if (k->device_memory) {
-        e->params = k->alloc(m->n_params * sizeof(float));
-        mm_engine_upload_params(e);
         const size_t N = (size_t)B * T;
         e->tok = k->alloc(N * sizeof(int32_t));
         e->h_rows = mm_xmalloc(N * sizeof(int32_t));
         e->h_row_t = mm_xmalloc(N * sizeof(int32_t));
         e->h_row_w = mm_xmalloc(N * sizeof(float));
-    } else {
-        e->params = m->params; /* zero-copy */
-    }
-    if (base_trainable) {
-        e->dparams = k->alloc(m->n_params * sizeof(float));
-        k->zero(e->dparams, m->n_params * sizeof(float));
     }
     return 0;
 }
@@ -128,9 +128,8 @@ void mm_engine_free(mm_engine *e) {
     const mm_kernels *k = e->k;
     if (k) {
         k->free(e->arena);
-        k->free(e->dparams);
+        mm_engine_weights_free(e);
         if (k->device_memory) {
-            k->free(e->params);
             k->free(e->tok);
             if (e->ad) { /* the adapters' device copies go back to the host, then are freed */
                 mm_adapters_download(e->ad);
@@ -144,16 +143,6 @@ void mm_engine_free(mm_engine *e) {
     memset(e, 0, sizeof *e);
 }
 
-void mm_engine_upload_params(mm_engine *e) {
-    e->k->upload(e->params, e->model->params, e->model->n_params * sizeof(float));
-}
-
-void mm_engine_download(mm_engine *e, float *host_dparams) {
-    const size_t bytes = e->model->n_params * sizeof(float);
-    e->k->download(e->model->params, e->params, bytes);
-    if (host_dparams && e->dparams) e->k->download(host_dparams, e->dparams, bytes);
-}
-
 /* the batch's tokens in table memory: the caller's array itself on the CPU table, an upload otherwise */
 static const int32_t *tokens_in(mm_engine *e, const int32_t *tokens, int N) {
     if (!e->k->device_memory) return tokens;
@@ -164,9 +153,9 @@ static const int32_t *tokens_in(mm_engine *e, const int32_t *tokens, int N) {
 void mm_engine_linear_fwd(mm_engine *e, int l, int t, float *y, int ldy, const float *x, int N) {
     const mm_model *m = e->model;
     const mm_target *tg = &m->targets[t];
-    const float *W = mm_layer_ptr(m, e->params, l, tg->w_off);
-    const float *b = tg->b_off == SIZE_MAX ? NULL : mm_layer_ptr(m, e->params, l, tg->b_off);
-    e->k->linear_fwd(y, ldy, x, tg->in, W, b, N, tg->in, tg->out, 0);
+    const float *b = tg->b_off == SIZE_MAX ? NULL : mm_engine_param(e, l, tg->b_off);
+    if (e->w16) e->k->linear_fwd_w16(y, ldy, x, tg->in, mm_engine_w16(e, l, t), b, N, tg->in, tg->out, 0);
+    else e->k->linear_fwd(y, ldy, x, tg->in, mm_engine_param(e, l, tg->w_off), b, N, tg->in, tg->out, 0);
     if (e->ad) {
         const mm_adapted *md = mm_adapted_at(e->ad, l, t);
         if (md->n_experts) {
@@ -181,10 +170,14 @@ void mm_engine_linear_bwd(mm_engine *e, int l, int t, float *dx, const float *dy
                           int acc) {
     const mm_model *m = e->model;
     const mm_target *tg = &m->targets[t];
-    const float *W = mm_layer_ptr(m, e->params, l, tg->w_off);
-    float *dW = e->dparams ? mm_layer_ptr(m, e->dparams, l, tg->w_off) : NULL;
-    float *db = e->dparams && tg->b_off != SIZE_MAX ? mm_layer_ptr(m, e->dparams, l, tg->b_off) : NULL;
-    e->k->linear_bwd(dx, tg->in, dW, db, dy, lddy, x, tg->in, W, N, tg->in, tg->out, acc);
+    if (e->w16) { /* a frozen base (mm_engine_weights_check): the input gradient only */
+        e->k->linear_bwd_dx_w16(dx, tg->in, dy, lddy, mm_engine_w16(e, l, t), N, tg->in, tg->out, acc);
+    } else {
+        float *dW = e->dparams ? mm_layer_ptr(m, e->dparams, l, tg->w_off) : NULL;
+        float *db = e->dparams && tg->b_off != SIZE_MAX ? mm_layer_ptr(m, e->dparams, l, tg->b_off) : NULL;
+        e->k->linear_bwd(dx, tg->in, dW, db, dy, lddy, x, tg->in, mm_engine_param(e, l, tg->w_off), N, tg->in,
+                         tg->out, acc);
+    }
     if (e->ad) {
         const mm_adapted *md = mm_adapted_at(e->ad, l, t);
         if (md->n_experts) {
@@ -205,7 +198,8 @@ void mm_engine_forward(mm_engine *e, const int32_t *tokens, int B, int T) {
     const int32_t *tok = tokens_in(e, tokens, N);
     k->positions(a->pos, B, T);
     if (e->ad) mm_adapters_gates_upload(e->ad, N); /* MMLoRA's host gates (no-op on the CPU table) */
-    k->embedding_fwd(a->resid, tok, a->pos, e->params + m->wte, llama ? NULL : e->params + m->wpe, N, C);
+    k->embedding_fwd(a->resid, tok, a->pos, mm_engine_param(e, -1, m->wte),
+                     llama ? NULL : mm_engine_param(e, -1, m->wpe), N, C);
     if (!llama)
         k->dropout_fwd(a->resid, a->resid, (size_t)N * C, mm_engine_drop(e, c->embd_pdrop, -1, MM_RNG_EMBD),
                        e->row0 * C);
@@ -214,9 +208,9 @@ void mm_engine_forward(mm_engine *e, const int32_t *tokens, int B, int T) {
         else mm_block_fwd_gpt_bigcode(e, l, B, T);
     }
     const float *x = a->resid + (size_t)c->n_layer * N * C;
-    if (llama) k->rmsnorm_fwd(a->lnf, a->lnf_rstd, x, e->params + m->lnf_w, N, C, c->norm_eps);
-    else k->layernorm_fwd(a->lnf, a->lnf_mean, a->lnf_rstd, x, e->params + m->lnf_w, e->params + m->lnf_b, N, C,
-                          c->norm_eps);
+    if (llama) k->rmsnorm_fwd(a->lnf, a->lnf_rstd, x, mm_engine_param(e, -1, m->lnf_w), N, C, c->norm_eps);
+    else k->layernorm_fwd(a->lnf, a->lnf_mean, a->lnf_rstd, x, mm_engine_param(e, -1, m->lnf_w),
+                          mm_engine_param(e, -1, m->lnf_b), N, C, c->norm_eps);
 }
 
 void mm_engine_backward(mm_engine *e, const int32_t *tokens, int B, int T) {
@@ -231,11 +225,11 @@ void mm_engine_backward(mm_engine *e, const int32_t *tokens, int B, int T) {
     k->zero(a->d_res, NC * sizeof(float));
     if (e->ad) mm_adapters_dgates_clear(e->ad, N);
     if (llama)
-        k->rmsnorm_bwd(a->d_res, dp ? dp + m->lnf_w : NULL, a->d_lnf, a->resid + (size_t)L * NC, e->params + m->lnf_w,
-                       a->lnf_rstd, N, C);
+        k->rmsnorm_bwd(a->d_res, dp ? dp + m->lnf_w : NULL, a->d_lnf, a->resid + (size_t)L * NC,
+                       mm_engine_param(e, -1, m->lnf_w), a->lnf_rstd, N, C);
     else
         k->layernorm_bwd(a->d_res, dp ? dp + m->lnf_w : NULL, dp ? dp + m->lnf_b : NULL, a->d_lnf,
-                         a->resid + (size_t)L * NC, e->params + m->lnf_w, a->lnf_mean, a->lnf_rstd, N, C);
+                         a->resid + (size_t)L * NC, mm_engine_param(e, -1, m->lnf_w), a->lnf_mean, a->lnf_rstd, N, C);
     for (int l = L - 1; l >= 0; l--) {
         if (e->recompute) { /* refill the layer's slot: same kernels, same Philox masks, same values */
             if (llama) mm_block_fwd_llama(e, l, B, T);
@@ -252,17 +246,25 @@ void mm_engine_backward(mm_engine *e, const int32_t *tokens, int B, int T) {
     if (e->ad) mm_adapters_dgates_download(e->ad, N); /* into the host dgates (no-op on the CPU table) */
 }
 
+/* logits[R, V] = x[R, C]·W_headᵀ, from the bf16 copy with dtype bf16 */
+static void head_fwd(mm_engine *e, float *logits, const float *x, int R) {
+    const mm_model *m = e->model;
+    const int C = m->cfg.d_model, V = m->cfg.vocab_size;
+    if (e->w16) e->k->linear_fwd_w16(logits, V, x, C, e->w16 + e->w16_head, NULL, R, C, V, 0);
+    else e->k->linear_fwd(logits, V, x, C, mm_engine_param(e, -1, m->lm_head), NULL, R, C, V, 0);
+}
+
 void mm_engine_logits(mm_engine *e, float *logits, int B, int T) {
     const mm_model *m = e->model;
     const int N = B * T, C = m->cfg.d_model, V = m->cfg.vocab_size;
     const mm_kernels *k = e->k;
     if (!k->device_memory) {
-        k->linear_fwd(logits, V, e->a.lnf, C, e->params + m->lm_head, NULL, N, C, V, 0);
+        head_fwd(e, logits, e->a.lnf, N);
         return;
     }
     for (int r0 = 0; r0 < N; r0 += e->logit_rows) { /* through the arena's logits chunk, then to the host */
         const int R = N - r0 < e->logit_rows ? N - r0 : e->logit_rows;
-        k->linear_fwd(e->a.logits, V, e->a.lnf + (size_t)r0 * C, C, e->params + m->lm_head, NULL, R, C, V, 0);
+        head_fwd(e, e->a.logits, e->a.lnf + (size_t)r0 * C, R);
         k->download(logits + (size_t)r0 * V, e->a.logits, (size_t)R * V * sizeof(float));
     }
 }
@@ -302,18 +304,18 @@ double mm_engine_head(mm_engine *e, const int32_t *tokens, const float *w, int B
     k->upload(a->row_w, row_w, (size_t)M * sizeof(float));
     if (wsum) *wsum = ws;
     if (backward) k->zero(a->d_lnf, (size_t)B * T * C * sizeof(float));
-    const float *Wh = e->params + m->lm_head;
     float *dWh = e->dparams ? e->dparams + m->lm_head : NULL;
     double loss = 0.0;
     for (int r0 = 0; r0 < M; r0 += e->logit_rows) {
         int R = M - r0 < e->logit_rows ? M - r0 : e->logit_rows;
         float *xs = a->tmp; /* gathered ln_f rows [R, C] */
         k->gather_rows(xs, a->lnf, a->rows + r0, R, C);
-        k->linear_fwd(a->logits, V, xs, C, Wh, NULL, R, C, V, 0);
+        head_fwd(e, a->logits, xs, R);
         loss += k->xent_fwd_bwd(a->logits, a->row_t + r0, a->row_w + r0, R, V, scale);
         if (!backward) continue;
         float *dxs = a->d_small; /* [R, C] */
-        k->linear_bwd(dxs, C, dWh, NULL, a->logits, V, xs, C, Wh, R, C, V, 0);
+        if (e->w16) k->linear_bwd_dx_w16(dxs, C, a->logits, V, e->w16 + e->w16_head, R, C, V, 0);
+        else k->linear_bwd(dxs, C, dWh, NULL, a->logits, V, xs, C, mm_engine_param(e, -1, m->lm_head), R, C, V, 0);
         k->scatter_rows(a->d_lnf, dxs, a->rows + r0, R, C);
     }
     return loss;

@@ -30,6 +30,14 @@ typedef struct {
     int32_t *row_t;
 } mm_activations;
 
+/* rows of one LM-head chunk (the arena's logits buffer) */
+enum { MM_ENGINE_LOGIT_ROWS = 256 };
+/* Storage of the frozen base's linear weights (mm_engine_opts.dtype). */
+enum { MM_DTYPE_FP32 = 0, MM_DTYPE_BF16 = 1 };
+/* "fp32" / "bf16" -> MM_DTYPE_*; -1 for anything else */
+int mm_engine_dtype_parse(const char *name);
+const char *mm_engine_dtype_name(int dtype);
+
 typedef struct {
     const mm_kernels *k;
     mm_model *model;
@@ -37,8 +45,20 @@ typedef struct {
     /* Every buffer below (arena, params, dparams) is memory of the table k, reached only through its ops.
      * On the CPU table params IS model->params (zero-copy); on a device table it is a copy uploaded at init
      * (mm_engine_upload_params / mm_engine_download refresh either side). */
-    float *params;        /* base weights the ops read */
+    float *params;        /* base weights the ops read (fp32; reach them with mm_engine_param) */
     float *dparams;       /* base-weight gradients (NULL when the base is frozen) */
+    /* dtype bf16 (a frozen base only): w16 holds a bf16 copy (RNE) of every layer's target weights W and of the
+     * LM head, which the linears read through linear_fwd_w16 / linear_bwd_dx_w16; embeddings, norms and biases
+     * stay fp32 in params.  On a device table params then leaves those matrices out: it holds the other
+     * tensors packed in model order, and mm_engine_param maps a model offset past the n_gaps left-out ranges
+     * (gap_off sorted, gap_cum[i] = floats left out before gap i).  On the CPU table params stays the model's
+     * own buffer (zero-copy, n_gaps = 0) and w16 comes in addition. */
+    int dtype;            /* MM_DTYPE_* */
+    uint16_t *w16;
+    size_t w16_layer, w16_toff[MM_MAX_TARGETS], w16_head, w16_n; /* layer stride, target offsets, head, total */
+    size_t params_n;      /* floats in params */
+    int n_gaps;
+    size_t *gap_off, *gap_len, *gap_cum;
     int B, T;             /* capacity */
     int logit_rows;       /* rows per lm-head chunk */
     mm_activations a;
@@ -63,6 +83,20 @@ int mm_engine_init(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *
  * third more compute); only the residual stream is kept per layer.  Gradients are bit-identical. */
 int mm_engine_init_opts(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *ad, int base_trainable, int B,
                         int T, int recompute);
+/* Every option of the engine; mm_engine_init and mm_engine_init_opts are this with the other fields 0. */
+typedef struct {
+    int recompute; /* as in mm_engine_init_opts */
+    /* MM_DTYPE_BF16: bf16 storage of the frozen base's linear weights (the targets' W of every layer and the LM
+     * head; see mm_engine.w16), fp32 accumulation; adapters, embeddings, norms, biases and activations stay fp32.
+     * Refused (mm_fail) with a trainable base: full fine-tuning would need fp32 master weights. */
+    int dtype;
+} mm_engine_opts;
+int mm_engine_init_with(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *ad, int base_trainable, int B,
+                        int T, const mm_engine_opts *o);
+/* Bytes of table memory mm_engine_init_with allocates for the base weights on a table with (device_memory)
+ * or without (0: the model's own buffer is used, nothing counted) device memory: *fp32 for params, *bf16 for
+ * w16 (0 with dtype fp32).  Either pointer may be NULL. */
+void mm_engine_weight_bytes(const mm_model *m, int device_memory, int dtype, size_t *fp32, size_t *bf16);
 /* Bytes of the activation arena mm_engine_init_opts allocates for these arguments (fp32). */
 size_t mm_engine_arena_bytes(const mm_model *m, const mm_adapters *ad, int B, int T, int recompute);
 void mm_engine_free(mm_engine *e);
@@ -84,7 +118,9 @@ double mm_engine_step(mm_engine *e, const int32_t *tokens, const float *w, int B
                       double *wsum);
 /* Device tables: host model->params -> engine params; engine params and dparams -> host model->params and
  * host_dparams (n_params floats; NULL: skip).  On the CPU table params are the model's own (no copy) and
- * download copies dparams only. */
+ * download copies dparams only.  With dtype bf16 upload also rounds the matrices into w16 (on every table),
+ * and download brings back the fp32 tensors params holds (the bf16 copies are never read back: the base is
+ * frozen, the host keeps its fp32 originals). */
 void mm_engine_upload_params(mm_engine *e);
 void mm_engine_download(mm_engine *e, float *host_dparams);
 /* Σ w over the shifted targets of a batch (for normalizing over accumulated micro-batches). */

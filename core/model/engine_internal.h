@@ -10,6 +10,17 @@ static inline mm_dropout mm_engine_drop(const mm_engine *e, float p, int layer, 
 }
 /* slot of layer l in the per-layer activation buffers (0 for every layer with recomputation) */
 static inline size_t mm_engine_slot(const mm_engine *e, int l) { return e->recompute ? 0 : (size_t)l; }
+/* the engine's fp32 parameter at offset off0 of layer l (l < 0: a tensor outside the layers, off0 as is), where
+ * mm_layer_ptr(m, e->params, l, off0) would be without the bf16 layout's gaps */
+float *mm_engine_param(const mm_engine *e, int l, size_t off0);
+/* engine_weights.c: the arguments' check (mm_fail), then params / w16 / dparams allocated and uploaded, freed */
+int mm_engine_weights_check(const mm_model *m, int base_trainable, int dtype);
+void mm_engine_weights_init(mm_engine *e, int base_trainable, int dtype);
+void mm_engine_weights_free(mm_engine *e);
+/* the bf16 copy of target t's weight in layer l (dtype bf16) */
+static inline const uint16_t *mm_engine_w16(const mm_engine *e, int l, int t) {
+    return e->w16 + (size_t)l * e->w16_layer + e->w16_toff[t];
+}
 /* y[N, ldy] = base(x) + adapters(x) for target t of layer l */
 void mm_engine_linear_fwd(mm_engine *e, int l, int t, float *y, int ldy, const float *x, int N);
 /* dx (=, or += when acc) dy·W + adapter part; dW, db accumulate when the base is trainable */

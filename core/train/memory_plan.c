@@ -10,24 +10,48 @@
 /* CUDA context and cuBLAS(Lt) workspace: an allowance measured on typical drivers (~0.5 GiB) */
 #define CUDA_RUNTIME_ALLOWANCE ((size_t)512 << 20)
 
+int mm_memory_plan_layout(int cuda, int dtype) {
+    const int bf16 = dtype == MM_DTYPE_BF16;
+    return cuda ? (bf16 ? MM_PLAN_CUDA_BF16 : MM_PLAN_CUDA_FP32) : (bf16 ? MM_PLAN_CPU_BF16 : MM_PLAN_CPU);
+}
+
+static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
+
+/* dtype bf16: the largest rounded activation of one linear (elements), the largest weight matrix (elements) */
+static void bf16_sizes(const mm_model *m, size_t N, size_t *act, size_t *wmax) {
+    const mm_model_config *c = &m->cfg;
+    size_t wide = zmax(zmax((size_t)c->d_model, (size_t)c->d_ff), (size_t)m->qkv_width), w = 0;
+    for (int t = 0; t < m->n_targets; t++) {
+        wide = zmax(wide, zmax((size_t)m->targets[t].in, (size_t)m->targets[t].out));
+        w = zmax(w, (size_t)m->targets[t].in * m->targets[t].out);
+    }
+    const size_t V = (size_t)c->vocab_size, R = N < MM_ENGINE_LOGIT_ROWS ? N : MM_ENGINE_LOGIT_ROWS;
+    *act = zmax(N * wide, R * V); /* the LM head's backward rounds its logit gradients [R, V] */
+    *wmax = zmax(w, V * (size_t)c->d_model);
+}
+
 int mm_memory_plan_of(const mm_model *m, const mm_adapters *ad, int micro, int seq, int recompute, int layout,
                       mm_memory_plan *p) {
     memset(p, 0, sizeof *p);
     if (micro < 1 || seq < 2) return mm_fail("memory plan: batch %d and sequence %d must be >= 1 and >= 2", micro, seq);
     if (seq > m->cfg.max_pos && m->cfg.family == MM_FAMILY_GPT_BIGCODE)
         return mm_fail("memory plan: sequence %d exceeds the model's n_positions %d", seq, m->cfg.max_pos);
-    if (layout < MM_PLAN_CPU || layout > MM_PLAN_CUDA_BF16) return mm_fail("memory plan: unknown layout %d", layout);
+    if (layout < MM_PLAN_CPU || layout > MM_PLAN_CPU_BF16) return mm_fail("memory plan: unknown layout %d", layout);
     p->layout = layout;
-    p->cuda = layout != MM_PLAN_CPU;
-    const int bf16 = layout == MM_PLAN_CUDA_BF16;
+    p->cuda = layout == MM_PLAN_CUDA_FP32 || layout == MM_PLAN_CUDA_BF16;
+    p->bf16 = layout == MM_PLAN_CUDA_BF16 || layout == MM_PLAN_CPU_BF16;
+    if (p->bf16 && !ad)
+        return mm_fail("memory plan: dtype bf16 keeps the base frozen, but full fine-tuning trains it (fp32 master "
+                       "weights, not implemented): plan it with dtype fp32");
     p->micro = micro;
     p->seq = seq;
     p->recompute = recompute != 0;
     p->base_params = (long long)m->n_params;
-    p->weights = (size_t)m->n_params * (bf16 ? 2 : 4);
+    /* what mm_engine_init_with allocates for the weights; on the CPU the model's own buffer is used in place */
+    mm_engine_weight_bytes(m, p->cuda, p->bf16 ? MM_DTYPE_BF16 : MM_DTYPE_FP32, &p->weights, &p->weights16);
+    if (!p->cuda) p->weights = (size_t)m->n_params * 4;
     if (!ad) { /* full fine-tuning: the weights are the trainable parameters */
         p->trainable_params = (long long)m->n_params;
-        p->master = bf16 ? (size_t)m->n_params * 4 : 0;
         p->grads = (size_t)m->n_params * 4;
         p->optimizer = (size_t)m->n_params * 8;
     } else {
@@ -37,12 +61,15 @@ int mm_memory_plan_of(const mm_model *m, const mm_adapters *ad, int micro, int s
         p->optimizer = ad->n_params * 8;
         p->adapter_buffers = mm_adapters_reserve_bytes(ad, micro * seq);
     }
-    /* the arena in fp32 (CPU and CUDA as built); in the bf16 layout the stored activations are half */
-    size_t arena = mm_engine_arena_bytes(m, ad, micro, seq, recompute);
-    p->activations = bf16 ? arena / 2 : arena;
+    p->activations = mm_engine_arena_bytes(m, ad, micro, seq, recompute); /* fp32 in every layout */
+    if (p->bf16) {
+        size_t act, wmax;
+        bf16_sizes(m, (size_t)micro * seq, &act, &wmax);
+        p->scratch16 = p->cuda ? act * 2 : (act + wmax) * 4;
+    }
     p->runtime = p->cuda ? CUDA_RUNTIME_ALLOWANCE : 0;
-    p->total = p->weights + p->master + p->trainable + p->grads + p->optimizer + p->activations + p->adapter_buffers +
-               p->runtime;
+    p->total = p->weights + p->weights16 + p->trainable + p->grads + p->optimizer + p->activations + p->scratch16 +
+               p->adapter_buffers + p->runtime;
     return 0;
 }
 
@@ -63,16 +90,21 @@ static double gib(size_t b) { return b / 1073741824.0; }
 void mm_memory_plan_print(const mm_memory_plan *p, FILE *f) {
     static const char *const what[] = {
         "CPU engine: fp32",
-        "CUDA engine as built: fp32 weights, activations, gradients and AdamW in device memory",
-        "CUDA bf16 layout (target, not implemented yet): bf16 weights and activations, fp32 master/gradients/AdamW"};
+        "CUDA engine as built, dtype fp32: fp32 weights, activations, gradients and AdamW in device memory",
+        "CUDA engine, dtype bf16: bf16 frozen linears and LM head; fp32 embeddings, norms, biases, activations, "
+        "adapters, gradients and AdamW; all in device memory",
+        "CPU engine, dtype bf16: the fp32 model plus bf16 copies of its linears and LM head"};
     fprintf(f, "memory plan (%s), micro-batch %d x sequence %d, recomputation %s:\n", what[p->layout], p->micro,
             p->seq, p->recompute ? "on" : "off");
-    fprintf(f, "  weights (base model)      %8.3f GiB\n", gib(p->weights));
-    if (p->master) fprintf(f, "  fp32 master weights       %8.3f GiB\n", gib(p->master));
+    const char *w = !p->bf16 ? "weights (base model)" : p->cuda ? "weights (fp32 part)" : "weights (fp32 model)";
+    fprintf(f, "  %-26s%8.3f GiB\n", w, gib(p->weights));
+    if (p->weights16) fprintf(f, "  weights (bf16 copies)     %8.3f GiB\n", gib(p->weights16));
     if (p->trainable) fprintf(f, "  trainable (adapters)      %8.3f GiB\n", gib(p->trainable));
     fprintf(f, "  gradients                 %8.3f GiB\n", gib(p->grads));
     fprintf(f, "  optimizer (AdamW m, v)    %8.3f GiB\n", gib(p->optimizer));
     fprintf(f, "  activations               %8.3f GiB\n", gib(p->activations));
+    if (p->scratch16)
+        fprintf(f, "  bf16 rounding scratch     %8.3f GiB%s\n", gib(p->scratch16), p->cuda ? "" : " (bound)");
     if (p->adapter_buffers) fprintf(f, "  adapter buffers           %8.3f GiB\n", gib(p->adapter_buffers));
     if (p->runtime) fprintf(f, "  CUDA context + workspace  %8.3f GiB (allowance)\n", gib(p->runtime));
     fprintf(f, "  total                     %8.3f GiB\n", gib(p->total));

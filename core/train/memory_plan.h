@@ -1,11 +1,15 @@
 /* Planned memory of a training run: weights, trainable parameters, gradients, optimizer state and
- * activations, for one of three layouts:
+ * activations, for one of four layouts, each what the engine builds (model/engine.h):
  *   MM_PLAN_CPU        the CPU engine, fp32 everywhere: exactly what it allocates (tested);
- *   MM_PLAN_CUDA_FP32  the CUDA engine as built today: the same fp32 arena and a fp32 copy of the weights
- *                      in device memory, plus a runtime allowance;
- *   MM_PLAN_CUDA_BF16  the target layout of issue 7 (bf16 frozen weights and activations, fp32 master
- *                      copies, gradients and AdamW state): not implemented yet, a plan only.
- * `mmlora info --memory`; mm_run checks its plan against the available host or GPU memory. */
+ *   MM_PLAN_CUDA_FP32  the CUDA engine with dtype fp32: the same fp32 arena and a fp32 copy of the weights in
+ *                      device memory, plus a runtime allowance;
+ *   MM_PLAN_CUDA_BF16  the CUDA engine with dtype bf16 (--set dtype=bf16): bf16 copies of the frozen linears'
+ *                      weights and of the LM head, the other weights (embeddings, norms, biases) fp32, the fp32
+ *                      arena, adapters, gradients and AdamW state, and the bf16 rounding scratch of the linears;
+ *   MM_PLAN_CPU_BF16   the CPU engine with dtype bf16: the fp32 model (zero-copy) plus the bf16 copies, and the
+ *                      CPU op's per-call temporaries (a rounded activation and a widened weight).
+ * dtype bf16 keeps the base frozen: a plan of full fine-tuning in a bf16 layout is an error, as the run is.
+ * `mmlora info --memory [--dtype bf16]`; mm_run checks its plan against the available host or GPU memory. */
 #ifndef MMLORA_MEMORY_PLAN_H
 #define MMLORA_MEMORY_PLAN_H
 #include <stddef.h>
@@ -14,19 +18,25 @@
 #include "peft/adapter.h"
 #include "peft/method.h"
 
-enum { MM_PLAN_CPU = 0, MM_PLAN_CUDA_FP32 = 1, MM_PLAN_CUDA_BF16 = 2 };
+enum { MM_PLAN_CPU = 0, MM_PLAN_CUDA_FP32 = 1, MM_PLAN_CUDA_BF16 = 2, MM_PLAN_CPU_BF16 = 3 };
+/* the layout of a run: on a GPU or not, dtype MM_DTYPE_* */
+int mm_memory_plan_layout(int cuda, int dtype);
 
 typedef struct {
     int cuda;                 /* 0: CPU engine, 1: a CUDA layout */
     int layout;               /* MM_PLAN_* */
+    int bf16;                 /* dtype bf16 */
     int micro, seq, recompute;
     long long base_params, trainable_params;
-    size_t weights;           /* the base model as stored (fp32; bf16 in MM_PLAN_CUDA_BF16) */
-    size_t master;            /* fp32 master copy of trainable weights when storage is bf16 (CUDA full FT) */
+    size_t weights;           /* the base's fp32 tensors (CPU: the whole model, which the engine uses in place; CUDA
+                               * dtype bf16: all but the matrices stored in bf16) */
+    size_t weights16;         /* dtype bf16: the bf16 copies (every layer's adapted linears and the LM head) */
     size_t trainable;         /* adapter parameters (fp32); 0 for full fine-tuning (they are the weights) */
     size_t grads;             /* fp32 gradients of every trainable parameter */
     size_t optimizer;         /* AdamW m and v, fp32 */
-    size_t activations;       /* the engine's activation arena for one micro-batch */
+    size_t activations;       /* the engine's activation arena for one micro-batch (fp32) */
+    size_t scratch16;         /* dtype bf16: the linears' rounded activations (CUDA: bf16 scratch; CPU: an upper
+                               * bound of the per-call temporaries, widened weight included) */
     size_t adapter_buffers;   /* dropout masks and token-router state, per module */
     size_t runtime;           /* CUDA context + cuBLAS workspace (an allowance), 0 on the CPU */
     size_t total;

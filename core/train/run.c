@@ -336,7 +336,7 @@ static int check_memory(unit_state *u, int T) {
     /* a GPU run is planned and checked against the GPU's memory (the stand-in's memory is the host's) */
     const int gpu = r->k->device_memory && r->k != mm_kernels_cpu_standin();
     if (mm_memory_plan_of(&r->model, u->has_ad ? &u->ad : NULL, o->micro, T, o->recompute,
-                          gpu ? MM_PLAN_CUDA_FP32 : MM_PLAN_CPU, &p))
+                          mm_memory_plan_layout(gpu, o->dtype), &p))
         return -1;
     const size_t need = gpu ? p.total : p.total - p.weights, avail = gpu ? mm_device_probe()->total_bytes : mm_memory_available();
     if (!avail || need <= avail) return 0;
@@ -371,12 +371,15 @@ static int run_unit(run_ctx *r, const char *unit, int lang, int phases) {
         mm_engine e;
         const int T = o->max_source + r->n_sep + o->max_target + 1;
         if ((rc = check_memory(&u, T))) goto out;
-        if ((rc = mm_engine_init_opts(&e, r->k, &r->model, u.has_ad ? &u.ad : NULL, fpft, o->micro, T,
-                                      o->recompute)))
+        const mm_engine_opts eo = {.recompute = o->recompute, .dtype = o->dtype};
+        if ((rc = mm_engine_init_with(&e, r->k, &r->model, u.has_ad ? &u.ad : NULL, fpft, o->micro, T, &eo)))
             goto out;
         if (r->k->device_memory)
             mm_info("[%s] training on %s (op table '%s': weights, adapters, gradients and AdamW state in device memory)",
                     unit, r->device, r->k->name);
+        if (o->dtype == MM_DTYPE_BF16)
+            mm_info("[%s] dtype bf16: the base's linear weights and LM head in bf16 (%.1f MiB), fp32 accumulation; "
+                    "generation stays fp32", unit, e.w16_n * 2 / 1048576.0);
         rc = train_unit(&u, &e);
         /* the trained parameters back to the host for the adapter, the generation and the report:
          * full fine-tuning's weights here, the adapters' by mm_engine_free (no-ops on the CPU table) */
@@ -490,6 +493,7 @@ int mm_run(const mm_run_opts *o, int phases) {
         if (icl_stats) { cJSON_AddItemToObject(extra, "in_context", icl_stats); icl_stats = NULL; }
         cJSON_AddStringToObject(extra, "device", device);
         cJSON_AddBoolToObject(extra, "recompute", o->recompute);
+        cJSON_AddStringToObject(extra, "dtype", mm_engine_dtype_name(o->dtype)); /* also in config.set when bf16 */
         cJSON_AddStringToObject(extra, "tokenizer_sha256", mm_tokenizer_sha256(r.tok));
         cJSON_AddStringToObject(extra, "cache", r.cache_dir);
         cJSON_AddNumberToObject(extra, "seconds_train", r.t_train);

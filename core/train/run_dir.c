@@ -36,6 +36,9 @@ cJSON *mm_run_config_json(const mm_run_opts *o, const char *model_name) {
         cJSON_DeleteItemFromObjectCaseSensitive(sets, k);
         cJSON_AddStringToObject(sets, k, eq + 1);
     }
+    /* dtype=fp32 is the default: the same run as no dtype key (run directories made before the key existed) */
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(sets, "dtype");
+    if (cJSON_IsString(dt) && !strcmp(dt->valuestring, "fp32")) cJSON_DeleteItemFromObjectCaseSensitive(sets, "dtype");
     cJSON_AddNumberToObject(j, "seed", (double)o->seed);
     cJSON_AddStringToObject(j, "scale", o->scale);
     cJSON *t = cJSON_AddObjectToObject(j, "training");

@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "model/engine.h"
 #include "train/run.h"
 #include "util/device.h"
 #include "util/log.h"
@@ -100,6 +101,12 @@ int mm_run_set(mm_run_opts *o, const char *a) {
         else return mm_fail("--set recompute=%s: expected on or off", v);
         return 0;
     }
+    if (!strcmp(key, "dtype")) {
+        const int d = mm_engine_dtype_parse(v);
+        if (d < 0) return mm_fail("--set dtype=%s: expected fp32 or bf16", v);
+        o->dtype = d;
+        return 0;
+    }
     if (!strcmp(key, "device")) {
         if (!mm_device_name_ok(v))
             return mm_fail("--set device=%s: expected cpu, cuda or auto", v);
@@ -112,7 +119,7 @@ int mm_run_set(mm_run_opts *o, const char *a) {
         snprintf(m, sizeof m, "%s", mm_last_error());
         return mm_fail("%s; run keys: lr, batch, micro_batch, epochs, warmup, max_steps, weight_decay, clip, seed, "
                        "max_source, max_target, train_per_lang, eval_per_lang, max_new, gen_batch, ckpt_every, "
-                       "threads, fraction, scale, low_resource, sep, recompute, device", m);
+                       "threads, fraction, scale, low_resource, sep, recompute, device, dtype", m);
     }
     return -1;
 }
@@ -124,5 +131,9 @@ int mm_run_validate(const mm_run_opts *o) {
     if (o->max_source < 1 || o->max_target < 1 || o->max_new < 1) return mm_fail("lengths must be >= 1");
     if (o->fraction <= 0 || o->fraction > 1) return mm_fail("fraction %g must be in (0, 1]", o->fraction);
     if (!o->model_dir[0] || !o->out_dir[0] || !o->dataset[0]) return mm_fail("--model, --dataset and --out are required");
+    if (o->dtype == MM_DTYPE_BF16 && o->method.kind == MM_METHOD_FPFT_MIX)
+        return mm_fail("--set dtype=bf16 stores the frozen base's linear weights in bf16; full fine-tuning (%s) trains "
+                       "them and needs fp32 master weights (not implemented): use dtype=fp32 (the default)",
+                       o->method.name);
     return mm_method_validate(&o->method);
 }

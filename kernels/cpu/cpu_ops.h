@@ -53,6 +53,11 @@ void cpu_argmax_rows(int32_t *out, const float *x, int ldx, int R, int V);
 void cpu_add(float *y, const float *a, const float *b, size_t n);
 void cpu_scale(float *x, float s, size_t n);
 double cpu_sumsq(const float *x, size_t n);
+/* linear_bf16.c */
+void cpu_linear_fwd_w16(float *y, int ldy, const float *x, int ldx, const uint16_t *W, const float *b, int N, int in,
+                        int out, int acc);
+void cpu_linear_bwd_dx_w16(float *dx, int lddx, const float *dy, int lddy, const uint16_t *W, int N, int in, int out,
+                           int acc_dx);
 void cpu_gather_rows(float *dst, const float *src, const int32_t *rows, int R, int C);
 void cpu_scatter_rows(float *dst, const float *src, const int32_t *rows, int R, int C);
 void cpu_positions(int32_t *pos, int B, int T);

@@ -44,6 +44,8 @@ const mm_kernels mm_kernels_cpu = {
     .sumsq = cpu_sumsq,
     .copy_rows = cpu_copy_rows,
     .argmax_rows = cpu_argmax_rows,
+    .linear_fwd_w16 = cpu_linear_fwd_w16,
+    .linear_bwd_dx_w16 = cpu_linear_bwd_dx_w16,
 };
 
 /* Overridden by the CUDA backend when it is linked in. */

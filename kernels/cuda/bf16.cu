@@ -1,5 +1,6 @@
-/* bf16 conversions and linear layers with frozen bf16 weights (see cuda_bf16.h).  Activations are rounded to
- * bf16 into scratch (dense rows), then one cublasGemmEx with bf16 A/B, fp32 C and fp32 compute. */
+/* bf16 conversions and linear layers with frozen bf16 weights (see cuda_bf16.h; the linears are the table's
+ * linear_fwd_w16 / linear_bwd_dx_w16).  Activations are rounded to bf16 into scratch (dense rows), then one
+ * cublasGemmEx with bf16 A/B, fp32 C and fp32 compute. */
 #include <cuda_bf16.h>
 #include "cuda/cuda_bf16.h"
 #include "cuda/cuda_ops.h"
@@ -64,7 +65,7 @@ extern "C" void mm_cuda_linear_fwd_wbf16(float *y, int ldy, const float *x, int 
 
 extern "C" void mm_cuda_linear_bwd_dx_wbf16(float *dx, int lddx, const float *dy, int lddy, const uint16_t *W, int N,
                                             int in, int out, int acc_dx) {
-    if (N <= 0) return;
+    if (N <= 0 || !dx) return;
     if (!lddx) lddx = in;
     if (!lddy) lddy = out;
     __nv_bfloat16 *dyb = (__nv_bfloat16 *)mm_cuda_scratch((size_t)N * out * sizeof(__nv_bfloat16));

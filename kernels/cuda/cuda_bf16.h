@@ -1,7 +1,8 @@
 /* bf16 building blocks for the CUDA backend (DESIGN §3: bf16 storage for frozen weights, fp32
- * accumulation).  Not part of the mm_kernels table (whose ops are fp32 on both backends); C-callable, all
- * pointers are device pointers, bf16 values are passed as uint16_t (the upper half of an IEEE float).
- * Rounding fp32 -> bf16 is round-to-nearest-even (NaN stays NaN), as torch's .to(torch.bfloat16). */
+ * accumulation).  The two linears are the table's linear_fwd_w16 / linear_bwd_dx_w16 (table.cu; kernels.h
+ * documents them); the conversions are outside the table.  C-callable, all pointers are device pointers, bf16
+ * values are passed as uint16_t (the upper half of an IEEE float).  Rounding fp32 -> bf16 is
+ * round-to-nearest-even (NaN stays NaN), as torch's .to(torch.bfloat16). */
 #ifndef MMLORA_CUDA_BF16_H
 #define MMLORA_CUDA_BF16_H
 #include <stddef.h>

@@ -1,12 +1,13 @@
 /* The CUDA backend's op table.  This strong definition of mm_kernels_cuda() overrides the weak one in
  * kernels/cpu/table.c; link build/libmmlora_cuda.a BEFORE build/libmmlora.a (or with --whole-archive) so
  * the linker takes this object for the undefined symbol instead of the weak fallback. */
+#include "cuda/cuda_bf16.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/cuda_util.h"
 
 /* positional (C++17 has no designated initializers): the count check catches a table that grew */
-/* name + device_memory (an int, padded to a pointer's size) + 40 function pointers */
-static_assert(sizeof(mm_kernels) == 42 * sizeof(void *), "kernels.h changed: update the CUDA table");
+/* name + device_memory (an int, padded to a pointer's size) + 42 function pointers */
+static_assert(sizeof(mm_kernels) == 44 * sizeof(void *), "kernels.h changed: update the CUDA table");
 
 static const mm_kernels table = {
     /* .name = */ "cuda",
@@ -51,6 +52,8 @@ static const mm_kernels table = {
     /* .sumsq = */ cuda_sumsq,
     /* .copy_rows = */ cuda_copy_rows,
     /* .argmax_rows = */ cuda_argmax_rows,
+    /* .linear_fwd_w16 = */ mm_cuda_linear_fwd_wbf16,
+    /* .linear_bwd_dx_w16 = */ mm_cuda_linear_bwd_dx_wbf16,
 };
 
 extern "C" const mm_kernels *mm_kernels_cuda(void) {

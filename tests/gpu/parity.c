@@ -5,8 +5,12 @@
  * 1e-5 for elementwise ops and 1e-4 for reductions / GEMM-based ops; dropout outputs and masks must be
  * bit-identical.  One line per checked output, then "N passed, M failed"; exit 1 on any failure, 2 when no
  * CUDA device is present.
- * The bf16 helpers (cuda/cuda_bf16.h, outside the table) are checked too: conversions bit-exact against a
- * host round-to-nearest-even, linear layers against the CPU fp32 linear on bf16-rounded inputs.
+ * The bf16 helpers (cuda/cuda_bf16.h) are checked too: conversions bit-exact against a host
+ * round-to-nearest-even, linear layers against the CPU fp32 linear on bf16-rounded inputs; and the table's
+ * bf16 ops linear_fwd_w16 / linear_bwd_dx_w16 against the CPU table's on fresh fp32 activations (not rounded
+ * beforehand: each side rounds them, to the same bf16 values, which t_bf16 checks bit for bit) and the same
+ * bf16 weight.  The products of two bf16 values are exact in fp32, so the two sides differ only in the order
+ * of the fp32 summation, as the fp32 linears do: the same tolerance, TOL_RED.
  * Should the CPU table lack rmsnorm / rope / swiglu (a NULL entry), those are checked against the small
  * references in this file instead; the line says so. */
 #include <math.h>
@@ -255,6 +259,43 @@ static void t_linear(int N, int in, int out, int pad) {
         check(name, &db, TOL_RED);
         bfree(&x), bfree(&W), bfree(&dy), bfree(&dx), bfree(&dW), bfree(&db);
     }
+}
+
+/* the table's bf16 linears: W bf16 (the same bits on both sides), x / dy fresh fp32 rounded by each op */
+static void t_linear_w16(int N, int in, int out, int pad) {
+    const int ldx = in + pad, ldy = out + pad;
+    const size_t nw = (size_t)out * in;
+    uint16_t *Wh = mm_xmalloc(nw * sizeof(uint16_t)), *Wd = mm_cuda_malloc(nw * sizeof(uint16_t));
+    if (!Wd) die("alloc");
+    for (size_t i = 0; i < nw; i++) {
+        const float w = 0.1f * frand();
+        uint32_t u;
+        memcpy(&u, &w, 4);
+        Wh[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16); /* round to nearest even (finite values) */
+    }
+    if (mm_cuda_h2d(Wd, Wh, nw * sizeof(uint16_t))) die("h2d");
+    char name[96];
+    for (int mode = 0; mode < 3; mode++) { /* bias+overwrite, bias+acc, no bias+overwrite */
+        buf x = brand((size_t)N * ldx, 1), b = brand((size_t)out, 1);
+        buf y = mode == 1 ? brand((size_t)N * ldy, 1) : bpoison((size_t)N * ldy);
+        const float *bh = mode == 2 ? NULL : b.h, *bd = mode == 2 ? NULL : b.d;
+        CPU->linear_fwd_w16(y.h, ldy, x.h, ldx, Wh, bh, N, in, out, mode == 1);
+        GPU->linear_fwd_w16(y.d, ldy, x.d, ldx, Wd, bd, N, in, out, mode == 1);
+        snprintf(name, sizeof name, "linear_fwd_w16 %dx%d->%d %s", N, in, out,
+                 mode == 0 ? "bias" : mode == 1 ? "bias acc" : "nobias");
+        check(name, &y, TOL_RED);
+        bfree(&x), bfree(&b), bfree(&y);
+    }
+    for (int acc = 0; acc < 2; acc++) {
+        buf dy = brand((size_t)N * ldy, 1), dx = acc ? brand((size_t)N * ldx, 1) : bpoison((size_t)N * ldx);
+        CPU->linear_bwd_dx_w16(dx.h, ldx, dy.h, ldy, Wh, N, in, out, acc);
+        GPU->linear_bwd_dx_w16(dx.d, ldx, dy.d, ldy, Wd, N, in, out, acc);
+        snprintf(name, sizeof name, "linear_bwd_dx_w16 %dx%d->%d acc=%d", N, in, out, acc);
+        check(name, &dx, TOL_RED);
+        bfree(&dy), bfree(&dx);
+    }
+    free(Wh);
+    mm_cuda_free(Wd);
 }
 
 static void t_layernorm(int N, int C) {
@@ -753,6 +794,9 @@ int main(void) {
     t_gemm();
     t_linear(37, 64, 48, 3);
     t_linear(256, 2048, 512, 0);
+    t_linear_w16(37, 64, 48, 3);
+    t_linear_w16(256, 2048, 512, 0);
+    t_linear_w16(19, 64, 49152, 5); /* an LM head's shape */
     t_layernorm(33, 200);
     t_layernorm(16, 2048);
     t_rmsnorm(33, 200);

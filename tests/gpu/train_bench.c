@@ -47,7 +47,7 @@
  * does not fit the device (or host) memory stops with exit 3.
  *
  *   build/gpu/train_bench [--shape 1b|tiny] [--table cuda|cpu] [--methods lora-mix,mmlora] [--batch 24] [--seq 288]
- *                         [--micro 24] [--target 32] [--steps 5] [--warmup 2] [--recompute] [--dtype fp32]
+ *                         [--micro 24] [--target 32] [--steps 5] [--warmup 2] [--recompute] [--dtype fp32|bf16]
  *                         [--peak-tflops 989] [--no-decode] [--decode-batch 64] [--prompt 256] [--new 64]
  *
  * `--table cuda` (default) is mm_kernels_cuda(): the CUDA table in build/gpu/train_bench, the CPU stand-in for a
@@ -170,8 +170,8 @@ static flops count_flops(const mm_model *m, const mm_adapters *ad, int fpft, int
 /* ------------------------------------------------------------------ --check-flops: the ops count their GEMM work */
 
 /* A copy of the table whose GEMM-carrying ops add what they execute (from their arguments, on the host) before
- * calling the real op: gemm 2·M·N·K, linear_fwd 2·N·in·out, linear_bwd 2·N·in·out for dx and again for dW when
- * asked, attention_fwd 4·B·H·T²·D and attention_bwd 8·B·H·T²·D (the kernels' 2 and 4 strided-batched GEMMs over
+ * calling the real op: gemm 2·M·N·K, linear_fwd (and linear_fwd_w16) 2·N·in·out, linear_bwd 2·N·in·out for dx
+ * and again for dW when asked (linear_bwd_dx_w16: dx only), attention_fwd 4·B·H·T²·D and attention_bwd 8·B·H·T²·D (the kernels' 2 and 4 strided-batched GEMMs over
  * the full T×T square).  The measured count must equal count_flops(): the formula is what the engine runs. */
 static const mm_kernels *g_inner;
 static double g_counted;
@@ -190,6 +190,16 @@ static void c_linear_bwd(float *dx, int lddx, float *dW, float *db, const float 
     g_counted += 2.0 * N * in * out * ((dx != NULL) + (dW != NULL));
     g_inner->linear_bwd(dx, lddx, dW, db, dy, lddy, x, ldx, W, N, in, out, acc_dx);
 }
+static void c_linear_fwd_w16(float *y, int ldy, const float *x, int ldx, const uint16_t *W, const float *b, int N,
+                             int in, int out, int acc) {
+    g_counted += 2.0 * N * in * out;
+    g_inner->linear_fwd_w16(y, ldy, x, ldx, W, b, N, in, out, acc);
+}
+static void c_linear_bwd_dx_w16(float *dx, int lddx, const float *dy, int lddy, const uint16_t *W, int N, int in,
+                                int out, int acc_dx) {
+    g_counted += dx ? 2.0 * N * in * out : 0.0;
+    g_inner->linear_bwd_dx_w16(dx, lddx, dy, lddy, W, N, in, out, acc_dx);
+}
 static void c_attention_fwd(float *out, int ldout, float *probs, const float *qkv, int ldqkv, int B, int T, int H,
                             int Hkv, int D, mm_dropout d) {
     g_counted += 4.0 * B * H * (double)T * T * D;
@@ -207,6 +217,8 @@ static const mm_kernels *counting_table(const mm_kernels *k) {
     c.gemm = c_gemm;
     c.linear_fwd = c_linear_fwd;
     c.linear_bwd = c_linear_bwd;
+    c.linear_fwd_w16 = c_linear_fwd_w16;
+    c.linear_bwd_dx_w16 = c_linear_bwd_dx_w16;
     c.attention_fwd = c_attention_fwd;
     c.attention_bwd = c_attention_bwd;
     return &c;
@@ -227,7 +239,8 @@ static const char *dtype_label(const opts *o) { return g_tf32 ? "fp32/tf32" : o-
 /* memory check before any allocation; 0 fits (or cannot be judged), -1 does not */
 static int check_memory(const mm_kernels *k, const mm_model *m, const mm_adapters *ad, const opts *o) {
     mm_memory_plan p;
-    const int layout = k->device_memory ? MM_PLAN_CUDA_FP32 : MM_PLAN_CPU;
+    const int bf16 = !strcmp(o->dtype, "bf16");
+    const int layout = k->device_memory ? (bf16 ? MM_PLAN_CUDA_BF16 : MM_PLAN_CUDA_FP32) : (bf16 ? MM_PLAN_CPU_BF16 : MM_PLAN_CPU);
     if (mm_memory_plan_of(m, ad, o->micro, o->seq, o->recompute, layout, &p)) return -1;
     mm_memory_plan_print(&p, stderr);
     /* a real GPU: its memory; the stand-in or the CPU table: the host's (the weights already allocated there) */
@@ -282,10 +295,10 @@ static int bench_train(const mm_kernels *k, mm_model *m, method_state *ms, const
 
     double t = now();
     mm_engine e;
-    /* DTYPE HOOK: the one place where --dtype reaches the engine.  Only fp32 exists today (main() refuses bf16);
-     * bf16 frozen weights (issue 7, another change) plug in here, e.g. as an engine option next to recompute, and
-     * in check_memory's layout (MM_PLAN_CUDA_BF16). */
-    if (mm_engine_init_opts(&e, k, m, fpft ? NULL : &ms->ad, fpft, o->micro, o->seq, o->recompute)) return -1;
+    /* --dtype reaches the engine here: bf16 stores the frozen linears (and the LM head) in bf16 and runs them through
+     * the w16 ops (bf16 tensor cores on CUDA); check_memory plans the matching layout */
+    const mm_engine_opts eo = {.recompute = o->recompute, .dtype = mm_engine_dtype_parse(o->dtype)};
+    if (mm_engine_init_with(&e, k, m, fpft ? NULL : &ms->ad, fpft, o->micro, o->seq, &eo)) return -1;
     mm_train_config tc;
     mm_train_config_defaults(&tc);
     tc.warmup_steps = 0; /* a constant learning rate: every step updates, as after the paper's warm-up */
@@ -466,10 +479,8 @@ int main(int argc, char **argv) {
     if (o.new_tokens < 0) o.new_tokens = big ? 64 : 16;
     if (o.batch % o.micro) { fprintf(stderr, "train_bench: --batch %d is not a multiple of --micro %d\n", o.batch, o.micro); return 3; }
     if (!(o.peak > 0)) { fprintf(stderr, "train_bench: --peak-tflops must be > 0\n"); return 3; }
-    if (strcmp(o.dtype, "fp32")) {
-        /* DTYPE HOOK (see bench_train): bf16 frozen weights are not in the engine yet */
-        fprintf(stderr, "train_bench: --dtype %s: only fp32 is implemented (bf16 frozen weights are being added to the "
-                        "engine; this option is where they will be selected)\n", o.dtype);
+    if (mm_engine_dtype_parse(o.dtype) < 0) {
+        fprintf(stderr, "train_bench: --dtype %s: expected fp32 or bf16\n", o.dtype);
         return 3;
     }
     const mm_kernels *k = !strcmp(o.table, "cpu") ? &mm_kernels_cpu : !strcmp(o.table, "cuda") ? mm_kernels_cuda() : NULL;
