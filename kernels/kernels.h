@@ -150,6 +150,21 @@ typedef struct mm_kernels {
     /* dx[N, in] (+)= bf16(dy)·W (no dW: the weight is frozen) */
     void (*linear_bwd_dx_w16)(float *dx, int lddx, const float *dy, int lddy, const uint16_t *W, int N, int in,
                               int out, int acc_dx);
+
+    /* ---- an expert's down-projection with its input dropout fused (core/peft/adapter.c while training with
+     * dropout; kernels/cpu/expert.c): h = drop(x) = x ⊙ keep / (1 − p), keep = bit (n·in + c) of bits (as
+     * dropout_apply_bits; bits NULL: h = x), is never written out.  x and dx are dense [N, in]; A is [r, in].
+     * CPU with AVX-512: fused loops (h per element as dropout_apply_bits, another summation order than sgemm);
+     * otherwise, and on CUDA: dropout_apply_bits into scratch + gemm (the unfused path). */
+    /* u[n, j] (row stride ldu) = Σ_c h[n, c]·A[j, c] for j < r (overwrite) */
+    void (*expert_down)(float *u, int ldu, const float *x, const uint64_t *bits, float p, const float *A, int N, int in,
+                        int r);
+    /* dA[j, c] += Σ_n du[n, j]·h[n, c] */
+    void (*expert_down_bwd_a)(float *dA, const float *du, int lddu, const float *x, const uint64_t *bits, float p,
+                              int N, int in, int r);
+    /* dx[n, c] += keep(n, c)/(1 − p) · Σ_j du[n, j]·A[j, c] (the input gradient through the dropout) */
+    void (*expert_down_bwd_x)(float *dx, const float *du, int lddu, const uint64_t *bits, float p, const float *A,
+                              int N, int in, int r);
 } mm_kernels;
 
 extern const mm_kernels mm_kernels_cpu;

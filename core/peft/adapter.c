@@ -301,6 +301,21 @@ static const float *dropped_input(const mm_kernels *k, const mm_adapted *md, con
     return out;
 }
 
+/* Expert e's input-dropout mask as bits, for the fused ops (kernels.h: expert_down*): the module's bit buffer
+ * when dropout is on and the buffer holds N rows (make_mask: draw the step's mask into it first, as forward
+ * does), else NULL (dropout off, or no buffer: dropped_input's path). */
+static const uint64_t *mask_bits(const mm_kernels *k, const mm_adapted *md, const mm_expert *ex, int N,
+                                 mm_dropout base, int layer, int target, int e, uint64_t row0, int make_mask) {
+    if (ex->dropout <= 0.0f || base.p == 0.0f || !md->drop_bits || !md->drop_bits[e] || N > md->bits_rows) return NULL;
+    if (make_mask) {
+        mm_dropout d = base;
+        d.p = ex->dropout;
+        d.stream = mm_rng_stream_lora(layer, target, e);
+        k->dropout_bits(md->drop_bits[e], (size_t)N * md->in, d, row0 * (uint64_t)md->in);
+    }
+    return md->drop_bits[e];
+}
+
 static void token_router_fwd(const mm_kernels *k, const mm_adapters *ad, const mm_adapted *md, const float *x, int N) {
     const int E = md->n_experts - md->routed_from;
     /* logits = x·Rᵀ, softmax in fp32, top-k renormalized */
@@ -315,10 +330,15 @@ void mm_adapted_fwd(const mm_kernels *k, const mm_adapters *ad, const mm_adapted
     float *h_buf = scratch, *gu = scratch + (size_t)N * md->in;
     for (int e = 0; e < md->n_experts; e++) {
         const mm_expert *ex = &md->experts[e];
-        const float *h = dropped_input(k, md, ex, x, N, h_buf, drop_base, layer, target, e, row0, 1);
         float *ue = u + ex->u_col;
-        /* u_e[N, r] = h · Aᵀ */
-        k->gemm(0, 1, N, ex->r, md->in, 1.0f, h, md->in, P(ad) + ex->a_off, md->in, 0.0f, ue, md->r_total);
+        /* u_e[N, r] = drop_e(x) · Aᵀ (fused with the mask when the module keeps its bits) */
+        const uint64_t *bits = mask_bits(k, md, ex, N, drop_base, layer, target, e, row0, 1);
+        if (bits) {
+            k->expert_down(ue, md->r_total, x, bits, ex->dropout, P(ad) + ex->a_off, N, md->in, ex->r);
+        } else {
+            const float *h = dropped_input(k, md, ex, x, N, h_buf, drop_base, layer, target, e, row0, 1);
+            k->gemm(0, 1, N, ex->r, md->in, 1.0f, h, md->in, P(ad) + ex->a_off, md->in, 0.0f, ue, md->r_total);
+        }
         if (gate_uniform(ad, md)) {
             float g = uniform_gate(ad, e);
             if (g == 0.0f) continue;
@@ -368,10 +388,17 @@ void mm_adapted_bwd(const mm_kernels *k, mm_adapters *ad, const mm_adapted *md, 
             du = v;
         }
         /* dA[r, in] += duᵀ · drop(x) */
-        const float *h = dropped_input(k, md, ex, x, N, h_buf, drop_base, layer, target, e, row0, 0);
-        k->gemm(1, 0, ex->r, md->in, N, 1.0f, du, ex->r, h, md->in, 1.0f, G(ad) + ex->a_off, md->in);
+        const uint64_t *bits = mask_bits(k, md, ex, N, drop_base, layer, target, e, row0, 0);
+        if (bits) {
+            k->expert_down_bwd_a(G(ad) + ex->a_off, du, ex->r, x, bits, ex->dropout, N, md->in, ex->r);
+        } else {
+            const float *h = dropped_input(k, md, ex, x, N, h_buf, drop_base, layer, target, e, row0, 0);
+            k->gemm(1, 0, ex->r, md->in, N, 1.0f, du, ex->r, h, md->in, 1.0f, G(ad) + ex->a_off, md->in);
+        }
         if (!dx) continue;
-        if (ex->dropout <= 0.0f || drop_base.p == 0.0f) {
+        if (bits) { /* dx += drop(du · A) */
+            k->expert_down_bwd_x(dx, du, ex->r, bits, ex->dropout, P(ad) + ex->a_off, N, md->in, ex->r);
+        } else if (ex->dropout <= 0.0f || drop_base.p == 0.0f) {
             k->gemm(0, 0, N, md->in, ex->r, 1.0f, du, ex->r, P(ad) + ex->a_off, md->in, 1.0f, dx, md->in);
         } else {
             k->gemm(0, 0, N, md->in, ex->r, 1.0f, du, ex->r, P(ad) + ex->a_off, md->in, 0.0f, dh, md->in);

@@ -45,6 +45,13 @@ void *cpu_alloc(size_t bytes);
 void cpu_free(void *p);
 void cpu_copy(void *dst, const void *src, size_t bytes); /* upload and download */
 void cpu_zero(void *p, size_t bytes);
+/* expert.c */
+void cpu_expert_down(float *u, int ldu, const float *x, const uint64_t *bits, float p, const float *A, int N, int in,
+                     int r);
+void cpu_expert_down_bwd_a(float *dA, const float *du, int lddu, const float *x, const uint64_t *bits, float p, int N,
+                           int in, int r);
+void cpu_expert_down_bwd_x(float *dx, const float *du, int lddu, const uint64_t *bits, float p, const float *A, int N,
+                           int in, int r);
 /* decode.c */
 void cpu_copy_rows(float *dst, int lddst, const int32_t *dst_rows, const float *src, int ldsrc,
                    const int32_t *src_rows, int R, int C);

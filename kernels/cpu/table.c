@@ -46,6 +46,9 @@ const mm_kernels mm_kernels_cpu = {
     .argmax_rows = cpu_argmax_rows,
     .linear_fwd_w16 = cpu_linear_fwd_w16,
     .linear_bwd_dx_w16 = cpu_linear_bwd_dx_w16,
+    .expert_down = cpu_expert_down,
+    .expert_down_bwd_a = cpu_expert_down_bwd_a,
+    .expert_down_bwd_x = cpu_expert_down_bwd_x,
 };
 
 /* Overridden by the CUDA backend when it is linked in. */

@@ -65,6 +65,13 @@ void cuda_positions(int32_t *pos, int B, int T);
 void cuda_copy_rows(float *dst, int lddst, const int32_t *dst_rows, const float *src, int ldsrc,
                     const int32_t *src_rows, int R, int C); /* decode.cu */
 void cuda_argmax_rows(int32_t *out, const float *x, int ldx, int R, int V);
+/* expert.cu: the unfused path (dropout_apply_bits into scratch + cuBLAS) behind the fused-op interface */
+void cuda_expert_down(float *u, int ldu, const float *x, const uint64_t *bits, float p, const float *A, int N, int in,
+                      int r);
+void cuda_expert_down_bwd_a(float *dA, const float *du, int lddu, const float *x, const uint64_t *bits, float p, int N,
+                            int in, int r);
+void cuda_expert_down_bwd_x(float *dx, const float *du, int lddu, const uint64_t *bits, float p, const float *A, int N,
+                            int in, int r);
 void cuda_row_scale(float *y, int ldy, const float *x, int ldx, const float *g, int g_stride, int group, float s,
                     int N, int C);
 void cuda_row_dot(float *out, int ld_out, const float *a, int lda, const float *b, int ldb, float s, int N, int C);

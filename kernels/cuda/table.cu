@@ -6,8 +6,8 @@
 #include "cuda/cuda_util.h"
 
 /* positional (C++17 has no designated initializers): the count check catches a table that grew */
-/* name + device_memory (an int, padded to a pointer's size) + 42 function pointers */
-static_assert(sizeof(mm_kernels) == 44 * sizeof(void *), "kernels.h changed: update the CUDA table");
+/* name + device_memory (an int, padded to a pointer's size) + 45 function pointers */
+static_assert(sizeof(mm_kernels) == 47 * sizeof(void *), "kernels.h changed: update the CUDA table");
 
 static const mm_kernels table = {
     /* .name = */ "cuda",
@@ -54,6 +54,9 @@ static const mm_kernels table = {
     /* .argmax_rows = */ cuda_argmax_rows,
     /* .linear_fwd_w16 = */ mm_cuda_linear_fwd_wbf16,
     /* .linear_bwd_dx_w16 = */ mm_cuda_linear_bwd_dx_wbf16,
+    /* .expert_down = */ cuda_expert_down,
+    /* .expert_down_bwd_a = */ cuda_expert_down_bwd_a,
+    /* .expert_down_bwd_x = */ cuda_expert_down_bwd_x,
 };
 
 extern "C" const mm_kernels *mm_kernels_cuda(void) {

@@ -779,6 +779,38 @@ static void t_nccl(void) {
     bfree(&x);
 }
 
+/* the experts' fused-dropout down-projection ops: the same mask bits (made by the CPU, copied up) on both sides,
+ * ranks 4 (the CPU's fused AVX-512 loops where it has them) and 32 (its unfused path), a width with a tail */
+static void t_expert(void) {
+    const int N = 517, in = 200, ranks[2] = {4, 32};
+    const size_t nx = (size_t)N * in, words = (nx + 63) / 64;
+    for (int k = 0; k < 2; k++) {
+        const int r = ranks[k];
+        buf x = brand(nx, 1), A = brand((size_t)r * in, 1), du = brand((size_t)N * (r + 2), 1);
+        buf u = bpoison((size_t)N * (r + 2)), dA = brand((size_t)r * in, 1), dx = brand(nx, 1);
+        uint64_t *bh = mm_xmalloc(words * sizeof(uint64_t)), *bd = mm_cuda_malloc(words * sizeof(uint64_t));
+        if (!bd) die("alloc");
+        CPU->dropout_bits(bh, nx, (mm_dropout){7, 3, 11, 0.1f}, 0);
+        if (mm_cuda_h2d(bd, bh, words * sizeof(uint64_t))) die("h2d");
+        CPU->expert_down(u.h, r + 2, x.h, bh, 0.1f, A.h, N, in, r);
+        GPU->expert_down(u.d, r + 2, x.d, bd, 0.1f, A.d, N, in, r);
+        char name[64];
+        snprintf(name, sizeof name, "expert_down r=%d", r);
+        check(name, &u, 1e-4);
+        CPU->expert_down_bwd_a(dA.h, du.h, r + 2, x.h, bh, 0.1f, N, in, r);
+        GPU->expert_down_bwd_a(dA.d, du.d, r + 2, x.d, bd, 0.1f, N, in, r);
+        snprintf(name, sizeof name, "expert_down_bwd_a r=%d", r);
+        check(name, &dA, 1e-4);
+        CPU->expert_down_bwd_x(dx.h, du.h, r + 2, bh, 0.1f, A.h, N, in, r);
+        GPU->expert_down_bwd_x(dx.d, du.d, r + 2, bd, 0.1f, A.d, N, in, r);
+        snprintf(name, sizeof name, "expert_down_bwd_x r=%d", r);
+        check(name, &dx, 1e-4);
+        bfree(&x), bfree(&A), bfree(&du), bfree(&u), bfree(&dA), bfree(&dx);
+        free(bh);
+        mm_cuda_free(bd);
+    }
+}
+
 int main(void) {
     char dev[160];
     if (mm_cuda_device_count() <= 0) {
@@ -819,6 +851,7 @@ int main(void) {
     t_memory();
     t_rows();
     t_decode();
+    t_expert();
     t_nccl();
     t_optim();
     if (mm_cuda_sync()) die("final sync");

@@ -171,7 +171,7 @@ static flops count_flops(const mm_model *m, const mm_adapters *ad, int fpft, int
 
 /* A copy of the table whose GEMM-carrying ops add what they execute (from their arguments, on the host) before
  * calling the real op: gemm 2·M·N·K, linear_fwd (and linear_fwd_w16) 2·N·in·out, linear_bwd 2·N·in·out for dx
- * and again for dW when asked (linear_bwd_dx_w16: dx only), attention_fwd 4·B·H·T²·D and attention_bwd 8·B·H·T²·D (the kernels' 2 and 4 strided-batched GEMMs over
+ * and again for dW when asked (linear_bwd_dx_w16: dx only), the experts' fused down-projection ops 2·N·in·r each, attention_fwd 4·B·H·T²·D and attention_bwd 8·B·H·T²·D (the kernels' 2 and 4 strided-batched GEMMs over
  * the full T×T square).  The measured count must equal count_flops(): the formula is what the engine runs. */
 static const mm_kernels *g_inner;
 static double g_counted;
@@ -200,6 +200,21 @@ static void c_linear_bwd_dx_w16(float *dx, int lddx, const float *dy, int lddy, 
     g_counted += dx ? 2.0 * N * in * out : 0.0;
     g_inner->linear_bwd_dx_w16(dx, lddx, dy, lddy, W, N, in, out, acc_dx);
 }
+static void c_expert_down(float *u, int ldu, const float *x, const uint64_t *bits, float p, const float *A, int N,
+                          int in, int r) {
+    g_counted += 2.0 * N * in * r;
+    g_inner->expert_down(u, ldu, x, bits, p, A, N, in, r);
+}
+static void c_expert_down_bwd_a(float *dA, const float *du, int lddu, const float *x, const uint64_t *bits, float p,
+                                int N, int in, int r) {
+    g_counted += 2.0 * N * in * r;
+    g_inner->expert_down_bwd_a(dA, du, lddu, x, bits, p, N, in, r);
+}
+static void c_expert_down_bwd_x(float *dx, const float *du, int lddu, const uint64_t *bits, float p, const float *A,
+                                int N, int in, int r) {
+    g_counted += 2.0 * N * in * r;
+    g_inner->expert_down_bwd_x(dx, du, lddu, bits, p, A, N, in, r);
+}
 static void c_attention_fwd(float *out, int ldout, float *probs, const float *qkv, int ldqkv, int B, int T, int H,
                             int Hkv, int D, mm_dropout d) {
     g_counted += 4.0 * B * H * (double)T * T * D;
@@ -219,6 +234,9 @@ static const mm_kernels *counting_table(const mm_kernels *k) {
     c.linear_bwd = c_linear_bwd;
     c.linear_fwd_w16 = c_linear_fwd_w16;
     c.linear_bwd_dx_w16 = c_linear_bwd_dx_w16;
+    c.expert_down = c_expert_down;
+    c.expert_down_bwd_a = c_expert_down_bwd_a;
+    c.expert_down_bwd_x = c_expert_down_bwd_x;
     c.attention_fwd = c_attention_fwd;
     c.attention_bwd = c_attention_bwd;
     return &c;

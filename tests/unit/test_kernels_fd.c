@@ -241,3 +241,18 @@ Test(kernels_fd, bit_packed_dropout_equals_dropout_fwd) {
     K->dropout_apply_bits(b, x, n, bits, d.p);
     cr_assert_arr_eq(a, b, sizeof a);
 }
+
+/* the same at an aligned offset (the vector paths: 64-element keep words, 16-wide masked multiplies), a size
+ * above the OpenMP thresholds with a tail, and in place */
+Test(kernels_fd, bit_packed_dropout_equals_dropout_fwd_aligned_large_in_place) {
+    enum { n = 40000 + 37 };
+    float *x = malloc(n * sizeof(float)), *a = malloc(n * sizeof(float));
+    uint64_t *bits = malloc((n + 63) / 64 * sizeof(uint64_t));
+    fill(x, n, 17, 1.0f);
+    mm_dropout d = {11, 4, 1234, 0.1f};
+    K->dropout_fwd(a, x, n, d, 256);
+    K->dropout_bits(bits, n, d, 256);
+    K->dropout_apply_bits(x, x, n, bits, d.p);
+    cr_assert_eq(memcmp(a, x, n * sizeof(float)), 0);
+    free(x), free(a), free(bits);
+}
