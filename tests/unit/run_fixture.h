@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include "io/tokenizer.h"
 #include "model/model.h"
+#include "peft/method.h"
+#include "train/run.h"
 #include "util/fileio.h"
 #include "util/log.h"
 
@@ -121,6 +123,23 @@ static inline int rf_train_killed_at(const char *root, const char *method, const
     int status = 0;
     waitpid(pid, &status, 0);
     return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+/* Options of a smoke-scale run of `method` on the world at root (its model, CodeSearchNet-format data and
+ * cache) into root/out, then each "key=value" of sets[0..n) in order; 0, or -1 with mm_fail. */
+static inline int rf_opts(mm_run_opts *o, const char *root, const char *method, const char *out,
+                          const char *const *sets, int n) {
+    mm_run_defaults(o);
+    if (mm_method_from_name(method, &o->method)) return -1;
+    snprintf(o->model_dir, sizeof o->model_dir, "%s/model", root);
+    snprintf(o->raw_dir, sizeof o->raw_dir, "%s/raw", root);
+    snprintf(o->cache_root, sizeof o->cache_root, "%s/cache", root);
+    snprintf(o->out_dir, sizeof o->out_dir, "%s/%s", root, out);
+    snprintf(o->dataset, sizeof o->dataset, "csn");
+    if (mm_run_set(o, "scale=smoke")) return -1;
+    for (int i = 0; i < n; i++)
+        if (mm_run_set(o, sets[i])) return -1;
+    return 0;
 }
 
 static void rf_world_remove(const char *root) {

@@ -19,6 +19,7 @@
 #include "util/log.h"
 #include "util/philox.h"
 #include "test_util.h"
+#include "counting_device.h"
 #include "run_fixture.h"
 
 static float rnd(uint64_t stream, uint64_t i, float scale) {
@@ -97,33 +98,6 @@ Test(bf16_ops, activations_are_rounded_to_nearest_even) {
 }
 
 /* ------------------------------------------------------------------ the engine */
-static size_t live_allocs, alloc_bytes;
-static void *count_alloc(size_t bytes) {
-    void *p = mm_xmalloc_aligned(bytes ? bytes : 1);
-    memset(p, 0xff, bytes); /* NaN until written */
-    live_allocs++;
-    alloc_bytes += bytes;
-    return p;
-}
-static void count_free(void *p) {
-    if (!p) return;
-    live_allocs--;
-    free(p);
-}
-static void real_copy(void *dst, const void *src, size_t bytes) {
-    cr_assert(dst != src || !bytes, "a device table never copies a buffer onto itself");
-    memcpy(dst, src, bytes);
-}
-/* the stand-in (kernels/cpu/standin.c) with counted allocations */
-static mm_kernels counting_device(void) {
-    mm_kernels k = *mm_kernels_cpu_standin();
-    k.name = "cpu-as-device-counted";
-    k.alloc = count_alloc;
-    k.free = count_free;
-    k.upload = real_copy;
-    k.download = real_copy;
-    return k;
-}
 
 enum { B = 3, T = 17, N_LANG = 6, SEED = 99, STEP = 4 };
 typedef struct {
@@ -201,9 +175,9 @@ static void bit_identical(const char *what, const result *a, const result *b) {
 static void standin_vs_cpu(const char *dir, const char *method) {
     const mm_kernels dev = counting_device();
     result c = step(&mm_kernels_cpu, dir, method, MM_DTYPE_BF16, 0);
-    live_allocs = 0;
+    cd_live_allocs = 0;
     result d = step(&dev, dir, method, MM_DTYPE_BF16, 0);
-    cr_expect_eq(live_allocs, 0, "%s %s: %zu device allocations not freed", dir, method, live_allocs);
+    cr_expect_eq(cd_live_allocs, 0, "%s %s: %zu device allocations not freed", dir, method, cd_live_allocs);
     char what[256];
     snprintf(what, sizeof what, "%s %s bf16 stand-in vs CPU", dir, method);
     bit_identical(what, &c, &d);
@@ -292,12 +266,12 @@ Test(engine_bf16, device_memory_is_what_the_plan_counts) {
         cr_expect_geq(b16, (mats + head) * 2, "%s", dirs[i]);
         cr_expect_lt(b16, (mats + head) * 2 + (size_t)(m.n_targets * m.cfg.n_layer + 1) * 128, "%s: alignment only",
                      dirs[i]);
-        alloc_bytes = live_allocs = 0;
+        cd_alloc_bytes = cd_live_allocs = 0;
         mm_engine e;
         const mm_engine_opts o = {.dtype = MM_DTYPE_BF16};
         cr_assert_eq(mm_engine_init_with(&e, &dev, &m, NULL, 0, B, T, &o), 0, "%s", mm_last_error());
-        cr_expect_eq(alloc_bytes, e.arena_bytes + (size_t)B * T * sizeof(int32_t) + f32 + b16,
-                     "%s: allocated %zu, counted %zu", dirs[i], alloc_bytes,
+        cr_expect_eq(cd_alloc_bytes, e.arena_bytes + (size_t)B * T * sizeof(int32_t) + f32 + b16,
+                     "%s: allocated %zu, counted %zu", dirs[i], cd_alloc_bytes,
                      e.arena_bytes + (size_t)B * T * sizeof(int32_t) + f32 + b16);
         cr_expect_eq(e.params_n * 4, f32);
         cr_expect_eq(e.n_gaps, m.n_targets * m.cfg.n_layer + (int)untied);
@@ -325,7 +299,7 @@ Test(engine_bf16, device_memory_is_what_the_plan_counts) {
         }
         cr_expect_eq(bad, 0, "%s: %zu floats wrong after download", dirs[i], bad);
         mm_engine_free(&e);
-        cr_expect_eq(live_allocs, 0);
+        cr_expect_eq(cd_live_allocs, 0);
         free(orig);
         mm_model_free(&m);
     }
@@ -342,21 +316,11 @@ static void teardown(void) {
 }
 
 static void opts_for(mm_run_opts *o, const char *method, const char *out, const char *device, const char *dtype) {
-    mm_run_defaults(o);
-    cr_assert_eq(mm_method_from_name(method, &o->method), 0);
-    snprintf(o->model_dir, sizeof o->model_dir, "%s/model", g_root);
-    snprintf(o->raw_dir, sizeof o->raw_dir, "%s/raw", g_root);
-    snprintf(o->cache_root, sizeof o->cache_root, "%s/cache", g_root);
-    snprintf(o->out_dir, sizeof o->out_dir, "%s/%s", g_root, out);
-    snprintf(o->dataset, sizeof o->dataset, "csn");
-    cr_assert_eq(mm_run_set(o, "scale=smoke"), 0);
-    char s[64];
-    snprintf(s, sizeof s, "device=%s", device);
-    cr_assert_eq(mm_run_set(o, s), 0, "%s", mm_last_error());
-    if (dtype) {
-        snprintf(s, sizeof s, "dtype=%s", dtype);
-        cr_assert_eq(mm_run_set(o, s), 0, "%s", mm_last_error());
-    }
+    char d[64], t[64];
+    snprintf(d, sizeof d, "device=%s", device);
+    snprintf(t, sizeof t, "dtype=%s", dtype ? dtype : "");
+    const char *sets[2] = {d, t};
+    cr_assert_eq(rf_opts(o, g_root, method, out, sets, dtype ? 2 : 1), 0, "%s", mm_last_error());
 }
 
 static char *read_rel(const char *dir, const char *rel, size_t *n) {

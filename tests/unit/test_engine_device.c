@@ -13,33 +13,7 @@
 #include "util/log.h"
 #include "util/philox.h"
 #include "test_util.h"
-
-static size_t live_allocs;
-static void *fake_alloc(size_t bytes) {
-    void *p = mm_xmalloc_aligned(bytes ? bytes : 1);
-    memset(p, 0xff, bytes); /* NaN everywhere until written */
-    live_allocs++;
-    return p;
-}
-static void fake_free(void *p) {
-    if (!p) return;
-    live_allocs--;
-    free(p);
-}
-static void fake_copy(void *dst, const void *src, size_t bytes) {
-    cr_assert(dst != src || !bytes, "a device table never copies a buffer onto itself");
-    memcpy(dst, src, bytes);
-}
-static mm_kernels fake_device(void) {
-    mm_kernels k = mm_kernels_cpu;
-    k.name = "cpu-as-device";
-    k.device_memory = 1;
-    k.alloc = fake_alloc;
-    k.free = fake_free;
-    k.upload = fake_copy;
-    k.download = fake_copy;
-    return k;
-}
+#include "counting_device.h"
 
 enum { B = 3, T = 17, N_LANG = 6, SEED = 99, STEP = 4 };
 typedef struct {
@@ -107,11 +81,11 @@ static result run(const mm_kernels *k, const char *dir, const char *method) {
 }
 
 static void same(const char *dir, const char *method) {
-    const mm_kernels dev = fake_device();
+    const mm_kernels dev = counting_device();
     result c = run(&mm_kernels_cpu, dir, method);
-    live_allocs = 0;
+    cd_live_allocs = 0;
     result d = run(&dev, dir, method);
-    cr_expect_eq(live_allocs, 0, "%s %s: %zu device allocations not freed", dir, method, live_allocs);
+    cr_expect_eq(cd_live_allocs, 0, "%s %s: %zu device allocations not freed", dir, method, cd_live_allocs);
     cr_expect_eq(memcmp(&c.loss, &d.loss, sizeof c.loss), 0, "%s %s: loss %.9g vs %.9g", dir, method, c.loss, d.loss);
     cr_expect_eq(memcmp(c.logits, d.logits, c.nlogits * sizeof(float)), 0, "%s %s: logits differ", dir, method);
     cr_assert_eq(c.n, d.n);

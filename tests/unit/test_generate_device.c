@@ -13,35 +13,7 @@
 #include "util/log.h"
 #include "util/philox.h"
 #include "test_util.h"
-
-static long live_allocs;
-static size_t alloc_bytes; /* bytes requested since the last reset */
-static void *fake_alloc(size_t bytes) {
-    void *p = mm_xmalloc_aligned(bytes ? bytes : 1);
-    memset(p, 0xff, bytes);
-    live_allocs++;
-    alloc_bytes += bytes;
-    return p;
-}
-static void fake_free(void *p) {
-    if (!p) return;
-    live_allocs--;
-    free(p);
-}
-static void fake_copy(void *dst, const void *src, size_t bytes) {
-    cr_assert(dst != src || !bytes, "a device table never copies a buffer onto itself");
-    memcpy(dst, src, bytes);
-}
-static mm_kernels fake_device(void) {
-    mm_kernels k = mm_kernels_cpu;
-    k.name = "cpu-as-device";
-    k.device_memory = 1;
-    k.alloc = fake_alloc;
-    k.free = fake_free;
-    k.upload = fake_copy;
-    k.download = fake_copy;
-    return k;
-}
+#include "counting_device.h"
 
 enum { NP = 4, MAX_NEW = 9, N_LANG = 6 };
 static const int plen[NP] = {5, 11, 3, 8};
@@ -59,12 +31,12 @@ static void generate(const mm_kernels *k, mm_model *m, mm_adapters *ad, int max_
         outs[i] = out[i];
     }
     mm_generator g;
-    alloc_bytes = 0;
+    cd_alloc_bytes = 0;
     cr_assert_eq(mm_generator_init(&g, k, m, ad, NP, 16 + MAX_NEW, max_rows), 0, "%s", mm_last_error());
-    if (k->device_memory && k->alloc == fake_alloc) { /* the plan the run checks against the GPU is what init allocates */
+    if (k->device_memory && k->alloc == cd_alloc) { /* the plan the run checks against the GPU is what init allocates */
         const size_t plan = mm_generator_bytes(m, ad, 1, NP, 16 + MAX_NEW, max_rows);
-        cr_expect(alloc_bytes <= plan && plan - alloc_bytes < 64, "generator: %zu bytes allocated, %zu planned",
-                  alloc_bytes, plan);
+        cr_expect(cd_alloc_bytes <= plan && plan - cd_alloc_bytes < 64, "generator: %zu bytes allocated, %zu planned",
+                  cd_alloc_bytes, plan);
     }
     cr_assert_eq(mm_generate_greedy(&g, prompts, plen, NP, MAX_NEW, eos, outs, out_len), 0, "%s", mm_last_error());
     mm_generator_free(&g);
@@ -92,15 +64,15 @@ static void check(const char *dir, const char *method) {
         }
         pad = &ad;
     }
-    const mm_kernels dev = fake_device();
+    const mm_kernels dev = counting_device();
     int32_t cpu[NP][MAX_NEW], gpu[NP][MAX_NEW], base[NP][MAX_NEW];
     int cpu_n[NP], gpu_n[NP], base_n[NP];
     for (int pass = 0; pass < 2; pass++) {
         const int max_rows = pass ? 7 : 64; /* 7: the prefill runs in chunks smaller than one prompt */
         generate(&mm_kernels_cpu, &m, pad, max_rows, -1, cpu, cpu_n);
-        live_allocs = 0;
+        cd_live_allocs = 0;
         generate(&dev, &m, pad, max_rows, -1, gpu, gpu_n);
-        cr_expect_eq(live_allocs, 0, "%s %s: %ld device allocations not freed", dir, method, live_allocs);
+        cr_expect_eq(cd_live_allocs, 0, "%s %s: %zu device allocations not freed", dir, method, cd_live_allocs);
         for (int i = 0; i < NP; i++) {
             cr_expect_eq(cpu_n[i], MAX_NEW);
             cr_expect_eq(gpu_n[i], cpu_n[i], "%s %s prompt %d: %d tokens, CPU %d", dir, method, i, gpu_n[i], cpu_n[i]);

@@ -12,15 +12,7 @@ static void world(void) { cr_assert_eq(rf_world_create(g_root, sizeof g_root, "m
 static void teardown(void) { rf_world_remove(g_root); }
 
 static void opts_for(mm_run_opts *o, const char *method, const char *out, const char **sets, int n) {
-    mm_run_defaults(o);
-    cr_assert_eq(mm_method_from_name(method, &o->method), 0);
-    snprintf(o->model_dir, sizeof o->model_dir, "%s/model", g_root);
-    snprintf(o->raw_dir, sizeof o->raw_dir, "%s/raw", g_root);
-    snprintf(o->cache_root, sizeof o->cache_root, "%s/cache", g_root);
-    snprintf(o->out_dir, sizeof o->out_dir, "%s/%s", g_root, out);
-    snprintf(o->dataset, sizeof o->dataset, "csn");
-    cr_assert_eq(mm_run_set(o, "scale=smoke"), 0);
-    for (int i = 0; i < n; i++) cr_assert_eq(mm_run_set(o, sets[i]), 0, "%s", mm_last_error());
+    cr_assert_eq(rf_opts(o, g_root, method, out, sets, n), 0, "%s", mm_last_error());
 }
 
 static double mean_loss(const char *log, int first) {

@@ -23,18 +23,12 @@ static void teardown(void) {
 }
 
 static void opts_for(mm_run_opts *o, const char *method, const char *out, const char *device, const char **sets, int n) {
-    mm_run_defaults(o);
-    cr_assert_eq(mm_method_from_name(method, &o->method), 0);
-    snprintf(o->model_dir, sizeof o->model_dir, "%s/model", g_root);
-    snprintf(o->raw_dir, sizeof o->raw_dir, "%s/raw", g_root);
-    snprintf(o->cache_root, sizeof o->cache_root, "%s/cache", g_root);
-    snprintf(o->out_dir, sizeof o->out_dir, "%s/%s", g_root, out);
-    snprintf(o->dataset, sizeof o->dataset, "csn");
-    cr_assert_eq(mm_run_set(o, "scale=smoke"), 0);
     char d[64];
     snprintf(d, sizeof d, "device=%s", device);
-    cr_assert_eq(mm_run_set(o, d), 0, "%s", mm_last_error());
-    for (int i = 0; i < n; i++) cr_assert_eq(mm_run_set(o, sets[i]), 0, "%s", mm_last_error());
+    const char *all[16] = {d};
+    cr_assert(n < 16);
+    for (int i = 0; i < n; i++) all[i + 1] = sets[i];
+    cr_assert_eq(rf_opts(o, g_root, method, out, all, n + 1), 0, "%s", mm_last_error());
 }
 
 static void same_file(const char *a_dir, const char *b_dir, const char *rel) {

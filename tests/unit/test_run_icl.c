@@ -208,16 +208,10 @@ Test(run_icl, eval_default_is_50_unless_set_or_below) {
 /* ------------------------------------------------------------------ end to end */
 /* runs go to <root>/results/rq1/csn/model/<name>, the layout the report reads */
 static void opts_for(mm_run_opts *o, const char *method, const char *name, const char **sets, int n) {
-    mm_run_defaults(o);
-    cr_assert_eq(mm_method_from_name(method, &o->method), 0);
-    snprintf(o->model_dir, sizeof o->model_dir, "%s/model", g_root);
-    snprintf(o->raw_dir, sizeof o->raw_dir, "%s/raw", g_root);
-    snprintf(o->cache_root, sizeof o->cache_root, "%s/cache", g_root);
-    snprintf(o->out_dir, sizeof o->out_dir, "%s/results/rq1/csn/model/%s", g_root, name);
-    snprintf(o->dataset, sizeof o->dataset, "csn");
+    char out[256];
+    snprintf(out, sizeof out, "results/rq1/csn/model/%s", name);
+    cr_assert_eq(rf_opts(o, g_root, method, out, sets, n), 0, "%s", mm_last_error());
     snprintf(o->rq, sizeof o->rq, "rq1");
-    cr_assert_eq(mm_run_set(o, "scale=smoke"), 0);
-    for (int i = 0; i < n; i++) cr_assert_eq(mm_run_set(o, sets[i]), 0, "%s", mm_last_error());
 }
 
 static int count_lines(const char *path) {
