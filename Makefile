@@ -166,7 +166,11 @@ $(BUILD)/cuda-pic/%.o: %.c
 	$(CC) $(CFLAGS) -fPIC -c $< -o $@
 $(BUILD)/libmmlora_cuda.so: $(CU_PIC_OBJ) $(BUILD)/cuda-pic/core/util/log.o
 	$(CC) -shared -Wl,-Bsymbolic -Wl,--no-undefined $^ $(GPU_LIBS) -lm -o $@
-cuda: $(BUILD)/libmmlora_cuda.a $(if $(CU_OBJ),$(BUILD)/libmmlora_cuda.so)
+# comm.cu once more as on a CUDA install without nccl.h (its own NCCL declarations): a GPU host may lack the header
+$(BUILD)/cuda/comm_without_nccl_h.o: kernels/cuda/comm.cu kernels/kernels.h $(wildcard kernels/cuda/*.h)
+	@mkdir -p $(dir $@)
+	nvcc $(NVCC_FLAGS) -DMM_NO_NCCL_H -c $< -o $@
+cuda: $(BUILD)/libmmlora_cuda.a $(if $(CU_OBJ),$(BUILD)/libmmlora_cuda.so $(BUILD)/cuda/comm_without_nccl_h.o)
 
 # GPU-host programs (build here, run where a device exists: tests/gpu/run.sh).  The CUDA archive goes
 # BEFORE libmmlora.a so its strong mm_kernels_cuda() is taken instead of the weak fallback in table.c.
