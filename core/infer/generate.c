@@ -15,7 +15,7 @@ static void gen_sizes(const mm_model *m, const mm_adapters *ad, int max_seqs, in
     const int llama = c->family == MM_FAMILY_LLAMA;
     const size_t rope = llama ? (size_t)max_len * c->head_dim / 2 : 0;
     size_t v[] = {cache, cache, rope, rope, llama ? R * F : 0, R * C, R * C, R * Q, R * C, R * C, R * F, R * rmax + 16,
-                  ad ? mm_adapted_scratch(max_rows, C > F ? C : F, 0, (int)rmax, ad->max_experts) : 16, S * C, S * V,
+                  ad ? mm_adapted_scratch(max_rows, C > F ? C : F, (int)(F > Q ? (F > C ? F : C) : (Q > C ? Q : C)), (int)rmax, ad->max_experts) : 16, S * C, S * V,
                   R, R, R, R, R, R /* seq pos tok slot rowsel next (4-byte each) */};
     _Static_assert(sizeof v / sizeof v[0] == GEN_NBUF, "generator sizes");
     memcpy(sizes, v, sizeof v);

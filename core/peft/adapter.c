@@ -256,8 +256,8 @@ void mm_adapters_free(mm_adapters *ad) {
 }
 
 size_t mm_adapted_scratch(int N, int in, int out, int r_total, int n_experts) {
-    (void)out;
-    return 2 * (size_t)N * in + 2 * (size_t)N * (r_total > 0 ? r_total : 1) + (size_t)N * n_experts + 64;
+    const size_t r = r_total > 0 ? (size_t)r_total : 1;
+    return 2 * (size_t)N * in + 2 * (size_t)N * r + (size_t)N * n_experts + 2 * (size_t)out * r + 64;
 }
 
 /* the adapters' memory as the ops see it: device copies when attached, else the host buffers */
@@ -323,11 +323,36 @@ static void token_router_fwd(const mm_kernels *k, const mm_adapters *ad, const m
     k->softmax_topk_rows(md->tr_probs, md->tr_gates, N, E, md->top_k);
 }
 
+/* The experts' up-projections as one GEMM: B_all [out, r_total] holds every expert's B [out, r_e] in its u
+ * columns (u_col), so Σ_e y += s_e·(g_e ⊙ u_e)·B_eᵀ is y += G·B_allᵀ with G [N, r_total] = the gated, scaled u
+ * (a zero block for an expert whose gate is 0), and backward's dy·B_e and dyᵀ·(g ⊙ u_e) are one GEMM each
+ * too: dy and y are read once instead of once per expert. */
+static void gather_b(const mm_kernels *k, const mm_adapters *ad, const mm_adapted *md, float *b_all) {
+    for (int e = 0; e < md->n_experts; e++) {
+        const mm_expert *ex = &md->experts[e];
+        k->copy_rows(b_all + ex->u_col, md->r_total, NULL, P(ad) + ex->b_off, ex->r, NULL, md->out, ex->r);
+    }
+}
+/* G's block of expert e: (gate of the row)·s_e·u_e (uniform gates: the common gate times s_e, 0 skips) */
+static void gated_u(const mm_kernels *k, const mm_adapters *ad, const mm_adapted *md, int e, float *g_all,
+                    const float *u, int N) {
+    const mm_expert *ex = &md->experts[e];
+    if (gate_uniform(ad, md)) {
+        k->row_scale(g_all + ex->u_col, md->r_total, u + ex->u_col, md->r_total, NULL, 0, 1,
+                     uniform_gate(ad, e) * ex->scale, N, ex->r);
+    } else {
+        row_gates rg = gates_of(ad, md, e);
+        k->row_scale(g_all + ex->u_col, md->r_total, u + ex->u_col, md->r_total, rg.g, rg.stride, rg.group, ex->scale,
+                     N, ex->r);
+    }
+}
+
 void mm_adapted_fwd(const mm_kernels *k, const mm_adapters *ad, const mm_adapted *md, float *y, int ldy,
                     const float *x, int N, float *u, float *scratch, mm_dropout drop_base, int layer, int target,
                     uint64_t row0) {
     if (md->token_router) token_router_fwd(k, ad, md, x, N);
-    float *h_buf = scratch, *gu = scratch + (size_t)N * md->in;
+    float *h_buf = scratch, *g_all = scratch + (size_t)N * md->in;
+    float *b_all = g_all + (size_t)N * md->r_total;
     for (int e = 0; e < md->n_experts; e++) {
         const mm_expert *ex = &md->experts[e];
         float *ue = u + ex->u_col;
@@ -339,53 +364,48 @@ void mm_adapted_fwd(const mm_kernels *k, const mm_adapters *ad, const mm_adapted
             const float *h = dropped_input(k, md, ex, x, N, h_buf, drop_base, layer, target, e, row0, 1);
             k->gemm(0, 1, N, ex->r, md->in, 1.0f, h, md->in, P(ad) + ex->a_off, md->in, 0.0f, ue, md->r_total);
         }
-        if (gate_uniform(ad, md)) {
-            float g = uniform_gate(ad, e);
-            if (g == 0.0f) continue;
-            k->gemm(0, 1, N, md->out, ex->r, g * ex->scale, ue, md->r_total, P(ad) + ex->b_off, ex->r, 1.0f, y, ldy);
-        } else {
-            /* per-row gates: gu = g_row ⊙ u_e, then y += s·gu·Bᵀ */
-            row_gates rg = gates_of(ad, md, e);
-            k->row_scale(gu, ex->r, ue, md->r_total, rg.g, rg.stride, rg.group, 1.0f, N, ex->r);
-            k->gemm(0, 1, N, md->out, ex->r, ex->scale, gu, ex->r, P(ad) + ex->b_off, ex->r, 1.0f, y, ldy);
-        }
+        gated_u(k, ad, md, e, g_all, u, N);
     }
+    /* y += G · B_allᵀ */
+    gather_b(k, ad, md, b_all);
+    k->gemm(0, 1, N, md->out, md->r_total, 1.0f, g_all, md->r_total, b_all, md->r_total, 1.0f, y, ldy);
 }
 
 void mm_adapted_bwd(const mm_kernels *k, mm_adapters *ad, const mm_adapted *md, float *dx, const float *dy,
                     int lddy, const float *x, int N, const float *u, float *scratch, mm_dropout drop_base, int layer,
                     int target, uint64_t row0) {
-    const int E = md->n_experts, uniform = gate_uniform(ad, md);
+    const int E = md->n_experts, uniform = gate_uniform(ad, md), R = md->r_total;
     float *h_buf = scratch;                             /* N * in */
     float *dh = h_buf + (size_t)N * md->in;             /* N * in */
-    float *v = dh + (size_t)N * md->in;                 /* N * r: dy·B */
-    float *gu = v + (size_t)N * md->r_total;            /* N * r: g ⊙ u (then reused for du) */
-    float *dgate = gu + (size_t)N * md->r_total;        /* N * E: per-row dL/dgate */
+    float *v_all = dh + (size_t)N * md->in;             /* N * r_total: dy·B_all */
+    float *g_all = v_all + (size_t)N * R;               /* N * r_total: G (then each expert's du) */
+    float *dgate = g_all + (size_t)N * R;               /* N * E: per-row dL/dgate */
+    float *b_all = dgate + (size_t)N * E;               /* out * r_total: B_all (then a dB block) */
+    float *db_all = b_all + (size_t)md->out * R;        /* out * r_total: dyᵀ·G */
     const int want_dgate = md->token_router || (!uniform && ad->dgates);
     if (want_dgate) k->zero(dgate, (size_t)N * E * sizeof(float));
+    /* V = dy · B_all, dB_all = dyᵀ · G */
+    gather_b(k, ad, md, b_all);
+    k->gemm(0, 0, N, R, md->out, 1.0f, dy, lddy, b_all, R, 0.0f, v_all, R);
+    for (int e = 0; e < E; e++) gated_u(k, ad, md, e, g_all, u, N);
+    k->gemm(1, 0, md->out, R, N, 1.0f, dy, lddy, g_all, R, 0.0f, db_all, R);
     for (int e = 0; e < E; e++) {
         const mm_expert *ex = &md->experts[e];
-        const float *ue = u + ex->u_col;
+        const float *ue = u + ex->u_col, *ve = v_all + ex->u_col;
         float gs = uniform ? uniform_gate(ad, e) * ex->scale : ex->scale;
         if (gs == 0.0f) continue; /* unselected expert: exactly zero gradient */
-        /* v[N, r] = dy · B */
-        k->gemm(0, 0, N, ex->r, md->out, 1.0f, dy, lddy, P(ad) + ex->b_off, ex->r, 0.0f, v, ex->r);
-        const float *du;
+        /* dB_e += its block of dB_all (through a dense copy: B_all's space is free now) */
+        k->copy_rows(b_all, ex->r, NULL, db_all + ex->u_col, R, NULL, md->out, ex->r);
+        k->add(G(ad) + ex->b_off, G(ad) + ex->b_off, b_all, (size_t)md->out * ex->r);
+        float *du = g_all; /* [N, r] dense: G is no longer needed */
         if (uniform) {
-            /* dB += gs · dyᵀ·u ; du = gs · v */
-            k->gemm(1, 0, md->out, ex->r, N, gs, dy, lddy, ue, md->r_total, 1.0f, G(ad) + ex->b_off, ex->r);
-            k->row_scale(v, ex->r, v, ex->r, NULL, 0, 1, gs, N, ex->r);
-            du = v;
+            /* du = gs · v */
+            k->row_scale(du, ex->r, ve, R, NULL, 0, 1, gs, N, ex->r);
         } else {
             row_gates rg = gates_of(ad, md, e);
-            /* dL/dgate of each row = s · v·u; gu = g ⊙ u */
-            if (want_dgate) k->row_dot(dgate + e, E, v, ex->r, ue, md->r_total, ex->scale, N, ex->r);
-            k->row_scale(gu, ex->r, ue, md->r_total, rg.g, rg.stride, rg.group, 1.0f, N, ex->r);
-            /* dB += s · dyᵀ·(g ⊙ u) */
-            k->gemm(1, 0, md->out, ex->r, N, ex->scale, dy, lddy, gu, ex->r, 1.0f, G(ad) + ex->b_off, ex->r);
-            /* du = s · g ⊙ v */
-            k->row_scale(v, ex->r, v, ex->r, rg.g, rg.stride, rg.group, ex->scale, N, ex->r);
-            du = v;
+            /* dL/dgate of each row = s · v·u; du = s · g ⊙ v */
+            if (want_dgate) k->row_dot(dgate + e, E, ve, R, ue, R, ex->scale, N, ex->r);
+            k->row_scale(du, ex->r, ve, R, rg.g, rg.stride, rg.group, ex->scale, N, ex->r);
         }
         /* dA[r, in] += duᵀ · drop(x) */
         const uint64_t *bits = mask_bits(k, md, ex, N, drop_base, layer, target, e, row0, 0);
