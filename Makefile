@@ -130,6 +130,8 @@ test: $(BUILD)/mmlora $(BUILD)/tests $(BUILD)/tests-san $(BUILD)/gpu/train_bench
 	$(BUILD)/tests $(CRIT_ARGS)
 	@echo "== the same suite under AddressSanitizer + UBSan =="
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/tests-san $(CRIT_ARGS)
+	@echo "== the PyTorch golden method and engine tests on the unfused expert path (what a CPU without AVX-512 runs) =="
+	MMLORA_CPU_FUSED=0 $(BUILD)/tests --filter '@(methods_golden|engine_golden|kernels_expert)/*' --jobs $(or $(JOBS),2)
 	@echo "== the GPU training benchmark's selftest (tiny shape on the CPU stand-in, ~1 s) =="
 	@$(MAKE) --no-print-directory gpu-train-bench-selftest >$(BUILD)/gpu/train_bench_selftest.out 2>&1 \
 	  || { tail -30 $(BUILD)/gpu/train_bench_selftest.out; exit 1; }

@@ -21,7 +21,8 @@ static int fused_ok(void) {
     static int v = -1;
     if (v < 0) {
         __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        const char *e = getenv("MMLORA_CPU_FUSED"); /* 0: the unfused path even with AVX-512 (tests, comparisons) */
+        v = __builtin_cpu_supports("avx512f") && !(e && !strcmp(e, "0")) ? 1 : 0;
     }
     return v;
 }
