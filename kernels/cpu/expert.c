@@ -1,11 +1,13 @@
 /* An expert's down-projection with its input dropout fused (kernels.h: expert_down, expert_down_bwd_a,
  * expert_down_bwd_x; used by core/peft/adapter.c while training with dropout).  h = drop(x) is never written
  * out: with AVX-512 each 16-float slice of x is loaded under its keep bits, scaled, and fed to r accumulators
- * (forward), summed into per-row-block partial dA planes (dA), or the rank-r expansion is masked on its way into dx.  That saves, per expert, the N·in-float
- * buffer the unfused path writes and rereads twice, and OpenBLAS packing the N·in operand for each skinny
- * (r-column) GEMM.  Per element h is the same float as dropout_apply_bits gives; only the summation order of
- * the dot products differs from sgemm's.  On a CPU without AVX-512, and for ranks above 16 (where the packed
- * sgemm wins), the ops are the unfused path itself (apply into a scratch buffer, sgemm), bit-identical to it. */
+ * (forward), summed into per-row-block partial dA planes (dA), or the rank-r expansion is masked on its way
+ * into dx.  That saves, per expert, the N·in-float buffer the unfused path writes and rereads twice, and
+ * OpenBLAS packing the N·in operand for each skinny (r-column) GEMM.  Per element h is the same float as
+ * dropout_apply_bits gives; only the summation order of the dot products differs from sgemm's.  On a CPU
+ * without AVX-512, and for ranks above 16 (where the packed sgemm wins), the ops are the unfused path itself
+ * (apply into a scratch buffer, sgemm), bit-identical to it; MMLORA_CPU_FUSED=0 forces that path (make test
+ * runs the golden tests on it). */
 #include <stdlib.h>
 #include <string.h>
 #include "cpu/cpu_ops.h"
