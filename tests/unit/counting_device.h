@@ -10,6 +10,7 @@
 #include <string.h>
 #include "kernels.h"
 #include "util/log.h"
+#include "util/philox.h"
 #include "test_util.h"
 
 static __attribute__((unused)) size_t cd_live_allocs, cd_alloc_bytes;
@@ -38,5 +39,19 @@ static inline mm_kernels counting_device(void) {
     k.upload = cd_copy;
     k.download = cd_copy;
     return k;
+}
+
+/* One training step's inputs for the device tests: tokens drawn from the vocabulary, loss weights that leave the
+ * last 4·b positions of sequence b out (right padding), languages (2b + 1) mod n_lang; and small random adapter
+ * parameters (B is 0 at init: random everywhere so that every gradient flows). */
+static inline void cd_step_inputs(int32_t *tokens, float *w, int32_t *langs, int B, int T, int V, int n_lang) {
+    for (int i = 0; i < B * T; i++) {
+        tokens[i] = (int32_t)(mm_rng_u32(5, 1, 2, (uint64_t)i) % (uint32_t)V);
+        w[i] = (i % T) < T - 4 * (i / T) ? 1.0f : 0.0f;
+    }
+    for (int b = 0; b < B; b++) langs[b] = (b * 2 + 1) % n_lang;
+}
+static inline void cd_random_params(float *p, size_t n) {
+    for (size_t i = 0; i < n; i++) p[i] = 0.2f * (2.0f * mm_u32_to_unit(mm_rng_u32(5, 0, 1, i)) - 1.0f);
 }
 #endif

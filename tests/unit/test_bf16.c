@@ -123,14 +123,10 @@ static result step(const mm_kernels *k, const char *dir, const char *method, int
     memset(&mm, 0, sizeof mm);
     cr_assert_eq(mm_method_build(&spec, &m, N_LANG, 1, &ad), 0, "%s", mm_last_error());
     cr_assert_eq(mm_mmlora_init(&mm, &spec, &ad, N_LANG, B, 1), 0, "%s", mm_last_error());
-    for (size_t i = 0; i < ad.n_params; i++) ad.params[i] = 0.2f * (2.0f * mm_u32_to_unit(mm_rng_u32(5, 0, 1, i)) - 1.0f);
+    cd_random_params(ad.params, ad.n_params);
     int32_t tokens[B * T], langs[B];
     float w[B * T];
-    for (int i = 0; i < B * T; i++) {
-        tokens[i] = (int32_t)(mm_rng_u32(5, 1, 2, (uint64_t)i) % (uint32_t)m.cfg.vocab_size);
-        w[i] = (i % T) < T - 4 * (i / T) ? 1.0f : 0.0f;
-    }
-    for (int b = 0; b < B; b++) langs[b] = (b * 2 + 1) % N_LANG;
+    cd_step_inputs(tokens, w, langs, B, T, m.cfg.vocab_size, N_LANG);
     mm_engine e;
     const mm_engine_opts o = {.recompute = recompute, .dtype = dtype};
     cr_assert_eq(mm_engine_init_with(&e, k, &m, &ad, 0, B, T, &o), 0, "%s", mm_last_error());

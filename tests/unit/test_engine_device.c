@@ -36,16 +36,11 @@ static result run(const mm_kernels *k, const char *dir, const char *method) {
     if (!fpft) {
         cr_assert_eq(mm_method_build(&spec, &m, N_LANG, 1, &ad), 0, "%s", mm_last_error());
         cr_assert_eq(mm_mmlora_init(&mm, &spec, &ad, N_LANG, B, 1), 0, "%s", mm_last_error());
-        for (size_t i = 0; i < ad.n_params; i++) /* B = 0 at init: random everywhere so every gradient flows */
-            ad.params[i] = 0.2f * (2.0f * mm_u32_to_unit(mm_rng_u32(5, 0, 1, i)) - 1.0f);
+        cd_random_params(ad.params, ad.n_params);
     }
     int32_t tokens[B * T], langs[B];
     float w[B * T];
-    for (int i = 0; i < B * T; i++) {
-        tokens[i] = (int32_t)(mm_rng_u32(5, 1, 2, (uint64_t)i) % (uint32_t)m.cfg.vocab_size);
-        w[i] = (i % T) < T - 4 * (i / T) ? 1.0f : 0.0f;
-    }
-    for (int b = 0; b < B; b++) langs[b] = (b * 2 + 1) % N_LANG;
+    cd_step_inputs(tokens, w, langs, B, T, m.cfg.vocab_size, N_LANG);
     mm_engine e;
     cr_assert_eq(mm_engine_init(&e, k, &m, fpft ? NULL : &ad, fpft, B, T), 0, "%s", mm_last_error());
     e.seed = SEED;
