@@ -35,7 +35,7 @@ size_t mm_generator_bytes(const mm_model *m, const mm_adapters *ad, int device_t
         b += m->n_params * sizeof(float);
         if (ad) /* mm_adapters_attach: params, grads, gates and gate gradients; then the reserve buffers */
             b += 2 * ad->n_params * sizeof(float) + 2 * (size_t)max_rows * (ad->max_experts ? ad->max_experts : 1) *
-                 sizeof(float) + mm_adapters_reserve_bytes(ad, max_rows);
+                 sizeof(float) + mm_adapters_reserve_eval_bytes(ad, max_rows);
     }
     return b;
 }
@@ -73,7 +73,7 @@ int mm_generator_init(mm_generator *g, const mm_kernels *k, const mm_model *m, m
     }
     if (ad) {
         mm_adapters_attach(ad, k, max_rows);
-        mm_adapters_reserve(ad, max_rows);
+        mm_adapters_reserve_eval(ad, max_rows);
     }
     if (c->family == MM_FAMILY_LLAMA) {
         const size_t n = (size_t)max_len * c->head_dim / 2;

@@ -118,17 +118,17 @@ static void *mem_zalloc(const mm_kernels *k, size_t bytes) {
     return p;
 }
 
-void mm_adapters_reserve(mm_adapters *ad, int N) {
-    if (N <= ad->reserved_rows) return;
+static void reserve(mm_adapters *ad, int N, int masks) {
+    if (N <= ad->reserved_rows && (ad->reserved_masks || !masks)) return;
     const mm_kernels *k = mem_of(ad);
     for (int i = 0; i < ad->n_layers * ad->n_targets; i++) {
         mm_adapted *md = &ad->mods[i];
         if (md->n_experts) {
             if (!md->drop_bits) md->drop_bits = mm_xcalloc((size_t)md->n_experts, sizeof(uint64_t *));
-            md->bits_rows = N;
+            md->bits_rows = masks ? N : 0;
             for (int e = 0; e < md->n_experts; e++) {
                 k->free(md->drop_bits[e]);
-                md->drop_bits[e] = md->experts[e].dropout > 0.0f
+                md->drop_bits[e] = masks && md->experts[e].dropout > 0.0f
                                        ? mem_zalloc(k, ((size_t)N * md->in + 63) / 64 * sizeof(uint64_t))
                                        : NULL;
             }
@@ -140,7 +140,11 @@ void mm_adapters_reserve(mm_adapters *ad, int N) {
         md->tr_gates = mem_zalloc(k, (size_t)N * (md->n_experts - md->routed_from) * sizeof(float));
     }
     ad->reserved_rows = N;
+    ad->reserved_masks = masks;
 }
+
+void mm_adapters_reserve(mm_adapters *ad, int N) { reserve(ad, N, 1); }
+void mm_adapters_reserve_eval(mm_adapters *ad, int N) { reserve(ad, N, 0); }
 
 /* frees the reserve buffers (through the table that allocated them) */
 static void release_reserve(mm_adapters *ad) {
@@ -158,6 +162,7 @@ static void release_reserve(mm_adapters *ad) {
             md->bits_rows = 0;
         }
     ad->reserved_rows = 0;
+    ad->reserved_masks = 0;
 }
 
 int mm_adapters_attach(mm_adapters *ad, const mm_kernels *k, int max_rows) {
@@ -233,16 +238,19 @@ void mm_adapters_dgates_download(mm_adapters *ad, int N) {
     free(tmp);
 }
 
-size_t mm_adapters_reserve_bytes(const mm_adapters *ad, int N) {
+static size_t reserve_bytes(const mm_adapters *ad, int N, int masks) {
     size_t bytes = 0;
     for (int i = 0; i < ad->n_layers * ad->n_targets; i++) {
         const mm_adapted *md = &ad->mods[i];
-        for (int e = 0; e < md->n_experts; e++)
+        for (int e = 0; e < md->n_experts && masks; e++)
             if (md->experts[e].dropout > 0.0f) bytes += (((size_t)N * md->in + 63) / 64) * sizeof(uint64_t);
         if (md->token_router) bytes += 2 * (size_t)N * (md->n_experts - md->routed_from) * sizeof(float);
     }
     return bytes;
 }
+
+size_t mm_adapters_reserve_bytes(const mm_adapters *ad, int N) { return reserve_bytes(ad, N, 1); }
+size_t mm_adapters_reserve_eval_bytes(const mm_adapters *ad, int N) { return reserve_bytes(ad, N, 0); }
 
 void mm_adapters_free(mm_adapters *ad) {
     mm_adapters_detach(ad);

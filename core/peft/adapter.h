@@ -56,6 +56,7 @@ typedef struct {
     float *dgates;
     int gate_group;
     int reserved_rows;
+    int reserved_masks;     /* the reserve holds dropout masks (mm_adapters_reserve), not only routers' (_eval) */
     char method[32];
     /* Memory of the op table that runs the adapters.  On the CPU path (nothing attached) `mem` is NULL and the
      * ops use params/grads/gates/dgates and host reserve buffers directly.  mm_adapters_attach() with a
@@ -78,6 +79,10 @@ int mm_adapters_init_lora(mm_adapters *ad, const mm_model *m, int r, float alpha
 void mm_adapters_reserve(mm_adapters *ad, int N);
 /* bytes mm_adapters_reserve(ad, N) allocates (dropout masks, token-router probabilities and gates) */
 size_t mm_adapters_reserve_bytes(const mm_adapters *ad, int N);
+/* The same for inference (generation: no dropout): the token routers' buffers only, no mask buffers (a 1B
+ * MMLoRA model's masks for a 64-prompt prefill would be gigabytes); a later mm_adapters_reserve adds them. */
+void mm_adapters_reserve_eval(mm_adapters *ad, int N);
+size_t mm_adapters_reserve_eval_bytes(const mm_adapters *ad, int N);
 void mm_adapters_free(mm_adapters *ad);
 /* Device memory for the adapters when k's memory is not the host's (k->device_memory): copies of params
  * and grads (uploaded now), gate buffers for up to max_rows rows, and the reserve buffers moved to the

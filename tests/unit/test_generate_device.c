@@ -119,3 +119,24 @@ Test(generate_device, standin_table_equals_cpu) {
     for (int i = 0; i < NP; i++) cr_expect_eq(memcmp(a[i], b[i], sizeof a[i]), 0);
     mm_model_free(&m);
 }
+
+/* generation reserves no dropout masks (a 1B MMLoRA model's would be gigabytes for a 64-prompt prefill); a later
+ * training reserve with fewer rows still gets them */
+Test(generate_device, generation_reserves_no_masks_and_training_still_gets_them) {
+    mm_model m;
+    cr_assert_eq(mm_model_load(&m, GPT), 0, "%s", mm_last_error());
+    mm_method_spec spec;
+    cr_assert_eq(mm_method_from_name("mmlora", &spec), 0);
+    mm_adapters ad;
+    cr_assert_eq(mm_method_build(&spec, &m, N_LANG, 1, &ad), 0, "%s", mm_last_error());
+    mm_adapters_reserve_eval(&ad, 64);
+    const mm_adapted *md = mm_adapted_at(&ad, 0, 0);
+    cr_assert(md->n_experts > 1 && md->experts[0].dropout > 0.0f);
+    for (int e = 0; e < md->n_experts; e++) cr_expect_null(md->drop_bits[e], "expert %d has a mask buffer", e);
+    cr_expect_eq(mm_adapters_reserve_eval_bytes(&ad, 64) < mm_adapters_reserve_bytes(&ad, 64), 1);
+    mm_adapters_reserve(&ad, 16);
+    for (int e = 0; e < md->n_experts; e++) cr_expect_not_null(md->drop_bits[e], "expert %d: no mask after training's reserve", e);
+    cr_expect_eq(md->bits_rows, 16);
+    mm_adapters_free(&ad);
+    mm_model_free(&m);
+}
