@@ -27,10 +27,14 @@ static size_t gen_floats(const size_t sizes[GEN_NBUF]) {
 }
 
 size_t mm_generator_bytes(const mm_model *m, const mm_adapters *ad, int device_table, int max_seqs, int max_len,
-                          int max_rows) {
+                          int max_rows, int dtype) {
     size_t sizes[GEN_NBUF];
     gen_sizes(m, ad, max_seqs, max_len, max_rows, sizes);
     size_t b = gen_floats(sizes) * sizeof(float);
+    if (dtype == MM_DTYPE_BF16) {
+        size_t toff[MM_MAX_TARGETS], layer, head;
+        b += mm_weights_w16_layout(m, toff, &layer, &head) * sizeof(uint16_t);
+    }
     if (device_table) {
         b += m->n_params * sizeof(float);
         if (ad) /* mm_adapters_attach: params, grads, gates and gate gradients; then the reserve buffers */
@@ -42,7 +46,13 @@ size_t mm_generator_bytes(const mm_model *m, const mm_adapters *ad, int device_t
 
 int mm_generator_init(mm_generator *g, const mm_kernels *k, const mm_model *m, mm_adapters *ad, int max_seqs,
                       int max_len, int max_rows) {
+    return mm_generator_init_dtype(g, k, m, ad, max_seqs, max_len, max_rows, MM_DTYPE_FP32);
+}
+
+int mm_generator_init_dtype(mm_generator *g, const mm_kernels *k, const mm_model *m, mm_adapters *ad, int max_seqs,
+                            int max_len, int max_rows, int dtype) {
     memset(g, 0, sizeof *g);
+    if (dtype != MM_DTYPE_FP32 && dtype != MM_DTYPE_BF16) return mm_fail("generate: unknown dtype %d", dtype);
     const mm_model_config *c = &m->cfg;
     if (m->cfg.family == MM_FAMILY_GPT_BIGCODE && max_len > c->max_pos)
         return mm_fail("generation length %d exceeds the model's n_positions %d", max_len, c->max_pos);
@@ -71,6 +81,12 @@ int mm_generator_init(mm_generator *g, const mm_kernels *k, const mm_model *m, m
     } else {
         g->params = m->params;
     }
+    if (dtype == MM_DTYPE_BF16) {
+        g->w16_n = mm_weights_w16_layout(m, g->w16_toff, &g->w16_layer, &g->w16_head);
+        g->w16 = k->alloc(g->w16_n * sizeof(uint16_t));
+        k->zero(g->w16, g->w16_n * sizeof(uint16_t)); /* the alignment padding */
+        mm_weights_w16_upload(k, m, g->w16, g->w16_toff, g->w16_layer, g->w16_head);
+    }
     if (ad) {
         mm_adapters_attach(ad, k, max_rows);
         mm_adapters_reserve_eval(ad, max_rows);
@@ -91,6 +107,7 @@ void mm_generator_free(mm_generator *g) {
         /* the adapters' device copies go (the host buffers hold the same parameters: generation trains nothing) */
         if (g->ad) mm_adapters_detach(g->ad);
         g->k->free(g->own_params);
+        g->k->free(g->w16);
         g->k->free(g->arena);
     }
     free(g->h_rows);
@@ -103,7 +120,11 @@ static float *wptr(mm_generator *g, int l, size_t off) { return mm_layer_ptr(g->
 static void lin_ld(mm_generator *g, int l, int t, float *y, int ldy, const float *x, int R) {
     const mm_target *tg = &g->m->targets[t];
     const float *b = tg->b_off == SIZE_MAX ? NULL : wptr(g, l, tg->b_off);
-    g->k->linear_fwd(y, ldy, x, tg->in, wptr(g, l, tg->w_off), b, R, tg->in, tg->out, 0);
+    if (g->w16)
+        g->k->linear_fwd_w16(y, ldy, x, tg->in, g->w16 + (size_t)l * g->w16_layer + g->w16_toff[t], b, R, tg->in,
+                             tg->out, 0);
+    else
+        g->k->linear_fwd(y, ldy, x, tg->in, wptr(g, l, tg->w_off), b, R, tg->in, tg->out, 0);
     if (g->ad) {
         const mm_adapted *md = mm_adapted_at(g->ad, l, t);
         if (md->n_experts)
@@ -190,7 +211,8 @@ static void next_tokens(mm_generator *g, const int32_t *rows, const int32_t *seq
         k->copy_rows(g->sel, C, NULL, g->ln, C, g->rowsel, n, C);
         x = g->sel;
     }
-    k->linear_fwd(g->rowlogits, V, x, C, g->params + m->lm_head, NULL, n, C, V, 0);
+    if (g->w16) k->linear_fwd_w16(g->rowlogits, V, x, C, g->w16 + g->w16_head, NULL, n, C, V, 0);
+    else k->linear_fwd(g->rowlogits, V, x, C, g->params + m->lm_head, NULL, n, C, V, 0);
     k->argmax_rows(g->next, g->rowlogits, V, n, V);
     int32_t *h = hrow(g, 5);
     k->download(h, g->next, (size_t)n * sizeof(int32_t));

@@ -9,6 +9,7 @@
 #define MMLORA_GENERATE_H
 #include <stdint.h>
 #include "kernels.h"
+#include "model/engine.h"
 #include "model/model.h"
 #include "peft/adapter.h"
 
@@ -25,15 +26,23 @@ typedef struct {
     int32_t *seq, *pos, *tok, *slot, *rowsel, *next; /* k's memory, max_rows each */
     int32_t *h_rows;         /* host staging: seq | pos | tok | slot | rowsel | next, max_rows each */
     int32_t *next_tok;       /* host: each sequence's next token [max_seqs] */
+    /* dtype bf16 (model/engine.h): bf16 copies (k's memory) of every layer's target weights and the LM head, read
+     * by linear_fwd_w16 (the run's --set dtype=bf16: decoding reads half the weight bytes); NULL with fp32 */
+    uint16_t *w16;
+    size_t w16_layer, w16_toff[MM_MAX_TARGETS], w16_head, w16_n;
 } mm_generator;
 
 /* max_rows bounds the rows of one forward (the prefill processes every prompt token at once). */
 int mm_generator_init(mm_generator *g, const mm_kernels *k, const mm_model *m, mm_adapters *ad, int max_seqs,
                       int max_len, int max_rows);
+/* the same with the frozen linears' storage: MM_DTYPE_FP32 (= mm_generator_init) or MM_DTYPE_BF16 */
+int mm_generator_init_dtype(mm_generator *g, const mm_kernels *k, const mm_model *m, mm_adapters *ad, int max_seqs,
+                            int max_len, int max_rows, int dtype);
 void mm_generator_free(mm_generator *g);
-/* bytes mm_generator_init allocates in k's memory (KV cache, activations, and the weights' copy on a device table) */
+/* bytes mm_generator_init_dtype allocates in k's memory (KV cache, activations, the weights' copy on a device
+ * table, the bf16 copies with dtype bf16) */
 size_t mm_generator_bytes(const mm_model *m, const mm_adapters *ad, int device_table, int max_seqs, int max_len,
-                          int max_rows);
+                          int max_rows, int dtype);
 
 /* Greedy continuation of n prompts (n <= max_seqs): at most max_new tokens each, stopping after eos
  * (eos < 0: never).  out[i] receives the generated ids, eos excluded; out_len[i] their count. */

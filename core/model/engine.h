@@ -97,6 +97,12 @@ int mm_engine_init_with(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapt
  * or without (0: the model's own buffer is used, nothing counted) device memory: *fp32 for params, *bf16 for
  * w16 (0 with dtype fp32).  Either pointer may be NULL. */
 void mm_engine_weight_bytes(const mm_model *m, int device_memory, int dtype, size_t *fp32, size_t *bf16);
+/* The bf16 copies' layout (engine and decoder): layer-major, each layer's targets in order, then the LM head, every
+ * matrix at a multiple of 64 elements; toff[t] within a layer, *layer the layer stride, *head the head's offset.
+ * Returns the element count.  _upload rounds (RNE) the model's fp32 matrices into w16 (table memory). */
+size_t mm_weights_w16_layout(const mm_model *m, size_t toff[MM_MAX_TARGETS], size_t *layer, size_t *head);
+void mm_weights_w16_upload(const mm_kernels *k, const mm_model *m, uint16_t *w16, const size_t toff[MM_MAX_TARGETS],
+                           size_t layer, size_t head);
 /* Bytes of the activation arena mm_engine_init_opts allocates for these arguments (fp32). */
 size_t mm_engine_arena_bytes(const mm_model *m, const mm_adapters *ad, int B, int T, int recompute);
 void mm_engine_free(mm_engine *e);

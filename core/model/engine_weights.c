@@ -25,7 +25,7 @@ static void fatal(const char *what, size_t off) {
 /* w16's layout: layer-major, the targets in order, then the LM head; every matrix starts at a multiple of
  * 64 elements (128 bytes: cuBLAS's tensor-core paths want aligned operands).  Returns the element count. */
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
-static size_t w16_layout(const mm_model *m, size_t toff[MM_MAX_TARGETS], size_t *layer, size_t *head) {
+size_t mm_weights_w16_layout(const mm_model *m, size_t toff[MM_MAX_TARGETS], size_t *layer, size_t *head) {
     size_t o = 0;
     for (int t = 0; t < m->n_targets; t++) {
         toff[t] = o;
@@ -51,7 +51,7 @@ void mm_engine_weight_bytes(const mm_model *m, int device_memory, int dtype, siz
     const int b16 = dtype == MM_DTYPE_BF16;
     size_t toff[MM_MAX_TARGETS], layer, head;
     if (fp32) *fp32 = device_memory ? (m->n_params - (b16 ? gap_floats(m) : 0)) * sizeof(float) : 0;
-    if (bf16) *bf16 = b16 ? w16_layout(m, toff, &layer, &head) * sizeof(uint16_t) : 0;
+    if (bf16) *bf16 = b16 ? mm_weights_w16_layout(m, toff, &layer, &head) * sizeof(uint16_t) : 0;
 }
 
 static int cmp_size(const void *a, const void *b) {
@@ -139,17 +139,20 @@ void mm_engine_upload_params(mm_engine *e) {
     const mm_kernels *k = e->k;
     if (e->n_gaps) copy_packed(e, 1);
     else k->upload(e->params, m->params, m->n_params * sizeof(float)); /* nothing on the CPU table */
-    if (!e->w16) return;
+    if (e->w16) mm_weights_w16_upload(k, m, e->w16, e->w16_toff, e->w16_layer, e->w16_head);
+}
+
+void mm_weights_w16_upload(const mm_kernels *k, const mm_model *m, uint16_t *w16, const size_t toff[MM_MAX_TARGETS],
+                           size_t layer, size_t head) {
     const size_t chunk = (size_t)1 << 20;
     uint16_t *stage = mm_xmalloc(chunk * sizeof(uint16_t));
     for (int l = 0; l < m->cfg.n_layer; l++)
         for (int t = 0; t < m->n_targets; t++) {
             const mm_target *tg = &m->targets[t];
-            upload_bf16(k, e->w16 + (size_t)l * e->w16_layer + e->w16_toff[t],
-                        m->params + tg->w_off + (size_t)l * m->layer_stride, (size_t)tg->in * tg->out, stage, chunk);
+            upload_bf16(k, w16 + (size_t)l * layer + toff[t], m->params + tg->w_off + (size_t)l * m->layer_stride,
+                        (size_t)tg->in * tg->out, stage, chunk);
         }
-    upload_bf16(k, e->w16 + e->w16_head, m->params + m->lm_head, (size_t)m->cfg.vocab_size * m->cfg.d_model, stage,
-                chunk);
+    upload_bf16(k, w16 + head, m->params + m->lm_head, (size_t)m->cfg.vocab_size * m->cfg.d_model, stage, chunk);
     free(stage);
 }
 
@@ -175,7 +178,7 @@ void mm_engine_weights_init(mm_engine *e, int base_trainable, int dtype) {
     e->dtype = dtype;
     e->params_n = m->n_params;
     if (dtype == MM_DTYPE_BF16) {
-        e->w16_n = w16_layout(m, e->w16_toff, &e->w16_layer, &e->w16_head);
+        e->w16_n = mm_weights_w16_layout(m, e->w16_toff, &e->w16_layer, &e->w16_head);
         e->w16 = k->alloc(e->w16_n * sizeof(uint16_t));
         k->zero(e->w16, e->w16_n * sizeof(uint16_t)); /* the alignment padding */
         if (k->device_memory) build_gaps(e);

@@ -248,7 +248,7 @@ static int generate_lang(unit_state *u, int lang) {
     const int max_prompt = o->max_source + r->n_sep;
     if (r->k->device_memory && r->k != mm_kernels_cpu_standin()) { /* the decoder's memory on the GPU */
         const size_t need = mm_generator_bytes(&r->model, u->has_ad ? &u->ad : NULL, 1, o->gen_batch,
-                                               max_prompt + o->max_new + 1, o->gen_batch * max_prompt);
+                                               max_prompt + o->max_new + 1, o->gen_batch * max_prompt, o->dtype);
         const size_t avail = mm_device_probe()->total_bytes;
         if (avail && need > avail) {
             rc = mm_fail("not enough memory on the GPU for generation: %.2f GiB needed (weights, adapters, KV cache for "
@@ -260,8 +260,9 @@ static int generate_lang(unit_state *u, int lang) {
         }
     }
     mm_generator g;
-    if ((rc = mm_generator_init(&g, r->k, &r->model, u->has_ad ? &u->ad : NULL, o->gen_batch,
-                                max_prompt + o->max_new + 1, o->gen_batch * max_prompt))) goto out;
+    if ((rc = mm_generator_init_dtype(&g, r->k, &r->model, u->has_ad ? &u->ad : NULL, o->gen_batch,
+                                      max_prompt + o->max_new + 1, o->gen_batch * max_prompt, o->dtype)))
+        goto out;
     mm_sbuf pred = {0};
     mm_sb_puts(&pred, "");
     int32_t *bufs = mm_xmalloc(sizeof(int32_t) * (size_t)o->gen_batch * o->max_new);
@@ -378,8 +379,8 @@ static int run_unit(run_ctx *r, const char *unit, int lang, int phases) {
             mm_info("[%s] training on %s (op table '%s': weights, adapters, gradients and AdamW state in device memory)",
                     unit, r->device, r->k->name);
         if (o->dtype == MM_DTYPE_BF16)
-            mm_info("[%s] dtype bf16: the base's linear weights and LM head in bf16 (%.1f MiB), fp32 accumulation; "
-                    "generation stays fp32", unit, e.w16_n * 2 / 1048576.0);
+            mm_info("[%s] dtype bf16: the base's linear weights and LM head in bf16 (%.1f MiB), fp32 accumulation, in "
+                    "training and generation", unit, e.w16_n * 2 / 1048576.0);
         rc = train_unit(&u, &e);
         /* the trained parameters back to the host for the adapter, the generation and the report:
          * full fine-tuning's weights here, the adapters' by mm_engine_free (no-ops on the CPU table) */

@@ -159,7 +159,7 @@ static int generate_lang(const mm_run_opts *o, const mm_kernels *kt, const mm_mo
     if (rc || !n) return rc;
     const int max_rows = G * (o->max_source + h->n_sep) > G ? G * (o->max_source + h->n_sep) : G;
     mm_generator g;
-    if ((rc = mm_generator_init(&g, kt, m, NULL, G, max_len, max_rows))) goto out_sel;
+    if ((rc = mm_generator_init_dtype(&g, kt, m, NULL, G, max_len, max_rows, o->dtype))) goto out_sel;
     int32_t *pbuf = mm_xmalloc(sizeof(int32_t) * (size_t)G * (size_t)budget);
     int32_t *obuf = mm_xmalloc(sizeof(int32_t) * (size_t)G * (size_t)o->max_new);
     size_t *shot_idx = mm_xmalloc(sizeof(size_t) * (size_t)k);

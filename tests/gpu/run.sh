@@ -96,7 +96,8 @@ fi
 # the training / decoding benchmark at StarCoderBase-1B shapes (strict fp32 GEMMs); --check-flops: the ops count the
 # GEMM FLOPs they execute and the printed formula must equal that count
 BENCH_ARGS=(--shape 1b --methods lora-mix,mmlora --batch 24 --seq 288 --micro 24 --warmup 1 --steps 3 --check-flops)
-[ "${BENCH_DECODE:-1}" = 0 ] && BENCH_ARGS+=(--no-decode)
+BENCH_DECODE_ARG=()
+[ "${BENCH_DECODE:-1}" = 0 ] && BENCH_ARGS+=(--no-decode) && BENCH_DECODE_ARG=(--no-decode)
 if [ -x build/gpu/train_bench ]; then
     step train_bench 150 "$OUT/train_bench.log" build/gpu/train_bench "${BENCH_ARGS[@]}"
     bench_rc=$?
@@ -104,10 +105,10 @@ else
     echo "train_bench skipped (not built: the minimal build has no model code)" | tee -a "$OUT/steps.txt"; bench_rc=-
 fi
 # the same with bf16 frozen weights (--set dtype=bf16: the base's linears and the LM head on bf16 tensor cores, fp32
-# accumulation; the MFU target of issue 7 is for this one); training only (decoding is fp32 for every dtype)
+# accumulation; the MFU target of issue 7 is for this one), and decoding from bf16 weights (half the bytes per step)
 if [ -x build/gpu/train_bench ]; then
     step train_bench_bf16 100 "$OUT/train_bench_bf16.log" build/gpu/train_bench --shape 1b --methods lora-mix,mmlora \
-        --batch 24 --seq 288 --micro 24 --warmup 1 --steps 3 --check-flops --dtype bf16 --no-decode
+        --batch 24 --seq 288 --micro 24 --warmup 1 --steps 3 --check-flops --dtype bf16 ${BENCH_DECODE_ARG[@]+"${BENCH_DECODE_ARG[@]}"}
     bf16_rc=$?
 else
     echo "train_bench_bf16 skipped (not built)" | tee -a "$OUT/steps.txt"; bf16_rc=-
@@ -162,7 +163,7 @@ else   # it stopped before its final table: the lines it measured on the way
 fi
 echo "bf16 frozen weights (rc $bf16_rc):"
 grep -E '^flop check' "$OUT/train_bench_bf16.log" 2>/dev/null
-grep -E '^\| train' "$OUT/train_bench_bf16.log" 2>/dev/null || grep -E '^(measured: train|train_bench: )' "$OUT/train_bench_bf16.log" 2>/dev/null | tail -3
+grep -E '^\| (train|decode)' "$OUT/train_bench_bf16.log" 2>/dev/null || grep -E '^(measured: train|train_bench: )' "$OUT/train_bench_bf16.log" 2>/dev/null | tail -3
 tf32=$(grep -E '^\| train' "$OUT/train_bench_tf32.log" 2>/dev/null || grep -E '^measured: train' "$OUT/train_bench_tf32.log" 2>/dev/null)
 [ -n "$tf32" ] && echo "$tf32   (MMLORA_CUDA_TF32=1)"
 echo

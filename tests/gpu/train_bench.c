@@ -387,7 +387,7 @@ static int bench_decode(const mm_kernels *k, const mm_model *m, method_state *ms
             ms->spec.name, n, P, G);
     double t = now();
     mm_generator g;
-    if (mm_generator_init(&g, k, m, ad, n, P + G + 1, n * P)) {
+    if (mm_generator_init_dtype(&g, k, m, ad, n, P + G + 1, n * P, mm_engine_dtype_parse(o->dtype))) {
         fprintf(stderr, "train_bench: decode %s: %s\n", ms->spec.name, mm_last_error());
         return 1;
     }

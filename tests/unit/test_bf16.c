@@ -338,16 +338,23 @@ TestSuite(run_bf16, .init = world, .fini = teardown, .timeout = 400);
 
 /* training only: generation runs on the CPU table in fp32 for every dtype (train/run.c), so equal adapters give
  * equal predictions (the run_device suite checks that path) */
+/* training and generation (bf16 decoding too) */
 Test(run_bf16, trains_on_cpu_and_standin_identically_and_differs_from_fp32) {
     const char *method = "mmlora";
     mm_run_opts o;
     unsetenv("MMLORA_DEVICE_STANDIN");
     opts_for(&o, method, "bf16-cpu", "cpu", "bf16");
     cr_assert_eq(o.dtype, MM_DTYPE_BF16);
-    cr_assert_eq(mm_run(&o, MM_PHASE_TRAIN), 0, "%s", mm_last_error());
+    cr_assert_eq(mm_run(&o, MM_PHASE_ALL), 0, "%s", mm_last_error());
     setenv("MMLORA_DEVICE_STANDIN", "1", 1);
     opts_for(&o, method, "bf16-dev", "cuda", "bf16");
-    cr_assert_eq(mm_run(&o, MM_PHASE_TRAIN), 0, "%s", mm_last_error());
+    cr_assert_eq(mm_run(&o, MM_PHASE_ALL), 0, "%s", mm_last_error());
+    const char *langs[6] = {"go", "java", "javascript", "php", "python", "ruby"};
+    for (int l = 0; l < 6; l++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "predictions/%s.txt", langs[l]);
+        cr_expect(same_file("bf16-cpu", "bf16-dev", rel), "bf16: the stand-in's %s differs from the CPU's", rel);
+    }
     unsetenv("MMLORA_DEVICE_STANDIN");
     opts_for(&o, method, "fp32-cpu", "cpu", NULL);
     cr_assert_eq(mm_run(&o, MM_PHASE_TRAIN), 0, "%s", mm_last_error());

@@ -19,8 +19,8 @@ enum { NP = 4, MAX_NEW = 9, N_LANG = 6 };
 static const int plen[NP] = {5, 11, 3, 8};
 
 /* tokens of NP prompts; eos < 0: never stop */
-static void generate(const mm_kernels *k, mm_model *m, mm_adapters *ad, int max_rows, int eos,
-                     int32_t out[NP][MAX_NEW], int out_len[NP]) {
+static void generate_dtype(const mm_kernels *k, mm_model *m, mm_adapters *ad, int max_rows, int eos, int dtype,
+                           int32_t out[NP][MAX_NEW], int out_len[NP]) {
     int32_t pbuf[NP][16];
     const int32_t *prompts[NP];
     int32_t *outs[NP];
@@ -32,14 +32,20 @@ static void generate(const mm_kernels *k, mm_model *m, mm_adapters *ad, int max_
     }
     mm_generator g;
     cd_alloc_bytes = 0;
-    cr_assert_eq(mm_generator_init(&g, k, m, ad, NP, 16 + MAX_NEW, max_rows), 0, "%s", mm_last_error());
+    cr_assert_eq(mm_generator_init_dtype(&g, k, m, ad, NP, 16 + MAX_NEW, max_rows, dtype), 0, "%s", mm_last_error());
+    cr_assert_eq(g.w16 != NULL, dtype == MM_DTYPE_BF16);
     if (k->device_memory && k->alloc == cd_alloc) { /* the plan the run checks against the GPU is what init allocates */
-        const size_t plan = mm_generator_bytes(m, ad, 1, NP, 16 + MAX_NEW, max_rows);
+        const size_t plan = mm_generator_bytes(m, ad, 1, NP, 16 + MAX_NEW, max_rows, dtype);
         cr_expect(cd_alloc_bytes <= plan && plan - cd_alloc_bytes < 64, "generator: %zu bytes allocated, %zu planned",
                   cd_alloc_bytes, plan);
     }
     cr_assert_eq(mm_generate_greedy(&g, prompts, plen, NP, MAX_NEW, eos, outs, out_len), 0, "%s", mm_last_error());
     mm_generator_free(&g);
+}
+
+static void generate(const mm_kernels *k, mm_model *m, mm_adapters *ad, int max_rows, int eos,
+                     int32_t out[NP][MAX_NEW], int out_len[NP]) {
+    generate_dtype(k, m, ad, max_rows, eos, MM_DTYPE_FP32, out, out_len);
 }
 
 static void check(const char *dir, const char *method) {
@@ -138,5 +144,75 @@ Test(generate_device, generation_reserves_no_masks_and_training_still_gets_them)
     for (int e = 0; e < md->n_experts; e++) cr_expect_not_null(md->drop_bits[e], "expert %d: no mask after training's reserve", e);
     cr_expect_eq(md->bits_rows, 16);
     mm_adapters_free(&ad);
+    mm_model_free(&m);
+}
+
+/* dtype bf16: the decoder reads bf16 copies of the linears (linear_fwd_w16); on the device table the same tokens as
+ * on the CPU table, the planned bytes allocated, and (the random adapters on) different logits from fp32 somewhere */
+static void check_bf16(const char *dir, const char *method) {
+    mm_model m;
+    cr_assert_eq(mm_model_load(&m, dir), 0, "%s", mm_last_error());
+    mm_method_spec spec;
+    cr_assert_eq(mm_method_from_name(method, &spec), 0);
+    mm_adapters ad;
+    mm_mmlora mm;
+    memset(&mm, 0, sizeof mm);
+    cr_assert_eq(mm_method_build(&spec, &m, N_LANG, 1, &ad), 0, "%s", mm_last_error());
+    cr_assert_eq(mm_mmlora_init(&mm, &spec, &ad, N_LANG, NP, 1), 0, "%s", mm_last_error());
+    for (size_t i = 0; i < ad.n_params; i++) ad.params[i] = 0.5f * (2.0f * mm_u32_to_unit(mm_rng_u32(5, 0, 1, i)) - 1.0f);
+    if (mm.gates) {
+        int32_t lang = 2;
+        cr_assert_eq(mm_mmlora_begin(&mm, &lang, 1, 1, 0, 0, 0), 0, "%s", mm_last_error());
+        ad.gate_group = 0;
+        ad.dgates = NULL;
+    }
+    const mm_kernels dev = counting_device();
+    int32_t cpu[NP][MAX_NEW], gpu[NP][MAX_NEW];
+    int cpu_n[NP], gpu_n[NP];
+    generate_dtype(&mm_kernels_cpu, &m, &ad, 7, -1, MM_DTYPE_BF16, cpu, cpu_n);
+    cd_live_allocs = 0;
+    generate_dtype(&dev, &m, &ad, 7, -1, MM_DTYPE_BF16, gpu, gpu_n);
+    cr_expect_eq(cd_live_allocs, 0);
+    for (int i = 0; i < NP; i++) {
+        cr_expect_eq(gpu_n[i], cpu_n[i]);
+        cr_expect_eq(memcmp(gpu[i], cpu[i], sizeof(int32_t) * (size_t)cpu_n[i]), 0, "%s %s bf16 prompt %d", dir, method, i);
+    }
+    mm_mmlora_free(&mm);
+    mm_adapters_free(&ad);
+    mm_model_free(&m);
+}
+Test(generate_device, bf16_weights_equal_cpu_bf16) {
+    check_bf16(GPT, "lora-mix");
+    check_bf16(LLAMA, "mmlora");
+}
+
+/* the bf16 decoder really reads bf16 weights: its logits after the prefill differ from the fp32 decoder's, and
+ * by little (under 5 % of the largest logit: the rounding of weights and activations, not another model) */
+Test(generate_device, bf16_decoder_reads_rounded_weights) {
+    mm_model m;
+    cr_assert_eq(mm_model_load(&m, GPT), 0, "%s", mm_last_error());
+    const int32_t prompt[5] = {3, 9, 1, 4, 7};
+    const int32_t *pp[1] = {prompt};
+    const int plen[1] = {5};
+    float logits[2][4096];
+    const int V = m.cfg.vocab_size;
+    cr_assert(V <= 4096);
+    for (int d = 0; d < 2; d++) {
+        mm_generator g;
+        cr_assert_eq(mm_generator_init_dtype(&g, &mm_kernels_cpu, &m, NULL, 1, 16, 8, d ? MM_DTYPE_BF16 : MM_DTYPE_FP32), 0);
+        int32_t out[4];
+        int32_t *po[1] = {out};
+        int on[1];
+        cr_assert_eq(mm_generate_greedy(&g, pp, plen, 1, 1, -1, po, on), 0, "%s", mm_last_error());
+        memcpy(logits[d], g.rowlogits, sizeof(float) * (size_t)V); /* the last prefill row's logits (CPU table) */
+        mm_generator_free(&g);
+    }
+    double diff = 0, mag = 0;
+    for (int v = 0; v < V; v++) {
+        diff = fmax(diff, fabs((double)logits[1][v] - logits[0][v]));
+        mag = fmax(mag, fabs((double)logits[0][v]));
+    }
+    cr_expect(diff > 0, "bf16 logits identical to fp32: the bf16 weights are not used");
+    cr_expect(diff < 0.05 * mag, "bf16 logits far from fp32: %g vs magnitude %g", diff, mag);
     mm_model_free(&m);
 }
