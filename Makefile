@@ -178,9 +178,10 @@ cuda: $(BUILD)/libmmlora_cuda.a $(if $(CU_OBJ),$(BUILD)/libmmlora_cuda.so $(BUIL
 # BEFORE libmmlora.a so its strong mm_kernels_cuda() is taken instead of the weak fallback in table.c.
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v nvcc 2>/dev/null))
 GPU_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lcublasLt -lstdc++
-$(BUILD)/gpu/parity: tests/gpu/parity.c $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a
+PARITY_SRC := tests/gpu/parity.c tests/gpu/parity_rows.c
+$(BUILD)/gpu/parity: $(PARITY_SRC) tests/gpu/parity.h $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a $(LIBS) $(GPU_LIBS) -o $@
+	$(CC) $(CFLAGS) $(PARITY_SRC) $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a $(LIBS) $(GPU_LIBS) -o $@
 $(BUILD)/gpu/engine_parity: tests/gpu/engine_parity.c $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a $(LIBS) $(GPU_LIBS) -o $@
@@ -245,7 +246,7 @@ gpu-bench: $(BUILD)/gpu/gemm_bench $(BUILD)/gpu/ops_bench
 # programs from the CPU kernels + util sources only (needs nvcc, cuBLAS and a CBLAS)
 GPU_MIN_SRC := $(sort $(wildcard kernels/cpu/*.c)) core/util/log.c core/util/philox.c
 gpu-min: $(BUILD)/libmmlora_cuda.a $(BUILD)/gpu/gemm_bench
-	$(CC) $(CFLAGS) tests/gpu/parity.c $(GPU_MIN_SRC) -Wl,--whole-archive $(BUILD)/libmmlora_cuda.a -Wl,--no-whole-archive $(BLAS_LIBS) -lm $(filter -fopenmp,$(LIBS)) $(GPU_LIBS) -o $(BUILD)/gpu/parity
+	$(CC) $(CFLAGS) $(PARITY_SRC) $(GPU_MIN_SRC) -Wl,--whole-archive $(BUILD)/libmmlora_cuda.a -Wl,--no-whole-archive $(BLAS_LIBS) -lm $(filter -fopenmp,$(LIBS)) $(GPU_LIBS) -o $(BUILD)/gpu/parity
 	$(CC) $(CFLAGS) tests/gpu/ops_bench.c $(GPU_MIN_SRC) -Wl,--whole-archive $(BUILD)/libmmlora_cuda.a -Wl,--no-whole-archive $(BLAS_LIBS) -lm $(filter -fopenmp,$(LIBS)) $(GPU_LIBS) -o $(BUILD)/gpu/ops_bench
 
 # ---------------------------------------------------------------- bench / fuzz

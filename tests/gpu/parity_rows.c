@@ -1,0 +1,219 @@
+/* CPU vs CUDA parity (see parity.c) of the table's memory ops and the small row ops of the engine and the
+ * adapters, the decoding ops, the experts' fused-dropout ops, the trainer's reductions, and NCCL. */
+#include "parity.h"
+
+/* ------------------------------------------------------------------ the memory and row ops (engine/adapters) */
+void t_memory(void) {
+    const size_t n = 10007;
+    float *h = mm_xmalloc(n * sizeof(float)), *back = mm_xmalloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) h[i] = frand();
+    float *d = GPU->alloc(n * sizeof(float));
+    GPU->upload(d, h, n * sizeof(float));
+    GPU->zero(d + 100, 50 * sizeof(float));
+    for (size_t i = 100; i < 150; i++) h[i] = 0.0f;
+    for (size_t i = 0; i < n; i++) back[i] = NAN;
+    GPU->download(back, d, n * sizeof(float));
+    report("alloc/upload/zero/download", memcmp(back, h, n * sizeof(float)) == 0, "round trip of %zu floats", n);
+    GPU->free(d);
+    GPU->free(NULL);
+    free(h), free(back);
+}
+
+void t_rows(void) {
+    const size_t n = 100003;
+    buf a = brand(n, 2), b = brand(n, 1), y = bpoison(n);
+    CPU->add(y.h, a.h, b.h, n);
+    GPU->add(y.d, a.d, b.d, n);
+    check_bits("add", &y);
+    CPU->add(a.h, a.h, b.h, n); /* in place, as dx += dh */
+    GPU->add(a.d, a.d, b.d, n);
+    check_bits("add (in place)", &a);
+    bfree(&a), bfree(&b), bfree(&y);
+
+    const int NR = 300, C = 72, R = 111;
+    buf src = brand((size_t)NR * C, 1), g = bpoison((size_t)R * C), sc = bpoison((size_t)NR * C);
+    ibuf rows = inew(R, 0, 1);
+    for (int i = 0; i < R; i++) rows.h[i] = (i * 37 + 5) % NR; /* distinct */
+    if (mm_cuda_h2d(rows.d, rows.h, R * sizeof(int32_t))) die("h2d");
+    CPU->gather_rows(g.h, src.h, rows.h, R, C);
+    GPU->gather_rows(g.d, src.d, rows.d, R, C);
+    check_bits("gather_rows", &g);
+    CPU->scatter_rows(sc.h, g.h, rows.h, R, C); /* untouched rows stay NaN on both sides */
+    GPU->scatter_rows(sc.d, g.d, rows.d, R, C);
+    check_bits("scatter_rows", &sc);
+    bfree(&src), bfree(&g), bfree(&sc), ifree(&rows);
+
+    const int PB = 5, PT = 77;
+    ibuf pos = inew((size_t)PB * PT, -9, -8);
+    int32_t *ph = mm_xmalloc(sizeof(int32_t) * PB * PT);
+    CPU->positions(pos.h, PB, PT);
+    GPU->positions(pos.d, PB, PT);
+    if (mm_cuda_d2h(ph, pos.d, sizeof(int32_t) * PB * PT)) die("d2h");
+    report("positions", memcmp(ph, pos.h, sizeof(int32_t) * PB * PT) == 0, "B %d T %d", PB, PT);
+    free(ph), ifree(&pos);
+
+    /* per-row gates as the adapters use them: u rows of stride ld, gates grouped by sequence or per token */
+    const int N = 517, r = 13, ld = 29, E = 5, group = 47, G = (N + group - 1) / group;
+    buf u = brand((size_t)N * ld, 1), v = brand((size_t)N * r, 1), gates = brand((size_t)G * E, 1);
+    buf tg = brand((size_t)N * E, 1);
+    for (int mode = 0; mode < 3; mode++) { /* group gates, token gates, none */
+        const float *gh = mode == 0 ? gates.h + 2 : mode == 1 ? tg.h + 3 : NULL;
+        const float *gd = mode == 0 ? gates.d + 2 : mode == 1 ? tg.d + 3 : NULL;
+        const int st = mode == 2 ? 0 : E, gr = mode == 0 ? group : 1;
+        buf gu = bpoison((size_t)N * r);
+        CPU->row_scale(gu.h, r, u.h, ld, gh, st, gr, 1.0f, N, r);
+        GPU->row_scale(gu.d, r, u.d, ld, gd, st, gr, 1.0f, N, r);
+        check_bits(mode == 0 ? "row_scale group gates" : mode == 1 ? "row_scale token gates" : "row_scale no gates", &gu);
+        buf vv = bclone(&v);
+        CPU->row_scale(vv.h, r, vv.h, r, gh, st, gr, 0.37f, N, r);
+        GPU->row_scale(vv.d, r, vv.d, r, gd, st, gr, 0.37f, N, r);
+        check_bits("row_scale in place, s=0.37", &vv);
+        bfree(&gu), bfree(&vv);
+    }
+    buf dg = bpoison((size_t)N * E);
+    for (int e = 0; e < E; e++) {
+        CPU->row_dot(dg.h + e, E, v.h, r, u.h, ld, 0.5f, N, r);
+        GPU->row_dot(dg.d + e, E, v.d, r, u.d, ld, 0.5f, N, r);
+    }
+    check_bits("row_dot", &dg);
+    bpush(&dg);
+    for (int grp = 0; grp < 2; grp++) {
+        buf out = brand((size_t)G * E + 3, 1); /* accumulates */
+        CPU->group_sum_rows(out.h, E, dg.h, E, N, E, grp ? group : 0);
+        GPU->group_sum_rows(out.d, E, dg.d, E, N, E, grp ? group : 0);
+        check_bits(grp ? "group_sum_rows group 47" : "group_sum_rows one group", &out);
+        bfree(&out);
+    }
+    bfree(&u), bfree(&v), bfree(&gates), bfree(&tg), bfree(&dg);
+
+    /* token router: softmax + top-k renormalized, then its backward */
+    const int TN = 1031;
+    const int cases[][2] = {{8, 2}, {6, 1}, {16, 4}};
+    for (int c = 0; c < 3; c++) {
+        const int TE = cases[c][0], K = cases[c][1], LDD = TE + 2;
+        buf p = brand((size_t)TN * TE, 3), w = bpoison((size_t)TN * TE);
+        CPU->softmax_topk_rows(p.h, w.h, TN, TE, K);
+        GPU->softmax_topk_rows(p.d, w.d, TN, TE, K);
+        char name[64];
+        snprintf(name, sizeof name, "softmax_topk_rows.probs E=%d k=%d", TE, K);
+        check(name, &p, TOL_EW);
+        snprintf(name, sizeof name, "softmax_topk_rows.gates E=%d k=%d", TE, K);
+        check(name, &w, TOL_EW);
+        bpush(&p), bpush(&w); /* backward from the CPU's forward on both sides (same selection) */
+        buf dgates = brand((size_t)TN * LDD, 1), dl = bpoison((size_t)TN * TE);
+        CPU->softmax_topk_bwd_rows(dl.h, p.h, w.h, dgates.h + 1, LDD, TN, TE);
+        GPU->softmax_topk_bwd_rows(dl.d, p.d, w.d, dgates.d + 1, LDD, TN, TE);
+        snprintf(name, sizeof name, "softmax_topk_bwd_rows E=%d k=%d", TE, K);
+        check(name, &dl, TOL_EW);
+        bfree(&p), bfree(&w), bfree(&dgates), bfree(&dl);
+    }
+}
+
+/* the trainer's ops: scale bit-identical; sumsq deterministic (two calls agree bit for bit) and within 1e-10
+ * relative of the CPU's in-order double sum, on sizes around the fixed grid (256 x 256 threads) */
+void t_optim(void) {
+    const size_t sizes[] = {1, 255, 65536, 65537, 1000003};
+    for (int c = 0; c < 5; c++) {
+        const size_t n = sizes[c];
+        buf x = brand(n, 2);
+        CPU->scale(x.h, 0.37f, n);
+        GPU->scale(x.d, 0.37f, n);
+        char name[64];
+        snprintf(name, sizeof name, "scale n=%zu", n);
+        check_bits(name, &x);
+        const double a = CPU->sumsq(x.h, n), b = GPU->sumsq(x.d, n), b2 = GPU->sumsq(x.d, n);
+        const double rel = fabs(a - b) / (a > 0 ? a : 1);
+        snprintf(name, sizeof name, "sumsq n=%zu", n);
+        report(name, rel <= 1e-10 && memcmp(&b, &b2, sizeof b) == 0, "cpu %.17g cuda %.17g rel %.3g, repeat %s", a, b,
+               rel, memcmp(&b, &b2, sizeof b) ? "differs" : "identical");
+        bfree(&x);
+    }
+    report("sumsq n=0", GPU->sumsq(NULL, 0) == 0.0, "empty sum");
+}
+
+/* decoding ops: KV-cache rows written through slots from strided qkv rows, selected rows gathered, argmax with
+ * ties (duplicated maxima) and NaN entries; all exact */
+void t_decode(void) {
+    const int R = 97, Q = 160, C = 32, slots = 400, col = 64;
+    buf qkv = brand((size_t)R * Q, 1), cache = bpoison((size_t)slots * C), sel = bpoison((size_t)R * C);
+    ibuf slot = inew(R, 0, 1), rows = inew(R, 0, R);
+    for (int i = 0; i < R; i++) slot.h[i] = (i * 131 + 7) % slots; /* distinct */
+    if (mm_cuda_h2d(slot.d, slot.h, R * sizeof(int32_t))) die("h2d");
+    CPU->copy_rows(cache.h, C, slot.h, qkv.h + col, Q, NULL, R, C);
+    GPU->copy_rows(cache.d, C, slot.d, qkv.d + col, Q, NULL, R, C);
+    check_bits("copy_rows (to slots, strided source)", &cache);
+    CPU->copy_rows(sel.h, C, NULL, cache.h, C, slot.h, R, C);
+    GPU->copy_rows(sel.d, C, NULL, cache.d, C, slot.d, R, C);
+    check_bits("copy_rows (gather)", &sel);
+    bfree(&qkv), bfree(&cache), bfree(&sel), ifree(&slot), ifree(&rows);
+
+    const int AR = 70, V = 49157, ld = 49160;
+    buf x = brand((size_t)AR * ld, 1);
+    for (int r = 0; r < AR; r++) {
+        float *row = x.h + (size_t)r * ld;
+        if (r % 3 == 0) { row[irand(V)] = 5.0f; row[irand(V)] = 5.0f; } /* a tie: the lower index wins */
+        if (r % 5 == 1) row[irand(V)] = NAN;                   /* NaN is never chosen */
+        if (r == AR - 1) for (int i = 0; i < V; i++) row[i] = NAN;
+    }
+    bpush(&x);
+    ibuf out = inew(AR, -5, -4);
+    int32_t *got = mm_xmalloc(sizeof(int32_t) * AR);
+    CPU->argmax_rows(out.h, x.h, ld, AR, V);
+    GPU->argmax_rows(out.d, x.d, ld, AR, V);
+    if (mm_cuda_d2h(got, out.d, sizeof(int32_t) * AR)) die("d2h");
+    report("argmax_rows", memcmp(got, out.h, sizeof(int32_t) * AR) == 0, "R %d V %d (ties, NaN, an all-NaN row)", AR, V);
+    free(got), bfree(&x), ifree(&out);
+}
+
+/* NCCL (kernels/cuda/comm.cu, loaded at run time): a one-rank communicator on this GPU; its all-reduce of a
+ * buffer is the identity.  Checks the library loads and the bootstrap/all-reduce calls work (the multi-rank
+ * sum needs one GPU per rank: not on a one-GPU host).  No NCCL installed: reported, not a failure. */
+void t_nccl(void) {
+    const mm_device_comm *c = mm_cuda_comm();
+    unsigned char id[256];
+    char err[512] = "";
+    if (c->id_bytes > sizeof id || c->make_id(id, err, sizeof err)) {
+        printf("SKIP  %-34s %s\n", "nccl (1 rank)", err);
+        return;
+    }
+    if (c->init(id, 0, 1, err, sizeof err)) { report("nccl init (1 rank)", 0, "%s", err); return; }
+    const size_t n = 1000003;
+    buf x = brand(n, 1);
+    int ok = c->allreduce_sum_f32(x.d, n, err, sizeof err) == 0;
+    if (ok) check_bits("nccl all-reduce (1 rank = identity)", &x);
+    else report("nccl all-reduce (1 rank)", 0, "%s", err);
+    c->destroy();
+    bfree(&x);
+}
+
+/* the experts' fused-dropout down-projection ops: the same mask bits (made by the CPU, copied up) on both sides,
+ * ranks 4 (the CPU's fused AVX-512 loops where it has them) and 32 (its unfused path), a width with a tail */
+void t_expert(void) {
+    const int N = 517, in = 200, ranks[2] = {4, 32};
+    const size_t nx = (size_t)N * in, words = (nx + 63) / 64;
+    for (int k = 0; k < 2; k++) {
+        const int r = ranks[k];
+        buf x = brand(nx, 1), A = brand((size_t)r * in, 1), du = brand((size_t)N * (r + 2), 1);
+        buf u = bpoison((size_t)N * (r + 2)), dA = brand((size_t)r * in, 1), dx = brand(nx, 1);
+        uint64_t *bh = mm_xmalloc(words * sizeof(uint64_t)), *bd = mm_cuda_malloc(words * sizeof(uint64_t));
+        if (!bd) die("alloc");
+        CPU->dropout_bits(bh, nx, (mm_dropout){7, 3, 11, 0.1f}, 0);
+        if (mm_cuda_h2d(bd, bh, words * sizeof(uint64_t))) die("h2d");
+        CPU->expert_down(u.h, r + 2, x.h, bh, 0.1f, A.h, N, in, r);
+        GPU->expert_down(u.d, r + 2, x.d, bd, 0.1f, A.d, N, in, r);
+        char name[64];
+        snprintf(name, sizeof name, "expert_down r=%d", r);
+        check(name, &u, 1e-4);
+        CPU->expert_down_bwd_a(dA.h, du.h, r + 2, x.h, bh, 0.1f, N, in, r);
+        GPU->expert_down_bwd_a(dA.d, du.d, r + 2, x.d, bd, 0.1f, N, in, r);
+        snprintf(name, sizeof name, "expert_down_bwd_a r=%d", r);
+        check(name, &dA, 1e-4);
+        CPU->expert_down_bwd_x(dx.h, du.h, r + 2, bh, 0.1f, A.h, N, in, r);
+        GPU->expert_down_bwd_x(dx.d, du.d, r + 2, bd, 0.1f, A.d, N, in, r);
+        snprintf(name, sizeof name, "expert_down_bwd_x r=%d", r);
+        check(name, &dx, 1e-4);
+        bfree(&x), bfree(&A), bfree(&du), bfree(&u), bfree(&dA), bfree(&dx);
+        free(bh);
+        mm_cuda_free(bd);
+    }
+}
