@@ -244,7 +244,7 @@ gpu-engine-parity: $(BUILD)/gpu/engine_parity
 gpu-bench: $(BUILD)/gpu/gemm_bench $(BUILD)/gpu/ops_bench
 # fallback for a GPU host without the full library's dependencies (cJSON, PCRE2, libcsv, OpenSSL): the GPU
 # programs from the CPU kernels + util sources only (needs nvcc, cuBLAS and a CBLAS)
-GPU_MIN_SRC := $(sort $(wildcard kernels/cpu/*.c)) core/util/log.c core/util/philox.c
+GPU_MIN_SRC := $(sort $(wildcard kernels/cpu/*.c)) core/util/log.c core/util/philox.c core/util/halffloat.c
 gpu-min: $(BUILD)/libmmlora_cuda.a $(BUILD)/gpu/gemm_bench
 	$(CC) $(CFLAGS) $(PARITY_SRC) $(GPU_MIN_SRC) -Wl,--whole-archive $(BUILD)/libmmlora_cuda.a -Wl,--no-whole-archive $(BLAS_LIBS) -lm $(filter -fopenmp,$(LIBS)) $(GPU_LIBS) -o $(BUILD)/gpu/parity
 	$(CC) $(CFLAGS) tests/gpu/ops_bench.c $(GPU_MIN_SRC) -Wl,--whole-archive $(BUILD)/libmmlora_cuda.a -Wl,--no-whole-archive $(BLAS_LIBS) -lm $(filter -fopenmp,$(LIBS)) $(GPU_LIBS) -o $(BUILD)/gpu/ops_bench

@@ -58,9 +58,6 @@ void mm_st_writer_metadata(mm_st_writer *w, const char *key, const char *value);
 int mm_st_writer_save(mm_st_writer *w, const char *path);
 void mm_st_writer_free(mm_st_writer *w);
 
-/* fp conversion helpers */
-float mm_bf16_to_f32(uint16_t h);
-uint16_t mm_f32_to_bf16(float f); /* round to nearest even, NaN preserved */
-float mm_f16_to_f32(uint16_t h);
-uint16_t mm_f32_to_f16(float f);
+/* the F16/BF16 conversions (mm_bf16_to_f32, mm_f32_to_bf16, ...) live in util/halffloat.h */
+#include "util/halffloat.h"
 #endif

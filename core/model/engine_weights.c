@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "io/safetensors.h"
+#include "util/halffloat.h"
 #include "model/engine_internal.h"
 #include "util/log.h"
 

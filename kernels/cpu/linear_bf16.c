@@ -5,7 +5,7 @@
  * engine's bf16 path, not a fast path: W is widened on every call. */
 #include <stdlib.h>
 #include "cpu/cpu_ops.h"
-#include "io/safetensors.h"
+#include "util/halffloat.h"
 #include "util/log.h"
 
 /* rows [R, C] of stride ld rounded to bf16 and back, into a buffer of the same layout */
