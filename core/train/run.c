@@ -233,6 +233,9 @@ done:
 
 /* ------------------------------------------------------------------ generation */
 
+/* the run's table is a real GPU's (its memory is the GPU's; the stand-in's is the host's) */
+static int on_gpu(const run_ctx *r) { return r->k->device_memory && r->k != mm_kernels_cpu_standin(); }
+
 static int generate_lang(unit_state *u, int lang) {
     run_ctx *r = u->r;
     const mm_run_opts *o = r->o;
@@ -246,7 +249,7 @@ static int generate_lang(unit_state *u, int lang) {
         u->ad.dgates = NULL;
     }
     const int max_prompt = o->max_source + r->n_sep;
-    if (r->k->device_memory && r->k != mm_kernels_cpu_standin()) { /* the decoder's memory on the GPU */
+    if (on_gpu(r)) { /* the decoder's memory on the GPU */
         const size_t need = mm_generator_bytes(&r->model, u->has_ad ? &u->ad : NULL, 1, o->gen_batch,
                                                max_prompt + o->max_new + 1, o->gen_batch * max_prompt, o->dtype);
         const size_t avail = mm_device_probe()->total_bytes;
@@ -335,7 +338,7 @@ static int check_memory(unit_state *u, int T) {
     const mm_run_opts *o = r->o;
     mm_memory_plan p;
     /* a GPU run is planned and checked against the GPU's memory (the stand-in's memory is the host's) */
-    const int gpu = r->k->device_memory && r->k != mm_kernels_cpu_standin();
+    const int gpu = on_gpu(r);
     if (mm_memory_plan_of(&r->model, u->has_ad ? &u->ad : NULL, o->micro, T, o->recompute,
                           mm_memory_plan_layout(gpu, o->dtype), &p))
         return -1;

@@ -164,8 +164,6 @@ static AVX512_FN void fused_bwd_x(float *dx, const float *du, int lddu, const ui
     }
 }
 #define FUSED(r) ((r) <= FUSED_MAX_R && fused_ok())
-#else
-#define FUSED(r) 0
 #endif
 
 void cpu_expert_down(float *u, int ldu, const float *x, const uint64_t *bits, float p, const float *A, int N, int in,

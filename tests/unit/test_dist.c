@@ -40,10 +40,26 @@ static void same_adapter(const char *out_a, const char *out_b, double tol) {
     mm_st_close(y);
 }
 
+/* the log of the run into out (train_with's redirection); the caller frees it */
+static char *read_log(const char *out) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.log", g_dir, out);
+    size_t n;
+    char *log = mm_read_file(path, &n);
+    cr_assert(log, "%s missing", path);
+    return log;
+}
+
+#define need_mpirun()                                                                                  \
+    do {                                                                                               \
+        if (system("command -v mpirun > /dev/null 2>&1") != 0)                                         \
+            cr_skip_test("mpirun not installed (make deps installs openmpi-bin)");                     \
+    } while (0)
+
 TestSuite(dist, .init = world, .fini = teardown, .timeout = 300);
 
 Test(dist, two_ranks_equal_one_process) {
-    if (system("command -v mpirun > /dev/null 2>&1") != 0) cr_skip_test("mpirun not installed (make deps installs openmpi-bin)");
+    need_mpirun();
     cr_assert_eq(train("", "single"), 0, "single-process run failed (see %s/single.log)", g_dir);
     cr_assert_eq(train("OMP_NUM_THREADS=1 mpirun --allow-run-as-root --oversubscribe --mca btl self,vader -x OMP_NUM_THREADS -np 2",
                        "dp"), 0, "mpirun run failed (see %s/dp.log)", g_dir);
@@ -55,16 +71,8 @@ Test(dist, two_ranks_equal_one_process) {
  * broadcast, collective init, agreement); with MMLORA_DEVICE_COMM=off, and when one rank's init fails
  * (MMLORA_COMM_FAIL_RANK=1), every rank takes host staging instead.  All three give the CPU data-parallel
  * adapter bit for bit, and each log says which path it took. */
-static char *read_log(const char *out) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s.log", g_dir, out);
-    size_t n;
-    char *log = mm_read_file(path, &n);
-    cr_assert(log, "%s missing", path);
-    return log;
-}
 Test(dist, two_ranks_on_a_device_table_equal_two_cpu_ranks) {
-    if (system("command -v mpirun > /dev/null 2>&1") != 0) cr_skip_test("mpirun not installed (make deps installs openmpi-bin)");
+    need_mpirun();
     const char *mpi = "OMP_NUM_THREADS=1 MMLORA_DEVICE_STANDIN=1 mpirun --allow-run-as-root --oversubscribe --mca btl "
                       "self,vader -x OMP_NUM_THREADS -x MMLORA_DEVICE_STANDIN -x MMLORA_DEVICE_COMM -x MMLORA_COMM_FAIL_RANK -np 2";
     char launcher[1024];
@@ -92,36 +100,31 @@ Test(dist, two_ranks_on_a_device_table_equal_two_cpu_ranks) {
  * (the suite's 300 s timeout would catch one). */
 /* watchdog: seconds a collective may wait (short for the hung rank; generous for the failing one, whose
  * abort must come from the failure itself, not from a watchdog firing on a slow machine) */
-static int faulty(const char *fault, int watchdog, const char *out, char *log, size_t n) {
+static int faulty(const char *fault, int watchdog, const char *out) {
     char launcher[512];
     snprintf(launcher, sizeof launcher,
              "MMLORA_FAULT=%s MMLORA_DIST_TIMEOUT=%d OMP_NUM_THREADS=1 timeout 120 mpirun --allow-run-as-root "
              "--oversubscribe --mca btl self,vader -x OMP_NUM_THREADS -x MMLORA_FAULT -x MMLORA_DIST_TIMEOUT -np 2",
              fault, watchdog);
-    int rc = train(launcher, out);
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s.log", g_dir, out);
-    FILE *f = fopen(path, "r");
-    size_t k = f ? fread(log, 1, n - 1, f) : 0;
-    log[k] = 0;
-    if (f) fclose(f);
-    return rc;
+    return train(launcher, out);
 }
 
 Test(dist, a_hung_rank_stops_the_job_with_a_message) {
-    if (system("command -v mpirun > /dev/null 2>&1") != 0) cr_skip_test("mpirun not installed (make deps installs openmpi-bin)");
-    static char log[1 << 16];
-    int rc = faulty("1:3:hang", 4, "hang", log, sizeof log);
+    need_mpirun();
+    int rc = faulty("1:3:hang", 4, "hang");
+    char *log = read_log("hang");
     cr_expect_neq(rc, 0);
     cr_expect_neq(WEXITSTATUS(rc), 124, "mpirun was still running after 120 s: the watchdog did not fire");
     cr_expect(strstr(log, "rank 0 of 2 waited") && strstr(log, "without the other ranks"), "%s", log);
+    free(log);
 }
 
 Test(dist, a_failing_rank_aborts_the_others) {
-    if (system("command -v mpirun > /dev/null 2>&1") != 0) cr_skip_test("mpirun not installed (make deps installs openmpi-bin)");
-    static char log[1 << 16];
-    int rc = faulty("1:3:error", 60, "error", log, sizeof log);
+    need_mpirun();
+    int rc = faulty("1:3:error", 60, "error");
+    char *log = read_log("error");
     cr_expect_neq(rc, 0);
     cr_expect_neq(WEXITSTATUS(rc), 124, "mpirun was still running after 120 s");
     cr_expect(strstr(log, "rank 1 fails at step 3") && strstr(log, "rank 1 of 2 failed"), "%s", log);
+    free(log);
 }
