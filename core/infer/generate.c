@@ -36,7 +36,9 @@ size_t mm_generator_bytes(const mm_model *m, const mm_adapters *ad, int device_t
         b += mm_weights_w16_layout(m, toff, &layer, &head) * sizeof(uint16_t);
     }
     if (device_table) {
-        b += m->n_params * sizeof(float);
+        size_t fp32;
+        mm_engine_weight_bytes(m, 1, dtype, &fp32, NULL); /* with bf16 the matrices held in bf16 are left out */
+        b += fp32;
         if (ad) /* mm_adapters_attach: params, grads, gates and gate gradients; then the reserve buffers */
             b += 2 * ad->n_params * sizeof(float) + 2 * (size_t)max_rows * (ad->max_experts ? ad->max_experts : 1) *
                  sizeof(float) + mm_adapters_reserve_eval_bytes(ad, max_rows);
@@ -74,9 +76,12 @@ int mm_generator_init_dtype(mm_generator *g, const mm_kernels *k, const mm_model
     for (int i = 0; i < GEN_NBUF; i++) { *ptrs[i] = p; p += (sizes[i] + 15) & ~(size_t)15; }
     g->h_rows = mm_xmalloc(6 * (size_t)max_rows * sizeof(int32_t));
     g->next_tok = mm_xmalloc((size_t)max_seqs * sizeof(int32_t));
+    /* a device copy with dtype bf16 leaves out the matrices read in bf16 (as the engine's: half a 1B model's bytes) */
+    if (k->device_memory && dtype == MM_DTYPE_BF16) mm_weight_gaps_bf16(&g->gaps, m);
+    else mm_weight_gaps_none(&g->gaps, m);
     if (k->device_memory) {
-        g->own_params = k->alloc(m->n_params * sizeof(float));
-        k->upload(g->own_params, m->params, m->n_params * sizeof(float));
+        g->own_params = k->alloc(g->gaps.kept * sizeof(float));
+        mm_weight_gaps_copy(&g->gaps, k, m, g->own_params, 1);
         g->params = g->own_params;
     } else {
         g->params = m->params;
@@ -112,10 +117,14 @@ void mm_generator_free(mm_generator *g) {
     }
     free(g->h_rows);
     free(g->next_tok);
+    mm_weight_gaps_free(&g->gaps);
     memset(g, 0, sizeof *g);
 }
 
-static float *wptr(mm_generator *g, int l, size_t off) { return mm_layer_ptr(g->m, (float *)g->params, l, off); }
+/* the fp32 weight at model offset off of layer l (l < 0: off as is), through the packed layout */
+static const float *wptr(const mm_generator *g, int l, size_t off) {
+    return g->params + mm_weight_gaps_index(&g->gaps, off + (l >= 0 ? (size_t)l * g->m->layer_stride : 0));
+}
 
 static void lin_ld(mm_generator *g, int l, int t, float *y, int ldy, const float *x, int R) {
     const mm_target *tg = &g->m->targets[t];
@@ -137,9 +146,8 @@ static void lin(mm_generator *g, int l, int t, float *y, const float *x, int R) 
 
 static void norm(mm_generator *g, float *y, const float *x, size_t w_off, size_t b_off, int R) {
     const mm_model_config *c = &g->m->cfg;
-    const float *P = g->params;
-    if (c->family == MM_FAMILY_LLAMA) g->k->rmsnorm_fwd(y, NULL, x, P + w_off, R, c->d_model, c->norm_eps);
-    else g->k->layernorm_fwd(y, NULL, NULL, x, P + w_off, P + b_off, R, c->d_model, c->norm_eps);
+    if (c->family == MM_FAMILY_LLAMA) g->k->rmsnorm_fwd(y, NULL, x, wptr(g, -1, w_off), R, c->d_model, c->norm_eps);
+    else g->k->layernorm_fwd(y, NULL, NULL, x, wptr(g, -1, w_off), wptr(g, -1, b_off), R, c->d_model, c->norm_eps);
 }
 
 /* the host rows h_rows[0..R) of field f (0 seq, 1 pos, 2 tok, 3 slot, 4 rowsel, 5 next) */
@@ -163,7 +171,7 @@ static void forward_rows(mm_generator *g, int R) {
     k->upload(g->tok, hrow(g, 2), rb);
     k->upload(g->slot, slot, rb);
     if (g->ad) mm_adapters_gates_upload(g->ad, R);
-    k->embedding_fwd(g->x, g->tok, g->pos, g->params + m->wte, llama ? NULL : g->params + m->wpe, R, C);
+    k->embedding_fwd(g->x, g->tok, g->pos, wptr(g, -1, m->wte), llama ? NULL : wptr(g, -1, m->wpe), R, C);
     for (int l = 0; l < c->n_layer; l++) {
         const size_t lo = (size_t)l * m->layer_stride;
         float *kc = g->kcache + (size_t)l * g->max_seqs * g->max_len * kvw;
@@ -212,7 +220,7 @@ static void next_tokens(mm_generator *g, const int32_t *rows, const int32_t *seq
         x = g->sel;
     }
     if (g->w16) k->linear_fwd_w16(g->rowlogits, V, x, C, g->w16 + g->w16_head, NULL, n, C, V, 0);
-    else k->linear_fwd(g->rowlogits, V, x, C, g->params + m->lm_head, NULL, n, C, V, 0);
+    else k->linear_fwd(g->rowlogits, V, x, C, wptr(g, -1, m->lm_head), NULL, n, C, V, 0);
     k->argmax_rows(g->next, g->rowlogits, V, n, V);
     int32_t *h = hrow(g, 5);
     k->download(h, g->next, (size_t)n * sizeof(int32_t));

@@ -18,8 +18,9 @@ typedef struct {
     const mm_model *m;
     mm_adapters *ad;         /* may be NULL; attached to k for the generator's life on a device table */
     int max_seqs, max_len, max_rows;
-    const float *params;     /* the model's weights in k's memory (m->params on a host table) */
+    const float *params;     /* the model's fp32 weights in k's memory (m->params on a host table) */
     float *own_params;       /* the device copy the generator uploaded (NULL on a host table) */
+    mm_weight_gaps gaps;     /* params' layout: packed without the bf16 matrices on a device table with bf16 */
     float *kcache, *vcache;  /* [L, max_seqs, max_len, Hkv·D] each */
     void *arena;             /* k's memory */
     float *rope_cos, *rope_sin, *up, *x, *ln, *qkv, *att, *tmp, *fc, *u, *scratch, *sel, *rowlogits;
@@ -40,7 +41,7 @@ int mm_generator_init_dtype(mm_generator *g, const mm_kernels *k, const mm_model
                             int max_len, int max_rows, int dtype);
 void mm_generator_free(mm_generator *g);
 /* bytes mm_generator_init_dtype allocates in k's memory (KV cache, activations, the weights' copy on a device
- * table, the bf16 copies with dtype bf16) */
+ * table: without the matrices held in bf16 with dtype bf16, the bf16 copies with dtype bf16) */
 size_t mm_generator_bytes(const mm_model *m, const mm_adapters *ad, int device_table, int max_seqs, int max_len,
                           int max_rows, int dtype);
 

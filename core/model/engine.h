@@ -38,6 +38,24 @@ enum { MM_DTYPE_FP32 = 0, MM_DTYPE_BF16 = 1 };
 int mm_engine_dtype_parse(const char *name);
 const char *mm_engine_dtype_name(int dtype);
 
+/* A packed fp32 copy of the weights: the model's tensors in model order with some ranges left out (the engine's
+ * and the decoder's device copy with dtype bf16 leave out the matrices they hold in bf16 only). */
+typedef struct {
+    int n;                   /* ranges left out */
+    size_t *off, *len, *cum; /* sorted model offsets and lengths; cum[i] = floats left out before range i */
+    size_t kept;             /* floats in the packed copy */
+} mm_weight_gaps;
+/* no gaps: kept = n_params, every index maps to itself */
+void mm_weight_gaps_none(mm_weight_gaps *g, const mm_model *m);
+/* the bf16 layout's gaps: every layer's target weights and an untied LM head (a tied one is the fp32 embedding) */
+void mm_weight_gaps_bf16(mm_weight_gaps *g, const mm_model *m);
+void mm_weight_gaps_free(mm_weight_gaps *g);
+/* the packed index of model offset o (aborts when o lies in a gap: a weight stored in bf16 only) */
+size_t mm_weight_gaps_index(const mm_weight_gaps *g, size_t o);
+/* model's params <-> packed (table memory): to_table 1 uploads, 0 downloads (the gaps untouched) */
+void mm_weight_gaps_copy(const mm_weight_gaps *g, const mm_kernels *k, const mm_model *m, float *packed,
+                         int to_table);
+
 typedef struct {
     const mm_kernels *k;
     mm_model *model;
@@ -50,15 +68,13 @@ typedef struct {
     /* dtype bf16 (a frozen base only): w16 holds a bf16 copy (RNE) of every layer's target weights W and of the
      * LM head, which the linears read through linear_fwd_w16 / linear_bwd_dx_w16; embeddings, norms and biases
      * stay fp32 in params.  On a device table params then leaves those matrices out: it holds the other
-     * tensors packed in model order, and mm_engine_param maps a model offset past the n_gaps left-out ranges
-     * (gap_off sorted, gap_cum[i] = floats left out before gap i).  On the CPU table params stays the model's
-     * own buffer (zero-copy, n_gaps = 0) and w16 comes in addition. */
+     * tensors packed in model order (gaps, mm_weight_gaps_bf16), and mm_engine_param maps a model offset past the
+     * left-out ranges.  On the CPU table params stays the model's own buffer (zero-copy, no gaps) and w16 comes in
+     * addition. */
     int dtype;            /* MM_DTYPE_* */
     uint16_t *w16;
     size_t w16_layer, w16_toff[MM_MAX_TARGETS], w16_head, w16_n; /* layer stride, target offsets, head, total */
-    size_t params_n;      /* floats in params */
-    int n_gaps;
-    size_t *gap_off, *gap_len, *gap_cum;
+    mm_weight_gaps gaps;  /* params' layout; gaps.kept = floats in params */
     int B, T;             /* capacity */
     int logit_rows;       /* rows per lm-head chunk */
     mm_activations a;

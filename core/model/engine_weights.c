@@ -1,6 +1,7 @@
 /* The engine's copy of the base weights (model/engine.h: params, w16): fp32 params, zero-copy on the CPU table and
  * a device copy otherwise, and with dtype bf16 a bf16 copy of the frozen linears' weights (every layer's targets
- * and the LM head) while a device copy of params leaves those matrices out (packed, mm_engine_param). */
+ * and the LM head) while a device copy of params leaves those matrices out (packed: mm_weight_gaps, which the
+ * decoder's device copy uses too, infer/generate.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,9 +60,12 @@ static int cmp_size(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* the sorted gaps of a packed params (offsets and lengths in model floats) */
-static void build_gaps(mm_engine *e) {
-    const mm_model *m = e->model;
+void mm_weight_gaps_none(mm_weight_gaps *g, const mm_model *m) {
+    memset(g, 0, sizeof *g);
+    g->kept = m->n_params;
+}
+
+void mm_weight_gaps_bf16(mm_weight_gaps *g, const mm_model *m) {
     const int L = m->cfg.n_layer, NT = m->n_targets;
     const int n = L * NT + head_is_gap(m);
     size_t *pairs = mm_xmalloc((size_t)n * 2 * sizeof(size_t));
@@ -76,51 +80,58 @@ static void build_gaps(mm_engine *e) {
         pairs[2 * i + 1] = (size_t)m->cfg.vocab_size * m->cfg.d_model;
     }
     qsort(pairs, (size_t)n, 2 * sizeof(size_t), cmp_size); /* by offset (the first of each pair) */
-    e->n_gaps = n;
-    e->gap_off = mm_xmalloc((size_t)n * sizeof(size_t));
-    e->gap_len = mm_xmalloc((size_t)n * sizeof(size_t));
-    e->gap_cum = mm_xmalloc((size_t)n * sizeof(size_t));
+    g->n = n;
+    g->off = mm_xmalloc((size_t)n * sizeof(size_t));
+    g->len = mm_xmalloc((size_t)n * sizeof(size_t));
+    g->cum = mm_xmalloc((size_t)n * sizeof(size_t));
     size_t cum = 0;
     for (i = 0; i < n; i++) {
-        e->gap_off[i] = pairs[2 * i];
-        e->gap_len[i] = pairs[2 * i + 1];
-        e->gap_cum[i] = cum;
-        cum += e->gap_len[i];
-        if (i && e->gap_off[i] < e->gap_off[i - 1] + e->gap_len[i - 1])
-            fatal("weight matrices overlap", e->gap_off[i]);
+        g->off[i] = pairs[2 * i];
+        g->len[i] = pairs[2 * i + 1];
+        g->cum[i] = cum;
+        cum += g->len[i];
+        if (i && g->off[i] < g->off[i - 1] + g->len[i - 1]) fatal("weight matrices overlap", g->off[i]);
     }
     free(pairs);
-    e->params_n = m->n_params - cum;
+    g->kept = m->n_params - cum;
+}
+
+void mm_weight_gaps_free(mm_weight_gaps *g) {
+    free(g->off);
+    free(g->len);
+    free(g->cum);
+    memset(g, 0, sizeof *g);
+}
+
+size_t mm_weight_gaps_index(const mm_weight_gaps *g, size_t o) {
+    if (g->n && o >= g->off[0]) {
+        int lo = 0, hi = g->n - 1; /* the last gap starting at or before o */
+        while (lo < hi) {
+            const int mid = (lo + hi + 1) / 2;
+            if (g->off[mid] <= o) lo = mid;
+            else hi = mid - 1;
+        }
+        if (o < g->off[lo] + g->len[lo]) fatal("an fp32 weight was requested that is stored in bf16 only", o);
+        o -= g->cum[lo] + g->len[lo];
+    }
+    return o;
 }
 
 float *mm_engine_param(const mm_engine *e, int l, size_t off0) {
-    size_t o = off0 + (l >= 0 ? (size_t)l * e->model->layer_stride : 0);
-    if (e->n_gaps && o >= e->gap_off[0]) {
-        int lo = 0, hi = e->n_gaps - 1; /* the last gap starting at or before o */
-        while (lo < hi) {
-            const int mid = (lo + hi + 1) / 2;
-            if (e->gap_off[mid] <= o) lo = mid;
-            else hi = mid - 1;
-        }
-        if (o < e->gap_off[lo] + e->gap_len[lo])
-            fatal("an fp32 weight was requested that is stored in bf16 only", o);
-        o -= e->gap_cum[lo] + e->gap_len[lo];
-    }
-    return e->params + o;
+    return e->params + mm_weight_gaps_index(&e->gaps, off0 + (l >= 0 ? (size_t)l * e->model->layer_stride : 0));
 }
 
-/* copy the fp32 tensors between the host model (full layout) and params (packed): to_table 1 uploads */
-static void copy_packed(mm_engine *e, int to_table) {
-    const mm_model *m = e->model;
+void mm_weight_gaps_copy(const mm_weight_gaps *g, const mm_kernels *k, const mm_model *m, float *packed,
+                         int to_table) {
     size_t src = 0;
-    for (int i = 0; i <= e->n_gaps; i++) {
-        const size_t end = i < e->n_gaps ? e->gap_off[i] : m->n_params;
-        const size_t dst = src - (i ? e->gap_cum[i - 1] + e->gap_len[i - 1] : 0);
+    for (int i = 0; i <= g->n; i++) {
+        const size_t end = i < g->n ? g->off[i] : m->n_params;
+        const size_t dst = src - (i ? g->cum[i - 1] + g->len[i - 1] : 0);
         if (end > src) {
-            if (to_table) e->k->upload(e->params + dst, m->params + src, (end - src) * sizeof(float));
-            else e->k->download(m->params + src, e->params + dst, (end - src) * sizeof(float));
+            if (to_table) k->upload(packed + dst, m->params + src, (end - src) * sizeof(float));
+            else k->download(m->params + src, packed + dst, (end - src) * sizeof(float));
         }
-        if (i < e->n_gaps) src = e->gap_off[i] + e->gap_len[i];
+        if (i < g->n) src = g->off[i] + g->len[i];
     }
 }
 
@@ -137,7 +148,7 @@ static void upload_bf16(const mm_kernels *k, uint16_t *dst, const float *src, si
 void mm_engine_upload_params(mm_engine *e) {
     const mm_model *m = e->model;
     const mm_kernels *k = e->k;
-    if (e->n_gaps) copy_packed(e, 1);
+    if (e->gaps.n) mm_weight_gaps_copy(&e->gaps, k, m, e->params, 1);
     else k->upload(e->params, m->params, m->n_params * sizeof(float)); /* nothing on the CPU table */
     if (e->w16) mm_weights_w16_upload(k, m, e->w16, e->w16_toff, e->w16_layer, e->w16_head);
 }
@@ -158,7 +169,7 @@ void mm_weights_w16_upload(const mm_kernels *k, const mm_model *m, uint16_t *w16
 
 void mm_engine_download(mm_engine *e, float *host_dparams) {
     const size_t bytes = e->model->n_params * sizeof(float);
-    if (e->n_gaps) copy_packed(e, 0);
+    if (e->gaps.n) mm_weight_gaps_copy(&e->gaps, e->k, e->model, e->params, 0);
     else e->k->download(e->model->params, e->params, bytes);
     if (host_dparams && e->dparams) e->k->download(host_dparams, e->dparams, bytes);
 }
@@ -176,14 +187,14 @@ void mm_engine_weights_init(mm_engine *e, int base_trainable, int dtype) {
     const mm_model *m = e->model;
     const mm_kernels *k = e->k;
     e->dtype = dtype;
-    e->params_n = m->n_params;
+    mm_weight_gaps_none(&e->gaps, m);
     if (dtype == MM_DTYPE_BF16) {
         e->w16_n = mm_weights_w16_layout(m, e->w16_toff, &e->w16_layer, &e->w16_head);
         e->w16 = k->alloc(e->w16_n * sizeof(uint16_t));
         k->zero(e->w16, e->w16_n * sizeof(uint16_t)); /* the alignment padding */
-        if (k->device_memory) build_gaps(e);
+        if (k->device_memory) mm_weight_gaps_bf16(&e->gaps, m);
     }
-    e->params = k->device_memory ? k->alloc(e->params_n * sizeof(float)) : m->params; /* zero-copy on the CPU */
+    e->params = k->device_memory ? k->alloc(e->gaps.kept * sizeof(float)) : m->params; /* zero-copy on the CPU */
     mm_engine_upload_params(e);
     if (base_trainable) {
         e->dparams = k->alloc(m->n_params * sizeof(float));
@@ -196,7 +207,5 @@ void mm_engine_weights_free(mm_engine *e) {
     k->free(e->dparams);
     k->free(e->w16);
     if (k->device_memory) k->free(e->params);
-    free(e->gap_off);
-    free(e->gap_len);
-    free(e->gap_cum);
+    mm_weight_gaps_free(&e->gaps);
 }

@@ -269,8 +269,8 @@ Test(engine_bf16, device_memory_is_what_the_plan_counts) {
         cr_expect_eq(cd_alloc_bytes, e.arena_bytes + (size_t)B * T * sizeof(int32_t) + f32 + b16,
                      "%s: allocated %zu, counted %zu", dirs[i], cd_alloc_bytes,
                      e.arena_bytes + (size_t)B * T * sizeof(int32_t) + f32 + b16);
-        cr_expect_eq(e.params_n * 4, f32);
-        cr_expect_eq(e.n_gaps, m.n_targets * m.cfg.n_layer + (int)untied);
+        cr_expect_eq(e.gaps.kept * 4, f32);
+        cr_expect_eq(e.gaps.n, m.n_targets * m.cfg.n_layer + (int)untied);
         /* the plan of an adapter run counts the same weights */
         mm_method_spec s;
         mm_adapters ad;
@@ -289,8 +289,8 @@ Test(engine_bf16, device_memory_is_what_the_plan_counts) {
         mm_engine_download(&e, NULL);
         size_t g = 0, bad = 0;
         for (size_t j = 0; j < m.n_params; j++) {
-            while (g < (size_t)e.n_gaps && j >= e.gap_off[g] + e.gap_len[g]) g++;
-            const int in_gap = g < (size_t)e.n_gaps && j >= e.gap_off[g];
+            while (g < (size_t)e.gaps.n && j >= e.gaps.off[g] + e.gaps.len[g]) g++;
+            const int in_gap = g < (size_t)e.gaps.n && j >= e.gaps.off[g];
             bad += in_gap ? m.params[j] != 0.0f : memcmp(&m.params[j], &orig[j], 4) != 0;
         }
         cr_expect_eq(bad, 0, "%s: %zu floats wrong after download", dirs[i], bad);

@@ -173,6 +173,22 @@ static void check_bf16(const char *dir, const char *method) {
     cd_live_allocs = 0;
     generate_dtype(&dev, &m, &ad, 7, -1, MM_DTYPE_BF16, gpu, gpu_n);
     cr_expect_eq(cd_live_allocs, 0);
+    /* the device copy of the fp32 weights leaves out what is read in bf16: against fp32 decoding, the bf16 one
+     * allocates the matrices' fp32 bytes less and their bf16 copies (with alignment padding) more */
+    const size_t bytes_bf16 = cd_alloc_bytes;
+    int32_t f32[NP][MAX_NEW];
+    int f32_n[NP];
+    generate_dtype(&dev, &m, &ad, 7, -1, MM_DTYPE_FP32, f32, f32_n);
+    size_t mats = 0;
+    for (int t = 0; t < m.n_targets; t++) mats += (size_t)m.targets[t].in * m.targets[t].out;
+    mats *= (size_t)m.cfg.n_layer;
+    const size_t head = (size_t)m.cfg.vocab_size * m.cfg.d_model, untied = m.lm_head != m.wte;
+    size_t toff[MM_MAX_TARGETS], layer, head_off;
+    const size_t w16 = mm_weights_w16_layout(&m, toff, &layer, &head_off) * 2;
+    cr_expect(w16 >= (mats + head) * 2, "%s", dir);
+    cr_expect_eq(bytes_bf16 + (mats + (untied ? head : 0)) * 4, cd_alloc_bytes + w16,
+                 "%s %s: bf16 decoding allocated %zu bytes, fp32 %zu, bf16 copies %zu", dir, method, bytes_bf16,
+                 cd_alloc_bytes, w16);
     for (int i = 0; i < NP; i++) {
         cr_expect_eq(gpu_n[i], cpu_n[i]);
         cr_expect_eq(memcmp(gpu[i], cpu[i], sizeof(int32_t) * (size_t)cpu_n[i]), 0, "%s %s bf16 prompt %d", dir, method, i);
