@@ -229,14 +229,17 @@ gpu-train-bench-selftest: $(BUILD)/gpu/train_bench_cpu
 	  --methods lora-mix,mmlora,mola,fpft-mix 2>/dev/null | tee -a $(BUILD)/gpu/train_bench_selftest.log | grep -E '^flop check'
 	@set -o pipefail; $(BUILD)/gpu/train_bench_cpu --shape tiny --check-flops --dtype bf16 2>/dev/null \
 	  | tee -a $(BUILD)/gpu/train_bench_selftest.log | grep -E '^flop check'
+	@set -o pipefail; $(BUILD)/gpu/train_bench_cpu --shape tiny --check-flops --dtype bf16 --act-dtype bf16 --no-decode \
+	  2>/dev/null | tee -a $(BUILD)/gpu/train_bench_selftest.log | grep -E '^flop check'
 	@$(BUILD)/gpu/train_bench_cpu --shape tiny --dtype fp16 2>/dev/null; rc=$$?; \
 	  if [ $$rc -ne 3 ]; then echo "train_bench --dtype fp16: exit $$rc, expected 3 (unknown dtype)"; exit 1; fi
 	@n=$$(grep -cE '^\| (train|decode) ' $(BUILD)/gpu/train_bench_selftest.log); \
 	  e=$$(grep -c '^flop check .*: equal$$' $(BUILD)/gpu/train_bench_selftest.log); \
 	  b=$$(grep -cE '^\| train +\| [a-z-]+ +\| bf16 ' $(BUILD)/gpu/train_bench_selftest.log); \
-	  if [ "$$n" -eq 12 ] && [ "$$e" -eq 8 ] && [ "$$b" -eq 2 ]; then \
-	    echo "train_bench selftest passed: 12 table lines (4 bf16: training and decoding), FLOP formula equal to the ops' count in 8 configurations"; \
-	  else echo "train_bench selftest FAILED: $$n table lines (expected 12), $$b bf16 training lines (expected 2), $$e FLOP checks equal (expected 8)"; exit 1; fi
+	  a=$$(grep -cE '^\| train +\| [a-z-]+ +\| bf16\+a16 ' $(BUILD)/gpu/train_bench_selftest.log); \
+	  if [ "$$n" -eq 14 ] && [ "$$e" -eq 10 ] && [ "$$b" -eq 2 ] && [ "$$a" -eq 2 ]; then \
+	    echo "train_bench selftest passed: 14 table lines (4 bf16: training and decoding; 2 bf16 with bf16 activations), FLOP formula equal to the ops' count in 10 configurations"; \
+	  else echo "train_bench selftest FAILED: $$n table lines (expected 14), $$b bf16 training lines (expected 2), $$a bf16+a16 (expected 2), $$e FLOP checks equal (expected 10)"; exit 1; fi
 .PHONY: gpu-parity gpu-engine-parity gpu-engine-parity-selftest gpu-bench gpu-min gpu-run-parity gpu-run-parity-selftest
 .PHONY: gpu-train-bench gpu-train-bench-selftest
 gpu-parity: $(BUILD)/gpu/parity

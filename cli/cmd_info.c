@@ -12,7 +12,8 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: mmlora info --model DIR [--method fpft-mix|lora-mix|lora-each|mola|mmlora|one-shot|few-shot]\n"
                "                   [--rank R] [--alpha A] [--languages N] [--set key=value ...]\n"
-               "                   [--memory [--device cpu|cuda|auto] [--batch B] [--seq T] [--recompute] [--budget-gb G] [--dtype fp32|bf16]]\n"
+               "                   [--memory [--device cpu|cuda|auto] [--batch B] [--seq T] [--recompute] [--budget-gb G] [--dtype fp32|bf16]\n"
+               "                    [--act-dtype fp32|bf16]]\n"
                "  DIR needs only config.json; prints layers, base parameters, trainable parameters and\n"
                "  trainable%% = trainable / (frozen + trainable), tied weights once, truncated to 2 decimals.\n"
                "  --memory: the planned training memory for micro-batch B (default 24) x sequence T (default 288):\n"
@@ -20,12 +21,13 @@ static void usage(FILE *f) {
                "  cuda = the CUDA engine (in device memory; no GPU needed to plan).  --dtype bf16 (a run's --set\n"
                "  dtype=bf16): bf16 copies of the frozen linears and LM head, everything else fp32; on cuda they\n"
                "  replace the fp32 matrices, on cpu they come beside the model.  Not for full fine-tuning.\n"
+               "  --act-dtype bf16 (a run's --set act_dtype=bf16): the activations backward reads kept in bf16.\n"
                "  Checked against --budget-gb (default: the GPU's memory, else 24 for cuda, the available RAM for\n"
                "  cpu), with the switches that shrink it.\n");
 }
 
 static int print_memory(const mm_model *m, const mm_method_spec *spec, int n_lang, const char *device, int batch,
-                        int seq, int recompute, double budget_gb, const char *dtype) {
+                        int seq, int recompute, double budget_gb, const char *dtype, const char *act_dtype) {
     if (!mm_device_name_ok(device)) {
         fprintf(stderr, "mmlora: error: --device %s: expected cpu, cuda or auto\n", device);
         return 2;
@@ -37,9 +39,15 @@ static int print_memory(const mm_model *m, const mm_method_spec *spec, int n_lan
         fprintf(stderr, "mmlora: error: --dtype %s: expected fp32 or bf16\n", dtype);
         return 2;
     }
+    const int adt = mm_engine_dtype_parse(act_dtype);
+    if (adt < 0) {
+        fprintf(stderr, "mmlora: error: --act-dtype %s: expected fp32 or bf16\n", act_dtype);
+        return 2;
+    }
     const int layout = mm_memory_plan_layout(cuda, dt);
+    const int act16 = adt == MM_DTYPE_BF16, act = (recompute ? MM_ACT_RECOMPUTE : 0) | (act16 ? MM_ACT_BF16 : 0);
     mm_memory_plan p, alt;
-    if (mm_memory_plan_make(m, spec, n_lang, batch, seq, recompute, layout, &p)) {
+    if (mm_memory_plan_make(m, spec, n_lang, batch, seq, act, layout, &p)) {
         fprintf(stderr, "mmlora: error: %s\n", mm_last_error());
         return 2;
     }
@@ -56,10 +64,13 @@ static int print_memory(const mm_model *m, const mm_method_spec *spec, int n_lan
     if (budget <= 0) return 0;
     const int fits = (double)p.total <= budget;
     printf("budget: %.2f GiB (%s): %s\n", budget / 1073741824.0, what, fits ? "fits" : "does NOT fit");
-    if (!recompute && !mm_memory_plan_make(m, spec, n_lang, batch, seq, 1, layout, &alt))
+    if (!act16 && !mm_memory_plan_make(m, spec, n_lang, batch, seq, act | MM_ACT_BF16, layout, &alt))
+        printf("  with --act-dtype bf16: %.3f GiB (activations %.3f GiB)%s\n", alt.total / 1073741824.0,
+               alt.activations / 1073741824.0, !fits && (double)alt.total <= budget ? ": fits" : "");
+    if (!recompute && !mm_memory_plan_make(m, spec, n_lang, batch, seq, act | MM_ACT_RECOMPUTE, layout, &alt))
         printf("  with --recompute: %.3f GiB (activations %.3f GiB)%s\n", alt.total / 1073741824.0,
                alt.activations / 1073741824.0, !fits && (double)alt.total <= budget ? ": fits" : "");
-    if (!fits && batch > 1 && !mm_memory_plan_make(m, spec, n_lang, batch / 2, seq, recompute, layout, &alt))
+    if (!fits && batch > 1 && !mm_memory_plan_make(m, spec, n_lang, batch / 2, seq, act, layout, &alt))
         printf("  with micro-batch %d (same global batch by accumulation, --set micro_batch=%d): %.3f GiB\n", batch / 2,
                batch / 2, alt.total / 1073741824.0);
     return 0;
@@ -68,7 +79,7 @@ static int print_memory(const mm_model *m, const mm_method_spec *spec, int n_lan
 int cmd_info(int argc, char **argv) {
     const char *model = NULL, *method = "lora-mix";
     int rank = 0, n_lang = 6, memory = 0, batch = 24, seq = 288, recompute = 0;
-    const char *device = "auto", *dtype = "fp32";
+    const char *device = "auto", *dtype = "fp32", *act_dtype = "fp32";
     double alpha = 0, budget_gb = 0;
     const char *sets[64];
     int n_sets = 0;
@@ -89,6 +100,7 @@ int cmd_info(int argc, char **argv) {
         else if (!strcmp(a, "--seq")) seq = atoi(argv[++i]);
         else if (!strcmp(a, "--budget-gb")) budget_gb = atof(argv[++i]);
         else if (!strcmp(a, "--dtype")) dtype = argv[++i];
+        else if (!strcmp(a, "--act-dtype")) act_dtype = argv[++i];
         else { fprintf(stderr, "mmlora: error: unknown option '%s'\n", a); usage(stderr); return 2; }
     }
     if (!model) { fprintf(stderr, "mmlora: error: --model DIR is required\n"); usage(stderr); return 2; }
@@ -125,7 +137,7 @@ int cmd_info(int argc, char **argv) {
         printf("\n");
     }
     printf("trainable params: %s || all params: %s || trainable%%: %s\n", t, a, pct);
-    int rc = memory ? print_memory(&m, &spec, n_lang, device, batch, seq, recompute, budget_gb, dtype) : 0;
+    int rc = memory ? print_memory(&m, &spec, n_lang, device, batch, seq, recompute, budget_gb, dtype, act_dtype) : 0;
     free(m.tensors);
     return rc;
 }

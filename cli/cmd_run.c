@@ -21,7 +21,9 @@ static void usage(FILE *f, const char *cmd) {
             "Rerunning a command resumes from the last checkpoint; a finished run (DONE) is skipped.\n"
             "--set keys: scale=smoke|default|full, lr, batch, micro_batch, epochs, warmup, max_steps, seed, max_source,\n"
             "  max_target, train_per_lang, eval_per_lang, max_new, low_resource=on, dtype=fp32|bf16 (bf16: the\n"
-            "  frozen base's linears and LM head in bf16, fp32 accumulation; not fpft-mix), and the method's keys\n"
+            "  frozen base's linears and LM head in bf16, fp32 accumulation; not fpft-mix), act_dtype=fp32|bf16\n"
+            "  (bf16: the activations backward reads rounded to bf16 and kept in bf16, about half the activation\n"
+            "  memory; any method), and the method's keys\n"
             "  (rank, alpha, dropout, experts, top_k, universal, router=global|token, c_b, diversity_loss, ...;\n"
             "  see `mmlora info --help` and docs/METHODS.md); one-shot/few-shot: shots (no training).\n",
             cmd);

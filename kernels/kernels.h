@@ -165,6 +165,12 @@ typedef struct mm_kernels {
     /* dx[n, c] += keep(n, c)/(1 − p) · Σ_j du[n, j]·A[j, c] (the input gradient through the dropout) */
     void (*expert_down_bwd_x)(float *dx, const float *du, int lddu, const uint64_t *bits, float p, const float *A,
                               int N, int in, int r);
+
+    /* ---- bf16 activation storage (the engine's act_dtype bf16, model/engine.h; kernels/cpu/linear_bf16.c,
+     * kernels/cuda/bf16.cu): dst[i] = bf16(src[i]) rounded as mm_f32_to_bf16 (nearest even, NaN stays NaN), and
+     * the exact widening back.  Bit-identical on every table. */
+    void (*to_bf16)(uint16_t *dst, const float *src, size_t n);
+    void (*from_bf16)(float *dst, const uint16_t *src, size_t n);
 } mm_kernels;
 
 extern const mm_kernels mm_kernels_cpu;

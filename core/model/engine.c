@@ -9,30 +9,49 @@
 
 static size_t imax(size_t a, size_t b) { return a > b ? a : b; }
 
+/* bf16 elements one layer stashes with act_dtype bf16: ln1, qkv, att, ln2, fc, fc_act, up (LLaMA), in that order */
+static size_t stash_layer(const mm_model *m, size_t N, size_t off[MM_STASH_N]) {
+    const mm_model_config *c = &m->cfg;
+    const size_t C = c->d_model, F = c->d_ff, Q = m->qkv_width;
+    const size_t len[MM_STASH_N] = {N * C, N * Q, N * C, N * C, N * F, N * F,
+                                    c->family == MM_FAMILY_LLAMA ? N * F : 0};
+    size_t o = 0;
+    for (int i = 0; i < MM_STASH_N; i++) {
+        if (off) off[i] = o;
+        o += (len[i] + 31) & ~(size_t)31; /* 64-byte aligned */
+    }
+    return o;
+}
+
 /* Element counts of the arena's buffers, in the order of the pointer table in mm_engine_init.  With
  * recompute only the residual stream keeps one copy per layer; every other per-layer buffer has a single
- * slot that backward refills by running the block's forward again. */
-enum { ARENA_NBUF = 32 };
+ * slot that backward refills by running the block's forward again.  With act_dtype bf16 (MM_ACT_BF16) the large
+ * per-layer buffers have a single fp32 slot too (the working copy) and each layer keeps their bf16 stash; the
+ * small ones (mid, the norms' statistics, the adapters' u) stay fp32 per layer. */
+enum { ARENA_NBUF = 33 };
 static void arena_sizes(const mm_model *m, size_t R, size_t max_experts, int has_ad, int B, int T, int logit_rows,
-                        int recompute, size_t sizes[ARENA_NBUF]) {
+                        int act, size_t sizes[ARENA_NBUF]) {
     const mm_model_config *c = &m->cfg;
     const size_t N = (size_t)B * T, C = c->d_model, F = c->d_ff, Q = m->qkv_width, L = c->n_layer;
     const size_t H = c->n_head, V = c->vocab_size, NT = m->n_targets;
-    const size_t S = recompute ? 1 : L; /* per-layer slots */
+    const int recompute = (act & MM_ACT_RECOMPUTE) != 0, bf16 = (act & MM_ACT_BF16) != 0;
+    const size_t K = recompute ? 1 : L;          /* per-layer slots of the kept buffers */
+    const size_t S = recompute || bf16 ? 1 : L;  /* per-layer slots of the large (stashed) buffers */
     const size_t wide = imax(imax(C, F), Q);
     const int llama = c->family == MM_FAMILY_LLAMA;
     size_t v[] = {
         (L + 1) * N * C,           /* resid */
-        S * N * C, S * N, S * N,   /* ln1 */
+        S * N * C, K * N, K * N,   /* ln1 */
         S * N * Q,                 /* qkv */
         S * B * H * T * T,         /* probs */
-        S * N * C, S * N * C,      /* att, mid */
-        S * N * C, S * N, S * N,   /* ln2 */
+        S * N * C, K * N * C,      /* att, mid */
+        S * N * C, K * N, K * N,   /* ln2 */
         S * N * F, S * N * F,      /* fc, fc_act */
         llama ? S * N * F : 0,     /* up */
+        bf16 ? (K * stash_layer(m, N, NULL) + 1) / 2 : 0, /* stash (bf16, counted in floats) */
         llama ? (size_t)T * c->head_dim / 2 : 0, llama ? (size_t)T * c->head_dim / 2 : 0, /* rope tables */
         N * C, N, N,               /* lnf */
-        S * NT * N * R,            /* lora_u */
+        K * NT * N * R,            /* lora_u */
         N * C, N * C, N * wide, N * Q, N * C, N * wide, /* d_res d_lnf d_wide d_qkv d_small tmp */
         has_ad ? mm_adapted_scratch((int)N, (int)imax(C, F), (int)wide, (int)R, (int)max_experts) : 64, /* ad_scratch */
         (size_t)logit_rows * V,    /* logits */
@@ -50,10 +69,10 @@ static size_t arena_floats(const size_t sizes[ARENA_NBUF]) {
 
 enum { LOGIT_ROWS = MM_ENGINE_LOGIT_ROWS };
 
-size_t mm_engine_arena_bytes(const mm_model *m, const mm_adapters *ad, int B, int T, int recompute) {
+size_t mm_engine_arena_bytes(const mm_model *m, const mm_adapters *ad, int B, int T, int act) {
     size_t sizes[ARENA_NBUF];
     arena_sizes(m, ad ? (size_t)ad->max_r_total : 0, ad ? (size_t)ad->max_experts : 0, ad != NULL, B, T, LOGIT_ROWS,
-                recompute, sizes);
+                act, sizes);
     return arena_floats(sizes) * sizeof(float);
 }
 
@@ -75,6 +94,8 @@ int mm_engine_init_with(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapt
     if (T > c->max_pos && c->family == MM_FAMILY_GPT_BIGCODE)
         return mm_fail("sequence length %d exceeds the model's n_positions %d", T, c->max_pos);
     if (mm_engine_weights_check(m, base_trainable, o->dtype)) return -1;
+    if (o->act_dtype != MM_DTYPE_FP32 && o->act_dtype != MM_DTYPE_BF16)
+        return mm_fail("engine: unknown activation dtype %d", o->act_dtype);
     e->k = k;
     e->model = m;
     e->ad = ad;
@@ -82,12 +103,15 @@ int mm_engine_init_with(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapt
     e->T = T;
     e->logit_rows = LOGIT_ROWS;
     e->recompute = o->recompute != 0;
+    e->act16 = o->act_dtype == MM_DTYPE_BF16;
     const int llama = c->family == MM_FAMILY_LLAMA;
     size_t sizes[ARENA_NBUF];
     arena_sizes(m, ad ? (size_t)ad->max_r_total : 0, ad ? (size_t)ad->max_experts : 0, ad != NULL, B, T,
-                e->logit_rows, e->recompute, sizes);
+                e->logit_rows, (e->recompute ? MM_ACT_RECOMPUTE : 0) | (e->act16 ? MM_ACT_BF16 : 0), sizes);
+    e->stash_layer = stash_layer(m, (size_t)B * T, e->stash_off);
     float **ptrs[] = {&e->a.resid, &e->a.ln1, &e->a.ln1_mean, &e->a.ln1_rstd, &e->a.qkv, &e->a.probs, &e->a.att,
-                      &e->a.mid, &e->a.ln2, &e->a.ln2_mean, &e->a.ln2_rstd, &e->a.fc, &e->a.fc_act, &e->a.up, &e->a.rope_cos, &e->a.rope_sin, &e->a.lnf,
+                      &e->a.mid, &e->a.ln2, &e->a.ln2_mean, &e->a.ln2_rstd, &e->a.fc, &e->a.fc_act, &e->a.up,
+                      (float **)&e->a.stash, &e->a.rope_cos, &e->a.rope_sin, &e->a.lnf,
                       &e->a.lnf_mean, &e->a.lnf_rstd, &e->a.lora_u, &e->a.d_res, &e->a.d_lnf, &e->a.d_wide,
                       &e->a.d_qkv, &e->a.d_small, &e->a.tmp, &e->a.ad_scratch, &e->a.logits,
                       (float **)&e->a.pos, (float **)&e->a.rows, &e->a.row_w, (float **)&e->a.row_t};
@@ -159,7 +183,7 @@ void mm_engine_linear_fwd(mm_engine *e, int l, int t, float *y, int ldy, const f
     if (e->ad) {
         const mm_adapted *md = mm_adapted_at(e->ad, l, t);
         if (md->n_experts) {
-            float *u = e->a.lora_u + (mm_engine_slot(e, l) * m->n_targets + t) * (size_t)N * e->ad->max_r_total;
+            float *u = e->a.lora_u + (mm_engine_keep_slot(e, l) * m->n_targets + t) * (size_t)N * e->ad->max_r_total;
             mm_adapted_fwd(e->k, e->ad, md, y, ldy, x, N, u, e->a.ad_scratch, mm_engine_drop(e, 1.0f, l, 0), l, t,
                            e->row0);
         }
@@ -181,7 +205,7 @@ void mm_engine_linear_bwd(mm_engine *e, int l, int t, float *dx, const float *dy
     if (e->ad) {
         const mm_adapted *md = mm_adapted_at(e->ad, l, t);
         if (md->n_experts) {
-            const float *u = e->a.lora_u + (mm_engine_slot(e, l) * m->n_targets + t) * (size_t)N * e->ad->max_r_total;
+            const float *u = e->a.lora_u + (mm_engine_keep_slot(e, l) * m->n_targets + t) * (size_t)N * e->ad->max_r_total;
             mm_adapted_bwd(e->k, e->ad, md, dx, dy, lddy, x, N, u, e->a.ad_scratch, mm_engine_drop(e, 1.0f, l, 0), l,
                            t, e->row0);
         }
@@ -234,6 +258,8 @@ void mm_engine_backward(mm_engine *e, const int32_t *tokens, int B, int T) {
         if (e->recompute) { /* refill the layer's slot: same kernels, same Philox masks, same values */
             if (llama) mm_block_fwd_llama(e, l, B, T);
             else mm_block_fwd_gpt_bigcode(e, l, B, T);
+        } else if (e->act16) {
+            mm_engine_unstash(e, l, B, T); /* the working slot from the layer's bf16 stash, probs recomputed */
         }
         if (llama) mm_block_bwd_llama(e, l, B, T);
         else mm_block_bwd_gpt_bigcode(e, l, B, T);
@@ -327,4 +353,28 @@ double mm_engine_step(mm_engine *e, const int32_t *tokens, const float *w, int B
     double loss = mm_engine_head(e, tokens, w, B, T, scale, 1, wsum);
     mm_engine_backward(e, tokens, B, T);
     return loss;
+}
+
+/* ---- act_dtype bf16 */
+void mm_engine_act_round(mm_engine *e, int l, int which, float *buf, size_t n) {
+    if (!e->act16) return;
+    uint16_t *s = e->a.stash + mm_engine_keep_slot(e, l) * e->stash_layer + e->stash_off[which];
+    e->k->to_bf16(s, buf, n);
+    e->k->from_bf16(buf, s, n); /* what every consumer reads, in forward and (from the stash) in backward */
+}
+
+void mm_engine_unstash(mm_engine *e, int l, int B, int T) {
+    const mm_model *m = e->model;
+    const mm_model_config *c = &m->cfg;
+    const size_t N = (size_t)B * T, C = c->d_model, F = c->d_ff, Q = m->qkv_width;
+    mm_activations *a = &e->a;
+    float *const dst[MM_STASH_N] = {a->ln1, a->qkv, a->att, a->ln2, a->fc, a->fc_act, a->up};
+    const size_t len[MM_STASH_N] = {N * C, N * Q, N * C, N * C, N * F, N * F,
+                                    c->family == MM_FAMILY_LLAMA ? N * F : 0};
+    const uint16_t *s = a->stash + (size_t)l * e->stash_layer;
+    for (int i = 0; i < MM_STASH_N; i++)
+        if (len[i]) e->k->from_bf16(dst[i], s + e->stash_off[i], len[i]);
+    /* the attention probabilities are not stashed: recomputed from the stashed (rounded) q, k, v, the same masks */
+    e->k->attention_fwd(a->tmp, (int)C, a->probs, a->qkv, (int)Q, B, T, c->n_head, c->n_kv_head, c->head_dim,
+                        mm_engine_drop(e, c->attn_pdrop, l, MM_RNG_ATTN_PROBS));
 }

@@ -20,6 +20,7 @@ typedef struct {
     float *ln2, *ln2_mean, *ln2_rstd;
     float *fc, *fc_act; /* [L, N, F]: GELU input/output, or (LLaMA) gate and silu(gate)·up */
     float *up;          /* [L, N, F] LLaMA only */
+    uint16_t *stash;    /* act_dtype bf16: [L, stash_layer] (model/engine.h mm_engine.stash_off) */
     float *rope_cos, *rope_sin; /* [T, D/2] LLaMA only */
     float *lnf, *lnf_mean, *lnf_rstd;
     float *lora_u;     /* [L, targets, N, max_r_total] */
@@ -32,8 +33,13 @@ typedef struct {
 
 /* rows of one LM-head chunk (the arena's logits buffer) */
 enum { MM_ENGINE_LOGIT_ROWS = 256 };
-/* Storage of the frozen base's linear weights (mm_engine_opts.dtype). */
+/* Storage of the frozen base's linear weights (mm_engine_opts.dtype) and of the activations (act_dtype). */
 enum { MM_DTYPE_FP32 = 0, MM_DTYPE_BF16 = 1 };
+/* the parts of a layer's bf16 stash (act_dtype bf16) */
+enum { MM_STASH_LN1, MM_STASH_QKV, MM_STASH_ATT, MM_STASH_LN2, MM_STASH_FC, MM_STASH_FC_ACT, MM_STASH_UP,
+       MM_STASH_N };
+/* activation options as flags (mm_engine_arena_bytes, the memory plan): recomputation, bf16 activations */
+enum { MM_ACT_RECOMPUTE = 1, MM_ACT_BF16 = 2 };
 /* "fp32" / "bf16" -> MM_DTYPE_*; -1 for anything else */
 int mm_engine_dtype_parse(const char *name);
 const char *mm_engine_dtype_name(int dtype);
@@ -86,6 +92,8 @@ typedef struct {
     int train;            /* 1: dropouts active */
     uint64_t row0;        /* global row offset of this batch (data parallel ranks) */
     int recompute;        /* 1: activations of one layer at a time, recomputed in backward */
+    int act16;            /* act_dtype bf16: the large saved activations kept per layer as bf16 (stash) */
+    size_t stash_layer, stash_off[MM_STASH_N]; /* a layer's stash elements, each part's offset */
     /* device tables only (NULL on the CPU table, where host inputs are used in place): the step's tokens
      * in table memory, and host staging of the LM head's row lists before their upload */
     int32_t *tok;
@@ -106,6 +114,14 @@ typedef struct {
      * head; see mm_engine.w16), fp32 accumulation; adapters, embeddings, norms, biases and activations stay fp32.
      * Refused (mm_fail) with a trainable base: full fine-tuning would need fp32 master weights. */
     int dtype;
+    /* MM_DTYPE_BF16: the activations that backward reads are bf16.  Each of the large ones (the norms' outputs,
+     * q/k/v, the attention output, the MLP's pre-activation(s) and activation) is rounded to bf16 (nearest even)
+     * where it is produced, and both its consumers in forward and backward read the rounded values (as under
+     * autocast: gradients are exact for that rounded forward); between forward and backward each layer keeps
+     * them as bf16 (half the bytes), the fp32 working copy is one layer's; the attention probabilities are
+     * recomputed in backward from the stashed q, k, v.  The residual stream, mid, the norms' statistics and the
+     * adapters' buffers stay fp32.  Any dtype, any method; with recomputation the stash has one layer. */
+    int act_dtype;
 } mm_engine_opts;
 int mm_engine_init_with(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *ad, int base_trainable, int B,
                         int T, const mm_engine_opts *o);
@@ -119,8 +135,9 @@ void mm_engine_weight_bytes(const mm_model *m, int device_memory, int dtype, siz
 size_t mm_weights_w16_layout(const mm_model *m, size_t toff[MM_MAX_TARGETS], size_t *layer, size_t *head);
 void mm_weights_w16_upload(const mm_kernels *k, const mm_model *m, uint16_t *w16, const size_t toff[MM_MAX_TARGETS],
                            size_t layer, size_t head);
-/* Bytes of the activation arena mm_engine_init_opts allocates for these arguments (fp32). */
-size_t mm_engine_arena_bytes(const mm_model *m, const mm_adapters *ad, int B, int T, int recompute);
+/* Bytes of the activation arena mm_engine_init_with allocates for these arguments; act = MM_ACT_* flags (1 =
+ * recomputation, as mm_engine_init_opts's argument; | MM_ACT_BF16 for act_dtype bf16). */
+size_t mm_engine_arena_bytes(const mm_model *m, const mm_adapters *ad, int B, int T, int act);
 void mm_engine_free(mm_engine *e);
 
 /* Forward through ln_f for tokens [B, T] (B <= capacity, T <= capacity). */

@@ -8,8 +8,17 @@ static inline mm_dropout mm_engine_drop(const mm_engine *e, float p, int layer, 
     mm_dropout d = {e->seed, e->step, mm_rng_stream(layer, purpose), e->train ? p : 0.0f};
     return d;
 }
-/* slot of layer l in the per-layer activation buffers (0 for every layer with recomputation) */
-static inline size_t mm_engine_slot(const mm_engine *e, int l) { return e->recompute ? 0 : (size_t)l; }
+/* slot of layer l in the large per-layer activation buffers (0 for every layer with recomputation or act_dtype
+ * bf16: a working copy) and in the kept ones (mid, the norms' statistics, the adapters' u, the bf16 stash: 0 with
+ * recomputation only) */
+static inline size_t mm_engine_slot(const mm_engine *e, int l) { return e->recompute || e->act16 ? 0 : (size_t)l; }
+static inline size_t mm_engine_keep_slot(const mm_engine *e, int l) { return e->recompute ? 0 : (size_t)l; }
+/* act_dtype bf16 (else nothing): buf[0..n) of layer l rounded to bf16 into stash part `which` (MM_STASH_*) and
+ * widened back in place, so that forward and backward read the same values */
+void mm_engine_act_round(mm_engine *e, int l, int which, float *buf, size_t n);
+/* act_dtype bf16 without recomputation, before layer l's backward: the working slot from the layer's stash, the
+ * attention probabilities recomputed */
+void mm_engine_unstash(mm_engine *e, int l, int B, int T);
 /* the engine's fp32 parameter at offset off0 of layer l (l < 0: a tensor outside the layers, off0 as is), where
  * mm_layer_ptr(m, e->params, l, off0) would be without the bf16 layout's gaps */
 float *mm_engine_param(const mm_engine *e, int l, size_t off0);

@@ -30,7 +30,7 @@ static void bf16_sizes(const mm_model *m, size_t N, size_t *act, size_t *wmax) {
     *wmax = zmax(w, V * (size_t)c->d_model);
 }
 
-int mm_memory_plan_of(const mm_model *m, const mm_adapters *ad, int micro, int seq, int recompute, int layout,
+int mm_memory_plan_of(const mm_model *m, const mm_adapters *ad, int micro, int seq, int act, int layout,
                       mm_memory_plan *p) {
     memset(p, 0, sizeof *p);
     if (micro < 1 || seq < 2) return mm_fail("memory plan: batch %d and sequence %d must be >= 1 and >= 2", micro, seq);
@@ -45,7 +45,8 @@ int mm_memory_plan_of(const mm_model *m, const mm_adapters *ad, int micro, int s
                        "weights, not implemented): plan it with dtype fp32");
     p->micro = micro;
     p->seq = seq;
-    p->recompute = recompute != 0;
+    p->recompute = (act & MM_ACT_RECOMPUTE) != 0;
+    p->act16 = (act & MM_ACT_BF16) != 0;
     p->base_params = (long long)m->n_params;
     /* what mm_engine_init_with allocates for the weights; on the CPU the model's own buffer is used in place */
     mm_engine_weight_bytes(m, p->cuda, p->bf16 ? MM_DTYPE_BF16 : MM_DTYPE_FP32, &p->weights, &p->weights16);
@@ -61,7 +62,7 @@ int mm_memory_plan_of(const mm_model *m, const mm_adapters *ad, int micro, int s
         p->optimizer = ad->n_params * 8;
         p->adapter_buffers = mm_adapters_reserve_bytes(ad, micro * seq);
     }
-    p->activations = mm_engine_arena_bytes(m, ad, micro, seq, recompute); /* fp32 in every layout */
+    p->activations = mm_engine_arena_bytes(m, ad, micro, seq, act); /* the same in every layout */
     if (p->bf16) {
         size_t act, wmax;
         bf16_sizes(m, (size_t)micro * seq, &act, &wmax);
@@ -73,14 +74,14 @@ int mm_memory_plan_of(const mm_model *m, const mm_adapters *ad, int micro, int s
     return 0;
 }
 
-int mm_memory_plan_make(const mm_model *m, const mm_method_spec *spec, int n_lang, int micro, int seq, int recompute,
+int mm_memory_plan_make(const mm_model *m, const mm_method_spec *spec, int n_lang, int micro, int seq, int act,
                         int layout, mm_memory_plan *p) {
-    if (spec->kind == MM_METHOD_FPFT_MIX) return mm_memory_plan_of(m, NULL, micro, seq, recompute, layout, p);
+    if (spec->kind == MM_METHOD_FPFT_MIX) return mm_memory_plan_of(m, NULL, micro, seq, act, layout, p);
     mm_adapters ad;
     memset(&ad, 0, sizeof ad);
     memset(p, 0, sizeof *p);
     if (mm_method_build(spec, m, n_lang, 1, &ad)) return -1;
-    int rc = mm_memory_plan_of(m, &ad, micro, seq, recompute, layout, p);
+    int rc = mm_memory_plan_of(m, &ad, micro, seq, act, layout, p);
     mm_adapters_free(&ad);
     return rc;
 }
@@ -90,12 +91,12 @@ static double gib(size_t b) { return b / 1073741824.0; }
 void mm_memory_plan_print(const mm_memory_plan *p, FILE *f) {
     static const char *const what[] = {
         "CPU engine: fp32",
-        "CUDA engine as built, dtype fp32: fp32 weights, activations, gradients and AdamW in device memory",
-        "CUDA engine, dtype bf16: bf16 frozen linears and LM head; fp32 embeddings, norms, biases, activations, "
-        "adapters, gradients and AdamW; all in device memory",
+        "CUDA engine as built, dtype fp32: fp32 weights, gradients and AdamW, all in device memory",
+        "CUDA engine, dtype bf16: bf16 frozen linears and LM head; fp32 embeddings, norms, biases, adapters, "
+        "gradients and AdamW; all in device memory",
         "CPU engine, dtype bf16: the fp32 model plus bf16 copies of its linears and LM head"};
-    fprintf(f, "memory plan (%s), micro-batch %d x sequence %d, recomputation %s:\n", what[p->layout], p->micro,
-            p->seq, p->recompute ? "on" : "off");
+    fprintf(f, "memory plan (%s), micro-batch %d x sequence %d, recomputation %s, activations %s:\n", what[p->layout],
+            p->micro, p->seq, p->recompute ? "on" : "off", p->act16 ? "bf16 (act_dtype)" : "fp32");
     const char *w = !p->bf16 ? "weights (base model)" : p->cuda ? "weights (fp32 part)" : "weights (fp32 model)";
     fprintf(f, "  %-26s%8.3f GiB\n", w, gib(p->weights));
     if (p->weights16) fprintf(f, "  weights (bf16 copies)     %8.3f GiB\n", gib(p->weights16));

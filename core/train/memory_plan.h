@@ -27,6 +27,7 @@ typedef struct {
     int layout;               /* MM_PLAN_* */
     int bf16;                 /* dtype bf16 */
     int micro, seq, recompute;
+    int act16;                /* act_dtype bf16 (the arena's bf16 stash) */
     long long base_params, trainable_params;
     size_t weights;           /* the base's fp32 tensors (CPU: the whole model, which the engine uses in place; CUDA
                                * dtype bf16: all but the matrices stored in bf16) */
@@ -34,7 +35,8 @@ typedef struct {
     size_t trainable;         /* adapter parameters (fp32); 0 for full fine-tuning (they are the weights) */
     size_t grads;             /* fp32 gradients of every trainable parameter */
     size_t optimizer;         /* AdamW m and v, fp32 */
-    size_t activations;       /* the engine's activation arena for one micro-batch (fp32) */
+    size_t activations;       /* the engine's activation arena for one micro-batch (fp32, and the bf16 stash with
+                               * act_dtype bf16) */
     size_t scratch16;         /* dtype bf16: the linears' rounded activations (CUDA: bf16 scratch; CPU: an upper
                                * bound of the per-call temporaries, widened weight included) */
     size_t adapter_buffers;   /* dropout masks and token-router state, per module */
@@ -42,11 +44,12 @@ typedef struct {
     size_t total;
 } mm_memory_plan;
 
-/* The plan for adapters already built (ad; NULL = full fine-tuning). */
-int mm_memory_plan_of(const mm_model *m, const mm_adapters *ad, int micro, int seq, int recompute, int layout,
+/* The plan for adapters already built (ad; NULL = full fine-tuning).  act: MM_ACT_* flags (model/engine.h): 1 =
+ * recomputation, | MM_ACT_BF16 for act_dtype bf16. */
+int mm_memory_plan_of(const mm_model *m, const mm_adapters *ad, int micro, int seq, int act, int layout,
                       mm_memory_plan *out);
 /* m may be a layout-only model (mm_model_layout).  Builds the method's adapters to size them. */
-int mm_memory_plan_make(const mm_model *m, const mm_method_spec *spec, int n_lang, int micro, int seq, int recompute,
+int mm_memory_plan_make(const mm_model *m, const mm_method_spec *spec, int n_lang, int micro, int seq, int act,
                         int layout, mm_memory_plan *out);
 /* a table, one line per part, sizes in GiB, and the total */
 void mm_memory_plan_print(const mm_memory_plan *p, FILE *f);

@@ -339,17 +339,20 @@ static int check_memory(unit_state *u, int T) {
     mm_memory_plan p;
     /* a GPU run is planned and checked against the GPU's memory (the stand-in's memory is the host's) */
     const int gpu = on_gpu(r);
-    if (mm_memory_plan_of(&r->model, u->has_ad ? &u->ad : NULL, o->micro, T, o->recompute,
+    const int act16 = o->act_dtype == MM_DTYPE_BF16;
+    if (mm_memory_plan_of(&r->model, u->has_ad ? &u->ad : NULL, o->micro, T,
+                          (o->recompute ? MM_ACT_RECOMPUTE : 0) | (act16 ? MM_ACT_BF16 : 0),
                           mm_memory_plan_layout(gpu, o->dtype), &p))
         return -1;
     const size_t need = gpu ? p.total : p.total - p.weights, avail = gpu ? mm_device_probe()->total_bytes : mm_memory_available();
     if (!avail || need <= avail) return 0;
     mm_memory_plan_print(&p, stderr);
     return mm_fail("not enough memory%s: this run needs %.2f GiB%s, %.2f GiB are available; shrink it "
-                   "with --set micro_batch=%d (gradient accumulation keeps the batch)%s, or a shorter max_source",
+                   "with --set micro_batch=%d (gradient accumulation keeps the batch)%s%s, or a shorter max_source",
                    gpu ? " on the GPU" : "", need / 1073741824.0, gpu ? "" : " besides the weights", avail / 1073741824.0,
                    o->micro > 1 ? o->micro / 2 : 1,
-                   o->recompute ? "" : ", --recompute (activation recomputation)");
+                   o->recompute ? "" : ", --recompute (activation recomputation)",
+                   act16 ? "" : ", --set act_dtype=bf16 (bf16 activations)");
 }
 
 static int run_unit(run_ctx *r, const char *unit, int lang, int phases) {
@@ -375,7 +378,7 @@ static int run_unit(run_ctx *r, const char *unit, int lang, int phases) {
         mm_engine e;
         const int T = o->max_source + r->n_sep + o->max_target + 1;
         if ((rc = check_memory(&u, T))) goto out;
-        const mm_engine_opts eo = {.recompute = o->recompute, .dtype = o->dtype};
+        const mm_engine_opts eo = {.recompute = o->recompute, .dtype = o->dtype, .act_dtype = o->act_dtype};
         if ((rc = mm_engine_init_with(&e, r->k, &r->model, u.has_ad ? &u.ad : NULL, fpft, o->micro, T, &eo)))
             goto out;
         if (r->k->device_memory)
@@ -384,6 +387,9 @@ static int run_unit(run_ctx *r, const char *unit, int lang, int phases) {
         if (o->dtype == MM_DTYPE_BF16)
             mm_info("[%s] dtype bf16: the base's linear weights and LM head in bf16 (%.1f MiB), fp32 accumulation, in "
                     "training and generation", unit, e.w16_n * 2 / 1048576.0);
+        if (o->act_dtype == MM_DTYPE_BF16)
+            mm_info("[%s] act_dtype bf16: the activations backward reads rounded to bf16 and kept as bf16 (arena %.1f "
+                    "MiB)", unit, e.arena_bytes / 1048576.0);
         rc = train_unit(&u, &e);
         /* the trained parameters back to the host for the adapter, the generation and the report:
          * full fine-tuning's weights here, the adapters' by mm_engine_free (no-ops on the CPU table) */
@@ -498,6 +504,7 @@ int mm_run(const mm_run_opts *o, int phases) {
         cJSON_AddStringToObject(extra, "device", device);
         cJSON_AddBoolToObject(extra, "recompute", o->recompute);
         cJSON_AddStringToObject(extra, "dtype", mm_engine_dtype_name(o->dtype)); /* also in config.set when bf16 */
+        cJSON_AddStringToObject(extra, "act_dtype", mm_engine_dtype_name(o->act_dtype));
         cJSON_AddStringToObject(extra, "tokenizer_sha256", mm_tokenizer_sha256(r.tok));
         cJSON_AddStringToObject(extra, "cache", r.cache_dir);
         cJSON_AddNumberToObject(extra, "seconds_train", r.t_train);

@@ -31,6 +31,7 @@ typedef struct {
     int recompute;           /* activation recomputation (bit-identical gradients, less memory) */
     char device[8];          /* cpu | cuda | auto (util/device.h) */
     int dtype;               /* storage of the frozen base's linears: MM_DTYPE_FP32 | MM_DTYPE_BF16 (model/engine.h) */
+    int act_dtype;           /* storage of the activations backward reads (mm_engine_opts.act_dtype) */
     /* the --set assignments as given, for run.json */
     int n_sets;
     char sets[MM_RUN_MAX_SETS][96];
@@ -40,9 +41,10 @@ typedef struct {
 void mm_run_defaults(mm_run_opts *o);
 /* key=value: a run key (lr, batch, micro_batch, epochs, warmup, max_steps, weight_decay, clip, seed,
  * max_source, max_target, train_per_lang, eval_per_lang, max_new, gen_batch, ckpt_every, fraction,
- * scale=smoke|default|full, low_resource=on, recompute=on|off, device=cpu|cuda|auto, dtype=fp32|bf16) or a method
- * key (peft/method.h).  dtype is a configuration key (run.json's "set", so a run made with the other dtype is not
- * reused), recorded only when bf16: dtype=fp32 is the default and the same run as no key. */
+ * scale=smoke|default|full, low_resource=on, recompute=on|off, device=cpu|cuda|auto, dtype=fp32|bf16,
+ * act_dtype=fp32|bf16) or a method key (peft/method.h).  dtype and act_dtype are configuration keys (run.json's
+ * "set", so a run made with the other dtype is not reused), recorded only when bf16: fp32 is the default and the
+ * same run as no key. */
 int mm_run_set(mm_run_opts *o, const char *assignment);
 int mm_run_validate(const mm_run_opts *o);
 

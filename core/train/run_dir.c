@@ -36,9 +36,13 @@ cJSON *mm_run_config_json(const mm_run_opts *o, const char *model_name) {
         cJSON_DeleteItemFromObjectCaseSensitive(sets, k);
         cJSON_AddStringToObject(sets, k, eq + 1);
     }
-    /* dtype=fp32 is the default: the same run as no dtype key (run directories made before the key existed) */
-    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(sets, "dtype");
-    if (cJSON_IsString(dt) && !strcmp(dt->valuestring, "fp32")) cJSON_DeleteItemFromObjectCaseSensitive(sets, "dtype");
+    /* dtype=fp32 and act_dtype=fp32 are the defaults: the same run as no key (run directories made before the keys
+     * existed) */
+    static const char *const dkeys[] = {"dtype", "act_dtype"};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(sets, dkeys[i]);
+        if (cJSON_IsString(dt) && !strcmp(dt->valuestring, "fp32")) cJSON_DeleteItemFromObjectCaseSensitive(sets, dkeys[i]);
+    }
     cJSON_AddNumberToObject(j, "seed", (double)o->seed);
     cJSON_AddStringToObject(j, "scale", o->scale);
     cJSON *t = cJSON_AddObjectToObject(j, "training");

@@ -107,6 +107,12 @@ int mm_run_set(mm_run_opts *o, const char *a) {
         o->dtype = d;
         return 0;
     }
+    if (!strcmp(key, "act_dtype")) {
+        const int d = mm_engine_dtype_parse(v);
+        if (d < 0) return mm_fail("--set act_dtype=%s: expected fp32 or bf16", v);
+        o->act_dtype = d;
+        return 0;
+    }
     if (!strcmp(key, "device")) {
         if (!mm_device_name_ok(v))
             return mm_fail("--set device=%s: expected cpu, cuda or auto", v);
@@ -119,7 +125,7 @@ int mm_run_set(mm_run_opts *o, const char *a) {
         snprintf(m, sizeof m, "%s", mm_last_error());
         return mm_fail("%s; run keys: lr, batch, micro_batch, epochs, warmup, max_steps, weight_decay, clip, seed, "
                        "max_source, max_target, train_per_lang, eval_per_lang, max_new, gen_batch, ckpt_every, "
-                       "threads, fraction, scale, low_resource, sep, recompute, device, dtype", m);
+                       "threads, fraction, scale, low_resource, sep, recompute, device, dtype, act_dtype", m);
     }
     return -1;
 }

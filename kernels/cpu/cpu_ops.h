@@ -61,6 +61,8 @@ void cpu_add(float *y, const float *a, const float *b, size_t n);
 void cpu_scale(float *x, float s, size_t n);
 double cpu_sumsq(const float *x, size_t n);
 /* linear_bf16.c */
+void cpu_to_bf16(uint16_t *dst, const float *src, size_t n);
+void cpu_from_bf16(float *dst, const uint16_t *src, size_t n);
 void cpu_linear_fwd_w16(float *y, int ldy, const float *x, int ldx, const uint16_t *W, const float *b, int N, int in,
                         int out, int acc);
 void cpu_linear_bwd_dx_w16(float *dx, int lddx, const float *dy, int lddy, const uint16_t *W, int N, int in, int out,

@@ -20,6 +20,16 @@ static float *round_rows(const float *x, int ld, int R, int C) {
     return r;
 }
 
+void cpu_to_bf16(uint16_t *dst, const float *src, size_t n) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) dst[i] = mm_f32_to_bf16(src[i]);
+}
+
+void cpu_from_bf16(float *dst, const uint16_t *src, size_t n) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) dst[i] = mm_bf16_to_f32(src[i]);
+}
+
 static float *widen(const uint16_t *W, size_t n) {
     float *w = mm_xmalloc_aligned(n * sizeof(float));
 #pragma omp parallel for schedule(static) if (n > 65536)

@@ -6,8 +6,8 @@
 #include "cuda/cuda_util.h"
 
 /* positional (C++17 has no designated initializers): the count check catches a table that grew */
-/* name + device_memory (an int, padded to a pointer's size) + 45 function pointers */
-static_assert(sizeof(mm_kernels) == 47 * sizeof(void *), "kernels.h changed: update the CUDA table");
+/* name + device_memory (an int, padded to a pointer's size) + 47 function pointers */
+static_assert(sizeof(mm_kernels) == 49 * sizeof(void *), "kernels.h changed: update the CUDA table");
 
 static const mm_kernels table = {
     /* .name = */ "cuda",
@@ -57,6 +57,8 @@ static const mm_kernels table = {
     /* .expert_down = */ cuda_expert_down,
     /* .expert_down_bwd_a = */ cuda_expert_down_bwd_a,
     /* .expert_down_bwd_x = */ cuda_expert_down_bwd_x,
+    /* .to_bf16 = */ mm_cuda_f32_to_bf16,
+    /* .from_bf16 = */ mm_cuda_bf16_to_f32,
 };
 
 extern "C" const mm_kernels *mm_kernels_cuda(void) {

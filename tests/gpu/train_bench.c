@@ -28,6 +28,8 @@
  *   adapters              every expert of every adapted module is computed (MMLoRA's unselected experts have gate 0
  *                         but run; so do MoLA's): 6·r·(in+out)·N per expert (forward h·Aᵀ, u·Bᵀ; backward dy·B,
  *                         dB, dA, dh·A), token routers 6·in·E·N
+ *   --act-dtype bf16      without --recompute: the attention forward again in backward (4·B·H·T²·D·L), the rest
+ *                         read from the bf16 stash
  *   --recompute           one more forward of every block (base 2·P_lin·N, attention 4·B·H·T²·D·L, adapters
  *                         2·r·(in+out)·N): executed work, so it is in the executed count (hardware FLOPs)
  * Two readings are printed: "executed" (the count above per second, MFU = that / --peak-tflops) and the
@@ -48,7 +50,7 @@
  *
  *   build/gpu/train_bench [--shape 1b|tiny] [--table cuda|cpu] [--methods lora-mix,mmlora] [--batch 24] [--seq 288]
  *                         [--micro 24] [--target 32] [--steps 5] [--warmup 2] [--recompute] [--dtype fp32|bf16]
- *                         [--peak-tflops 989] [--no-decode] [--decode-batch 64] [--prompt 256] [--new 64]
+ *                         [--act-dtype fp32|bf16] [--peak-tflops 989] [--no-decode] [--decode-batch 64] [--prompt 256] [--new 64]
  *
  * `--table cuda` (default) is mm_kernels_cuda(): the CUDA table in build/gpu/train_bench, the CPU stand-in for a
  * device table in build/gpu/train_bench_cpu (`make gpu-train-bench-selftest`); `--table cpu` is the plain CPU
@@ -90,7 +92,7 @@ static const char CFG_TINY[] =
 enum { N_LANG = 6, SEED = 1234, MAX_METHODS = 8, MAX_ROWS = 2 * MAX_METHODS };
 
 typedef struct {
-    const char *shape, *table, *dtype;
+    const char *shape, *table, *dtype, *act_dtype;
     char methods[256];
     int batch, seq, micro, target, steps, warmup, recompute, decode, dbatch, prompt, new_tokens, check_flops;
     double peak;
@@ -112,6 +114,7 @@ static double now(void) {
 static void usage(FILE *f) {
     fprintf(f, "usage: train_bench [--shape 1b|tiny] [--table cuda|cpu] [--methods m1,m2] [--batch B] [--seq T]\n"
                "                   [--micro M] [--target N] [--steps S] [--warmup W] [--recompute] [--dtype fp32|bf16]\n"
+               "                   [--act-dtype fp32|bf16]\n"
                "                   [--peak-tflops X] [--no-decode] [--decode-batch B] [--prompt P] [--new G]\n");
 }
 
@@ -140,7 +143,7 @@ static int next_batch(void *ctx, uint64_t u, int32_t *tokens, float *w, int32_t 
 /* ------------------------------------------------------------------ FLOP count (see the header) */
 
 static flops count_flops(const mm_model *m, const mm_adapters *ad, int fpft, int micro, int T, int target, int accum,
-                         int recompute) {
+                         int recompute, int act16) {
     const mm_model_config *c = &m->cfg;
     const double N = (double)micro * T, L = c->n_layer, C = c->d_model, V = c->vocab_size;
     const double H = c->n_head, D = c->head_dim;
@@ -162,6 +165,7 @@ static flops count_flops(const mm_model *m, const mm_adapters *ad, int fpft, int
             }
     f.adapters = 3.0 * ad_fwd;
     if (recompute) f.recompute = 2.0 * p_lin * N + 4.0 * micro * H * (double)T * T * D * L + ad_fwd;
+    else if (act16) f.recompute = 4.0 * micro * H * (double)T * T * D * L; /* the probabilities, not stashed */
     f.base *= accum, f.attn *= accum, f.head *= accum, f.adapters *= accum, f.recompute *= accum;
     f.total = f.base + f.attn + f.head + f.adapters + f.recompute;
     return f;
@@ -252,14 +256,22 @@ typedef struct {
 } method_state;
 
 static int g_tf32; /* MMLORA_CUDA_TF32 set and the table is the CUDA one (not a CPU table) */
-static const char *dtype_label(const opts *o) { return g_tf32 ? "fp32/tf32" : o->dtype; }
+static int act16(const opts *o) { return !strcmp(o->act_dtype, "bf16"); }
+/* the weights' dtype, "/tf32" when the fp32 GEMMs may use TF32, "+a16" with bf16 activations */
+static const char *dtype_label(const opts *o) {
+    static char b[32];
+    snprintf(b, sizeof b, "%s%s", g_tf32 ? "fp32/tf32" : o->dtype, act16(o) ? "+a16" : "");
+    return b;
+}
 
 /* memory check before any allocation; 0 fits (or cannot be judged), -1 does not */
 static int check_memory(const mm_kernels *k, const mm_model *m, const mm_adapters *ad, const opts *o) {
     mm_memory_plan p;
     const int bf16 = !strcmp(o->dtype, "bf16");
     const int layout = k->device_memory ? (bf16 ? MM_PLAN_CUDA_BF16 : MM_PLAN_CUDA_FP32) : (bf16 ? MM_PLAN_CPU_BF16 : MM_PLAN_CPU);
-    if (mm_memory_plan_of(m, ad, o->micro, o->seq, o->recompute, layout, &p)) return -1;
+    if (mm_memory_plan_of(m, ad, o->micro, o->seq, (o->recompute ? MM_ACT_RECOMPUTE : 0) | (act16(o) ? MM_ACT_BF16 : 0),
+                          layout, &p))
+        return -1;
     mm_memory_plan_print(&p, stderr);
     /* a real GPU: its memory; the stand-in or the CPU table: the host's (the weights already allocated there) */
     const mm_device_info *di = mm_device_probe();
@@ -302,7 +314,8 @@ static int bench_train(const mm_kernels *k, mm_model *m, method_state *ms, const
             (long long)m->n_params + (fpft ? 0 : trainable));
     if (check_memory(k, m, fpft ? NULL : &ms->ad, o)) return -1;
     const int accum = o->batch / o->micro;
-    const flops f = count_flops(m, fpft ? NULL : &ms->ad, fpft, o->micro, o->seq, o->target, accum, o->recompute);
+    const flops f = count_flops(m, fpft ? NULL : &ms->ad, fpft, o->micro, o->seq, o->target, accum, o->recompute,
+                              act16(o));
     const double tokens = (double)o->batch * o->seq;
     fprintf(stderr, "FLOPs executed per step (GEMMs; %.0f tokens): base linears %.4g (%s), attention %.4g, LM head %.4g, "
                     "adapters %.4g, recompute %.4g = %.4g (%.3f GFLOP/token)\n",
@@ -315,7 +328,8 @@ static int bench_train(const mm_kernels *k, mm_model *m, method_state *ms, const
     mm_engine e;
     /* --dtype reaches the engine here: bf16 stores the frozen linears (and the LM head) in bf16 and runs them through
      * the w16 ops (bf16 tensor cores on CUDA); check_memory plans the matching layout */
-    const mm_engine_opts eo = {.recompute = o->recompute, .dtype = mm_engine_dtype_parse(o->dtype)};
+    const mm_engine_opts eo = {.recompute = o->recompute, .dtype = mm_engine_dtype_parse(o->dtype),
+                               .act_dtype = mm_engine_dtype_parse(o->act_dtype)};
     if (mm_engine_init_with(&e, k, m, fpft ? NULL : &ms->ad, fpft, o->micro, o->seq, &eo)) return -1;
     mm_train_config tc;
     mm_train_config_defaults(&tc);
@@ -457,7 +471,7 @@ static int int_arg(const char *s, int lo, const char *what) {
 
 int main(int argc, char **argv) {
     mm_omp_policy_reexec(argv);
-    opts o = {.shape = "1b", .table = "cuda", .dtype = "fp32", .methods = "lora-mix,mmlora", .batch = -1, .seq = -1,
+    opts o = {.shape = "1b", .table = "cuda", .dtype = "fp32", .act_dtype = "fp32", .methods = "lora-mix,mmlora", .batch = -1, .seq = -1,
               .micro = -1, .target = 32, .steps = -1, .warmup = -1, .decode = 1, .dbatch = -1, .prompt = -1,
               .new_tokens = -1, .peak = 989.0};
     for (int i = 1; i < argc; i++) {
@@ -466,6 +480,7 @@ int main(int argc, char **argv) {
         if (VAL("--shape")) o.shape = v;
         else if (VAL("--table")) o.table = v;
         else if (VAL("--dtype")) o.dtype = v;
+        else if (VAL("--act-dtype")) o.act_dtype = v;
         else if (VAL("--methods")) snprintf(o.methods, sizeof o.methods, "%s", v);
         else if (VAL("--batch")) o.batch = int_arg(v, 1, "--batch");
         else if (VAL("--seq")) o.seq = int_arg(v, 2, "--seq");
@@ -497,8 +512,8 @@ int main(int argc, char **argv) {
     if (o.new_tokens < 0) o.new_tokens = big ? 64 : 16;
     if (o.batch % o.micro) { fprintf(stderr, "train_bench: --batch %d is not a multiple of --micro %d\n", o.batch, o.micro); return 3; }
     if (!(o.peak > 0)) { fprintf(stderr, "train_bench: --peak-tflops must be > 0\n"); return 3; }
-    if (mm_engine_dtype_parse(o.dtype) < 0) {
-        fprintf(stderr, "train_bench: --dtype %s: expected fp32 or bf16\n", o.dtype);
+    if (mm_engine_dtype_parse(o.dtype) < 0 || mm_engine_dtype_parse(o.act_dtype) < 0) {
+        fprintf(stderr, "train_bench: --dtype %s / --act-dtype %s: expected fp32 or bf16\n", o.dtype, o.act_dtype);
         return 3;
     }
     const mm_kernels *k = !strcmp(o.table, "cpu") ? &mm_kernels_cpu : !strcmp(o.table, "cuda") ? mm_kernels_cuda() : NULL;

@@ -6,10 +6,12 @@
  *                bit-identical to without; close to dtype fp32 but not equal (so bf16 is really used); full
  *                fine-tuning refused; the table memory it allocates is what the memory plan counts;
  *   run_bf16:     `mmlora run --set dtype=bf16` trains on the CPU and on the stand-in to the same adapter, is
- *                recorded in run.json, and a finished run is not reused with the other dtype. */
+ *                recorded in run.json, and a finished run is not reused with the other dtype; the same for
+ *                act_dtype=bf16 (bf16 activations). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cJSON.h>
 #include "io/safetensors.h"
 #include "model/engine.h"
 #include "peft/method.h"
@@ -21,6 +23,7 @@
 #include "test_util.h"
 #include "counting_device.h"
 #include "run_fixture.h"
+#include "engine_step.h"
 
 static float rnd(uint64_t stream, uint64_t i, float scale) {
     return scale * (2.0f * mm_u32_to_unit(mm_rng_u32(17, 0, (uint32_t)stream, i)) - 1.0f);
@@ -99,74 +102,14 @@ Test(bf16_ops, activations_are_rounded_to_nearest_even) {
 
 /* ------------------------------------------------------------------ the engine */
 
-enum { B = 3, T = 17, N_LANG = 6, SEED = 99, STEP = 4 };
-typedef struct {
-    double loss;
-    float *grads, *logits;
-    size_t n, nlogits;
-} result;
-
 #define GPTBC "tests/fixtures/engine/tiny"
 #define LLAMA "tests/fixtures/engine_llama/tiny"
 
-/* one training micro-step, every dropout on, adapters randomized so every gradient flows */
 static result step(const mm_kernels *k, const char *dir, const char *method, int dtype, int recompute) {
-    result r = {0};
-    mm_model m;
-    cr_assert_eq(mm_model_load(&m, dir), 0, "%s", mm_last_error());
-    m.cfg.embd_pdrop = m.cfg.attn_pdrop = m.cfg.resid_pdrop = 0.1f;
-    mm_method_spec spec;
-    cr_assert_eq(mm_method_from_name(method, &spec), 0);
-    if (!strcmp(method, "mola")) cr_assert_eq(mm_method_set(&spec, "mola_experts=2,4"), 0, "%s", mm_last_error());
-    mm_adapters ad;
-    mm_mmlora mm;
-    memset(&mm, 0, sizeof mm);
-    cr_assert_eq(mm_method_build(&spec, &m, N_LANG, 1, &ad), 0, "%s", mm_last_error());
-    cr_assert_eq(mm_mmlora_init(&mm, &spec, &ad, N_LANG, B, 1), 0, "%s", mm_last_error());
-    cd_random_params(ad.params, ad.n_params);
-    int32_t tokens[B * T], langs[B];
-    float w[B * T];
-    cd_step_inputs(tokens, w, langs, B, T, m.cfg.vocab_size, N_LANG);
-    mm_engine e;
     const mm_engine_opts o = {.recompute = recompute, .dtype = dtype};
-    cr_assert_eq(mm_engine_init_with(&e, k, &m, &ad, 0, B, T, &o), 0, "%s", mm_last_error());
-    cr_assert_eq(e.w16 != NULL, dtype == MM_DTYPE_BF16);
-    e.seed = SEED;
-    e.step = STEP;
-    e.train = 1;
-    cr_assert_eq(mm_mmlora_begin(&mm, langs, B, T, 1, SEED, STEP), 0, "%s", mm_last_error());
-    const double wsum = mm_batch_weight(w, B, T);
-    mm_engine_forward(&e, tokens, B, T);
-    r.nlogits = (size_t)B * T * m.cfg.vocab_size;
-    r.logits = malloc(r.nlogits * sizeof(float));
-    mm_engine_logits(&e, r.logits, B, T);
-    r.loss = mm_engine_head(&e, tokens, w, B, T, (float)(1.0 / wsum), 1, NULL) / wsum;
-    mm_engine_backward(&e, tokens, B, T);
-    mm_adapters_download(&ad);
-    mm_mmlora_end(&mm);
-    r.n = ad.n_params;
-    r.grads = malloc(r.n * sizeof(float));
-    memcpy(r.grads, ad.grads, r.n * sizeof(float));
-    mm_engine_free(&e);
-    mm_mmlora_free(&mm);
-    mm_adapters_free(&ad);
-    mm_model_free(&m);
-    return r;
+    return es_step(k, dir, method, &o);
 }
-static void result_free(result *r) { free(r->grads), free(r->logits); }
-
-static void bit_identical(const char *what, const result *a, const result *b) {
-    cr_expect_eq(memcmp(&a->loss, &b->loss, sizeof a->loss), 0, "%s: loss %.9g vs %.9g", what, a->loss, b->loss);
-    cr_expect_eq(memcmp(a->logits, b->logits, a->nlogits * sizeof(float)), 0, "%s: logits differ", what);
-    cr_assert_eq(a->n, b->n);
-    size_t diff = 0, nz = 0;
-    for (size_t i = 0; i < a->n; i++) {
-        diff += memcmp(&a->grads[i], &b->grads[i], sizeof(float)) != 0;
-        nz += a->grads[i] != 0.0f;
-    }
-    cr_expect_eq(diff, 0, "%s: %zu of %zu gradients differ", what, diff, a->n);
-    cr_expect_gt(nz, a->n / 2, "%s: only %zu of %zu gradients non-zero", what, nz, a->n);
-}
+static void bit_identical(const char *what, const result *a, const result *b) { es_bit_identical(what, a, b); }
 
 static void standin_vs_cpu(const char *dir, const char *method) {
     const mm_kernels dev = counting_device();
@@ -311,12 +254,17 @@ static void teardown(void) {
     rf_world_remove(g_root);
 }
 
-static void opts_for(mm_run_opts *o, const char *method, const char *out, const char *device, const char *dtype) {
+/* a run on device with key=value (value NULL: no key) */
+static void opts_with(mm_run_opts *o, const char *method, const char *out, const char *device, const char *key,
+                      const char *value) {
     char d[64], t[64];
     snprintf(d, sizeof d, "device=%s", device);
-    snprintf(t, sizeof t, "dtype=%s", dtype ? dtype : "");
+    snprintf(t, sizeof t, "%s=%s", key, value ? value : "");
     const char *sets[2] = {d, t};
-    cr_assert_eq(rf_opts(o, g_root, method, out, sets, dtype ? 2 : 1), 0, "%s", mm_last_error());
+    cr_assert_eq(rf_opts(o, g_root, method, out, sets, value ? 2 : 1), 0, "%s", mm_last_error());
+}
+static void opts_for(mm_run_opts *o, const char *method, const char *out, const char *device, const char *dtype) {
+    opts_with(o, method, out, device, "dtype", dtype);
 }
 
 static char *read_rel(const char *dir, const char *rel, size_t *n) {
@@ -394,4 +342,39 @@ Test(run_bf16, a_finished_run_is_not_reused_with_the_other_dtype) {
               mm_last_error());
     cr_expect_neq(mm_run_set(&o, "dtype=fp16"), 0);
     cr_expect(strstr(mm_last_error(), "expected fp32 or bf16"), "%s", mm_last_error());
+}
+
+/* act_dtype bf16 (bf16 activations, test_act16.c for the engine): `mmlora run --set act_dtype=bf16` trains and
+ * generates on the CPU and on the stand-in to the same adapter and predictions, differs from fp32 activations, is
+ * recorded in run.json's "set" (act_dtype=fp32 is the default run) */
+Test(run_bf16, act_dtype_bf16_runs_on_cpu_and_standin_identically) {
+    mm_run_opts o;
+    unsetenv("MMLORA_DEVICE_STANDIN");
+    opts_with(&o, "mmlora", "act-cpu", "cpu", "act_dtype", "bf16");
+    cr_assert_eq(o.act_dtype, MM_DTYPE_BF16);
+    cr_assert_eq(mm_run(&o, MM_PHASE_ALL), 0, "%s", mm_last_error());
+    setenv("MMLORA_DEVICE_STANDIN", "1", 1);
+    opts_with(&o, "mmlora", "act-dev", "cuda", "act_dtype", "bf16");
+    cr_assert_eq(mm_run(&o, MM_PHASE_ALL), 0, "%s", mm_last_error());
+    unsetenv("MMLORA_DEVICE_STANDIN");
+    opts_with(&o, "mmlora", "act-fp32", "cpu", "act_dtype", "fp32");
+    cr_assert_eq(mm_run(&o, MM_PHASE_TRAIN), 0, "%s", mm_last_error());
+    const char *adapter = "adapter/adapter_model.safetensors";
+    cr_expect(same_file("act-cpu", "act-dev", adapter), "act bf16: the stand-in's adapter differs from the CPU's");
+    cr_expect(same_file("act-cpu", "act-dev", "predictions/ruby.txt"), "act bf16: predictions differ");
+    cr_expect(!same_file("act-cpu", "act-fp32", adapter), "the act bf16 run's adapter equals the fp32 run's");
+    size_t n;
+    char *j = read_rel("act-dev", "run.json", &n);
+    cr_expect(strstr(j, "\"act_dtype\":\t\"bf16\"") != NULL, "%s", j);
+    free(j);
+    j = read_rel("act-fp32", "run.json", &n); /* act_dtype=fp32: the default run, no key in "set" */
+    cJSON *root = cJSON_Parse(j);
+    cr_assert(root, "run.json does not parse");
+    const cJSON *set = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "config"), "set");
+    cr_expect(cJSON_IsObject(set) && !cJSON_GetObjectItemCaseSensitive(set, "act_dtype"), "%s", j);
+    cJSON_Delete(root);
+    free(j);
+    cr_expect_neq(mm_run_set(&o, "act_dtype=fp8"), 0);
+    cr_expect(strstr(mm_last_error(), "act_dtype") && strstr(mm_last_error(), "expected fp32 or bf16"), "%s",
+              mm_last_error());
 }
