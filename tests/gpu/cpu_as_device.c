@@ -6,7 +6,9 @@
  * off by 1e-3 relative) it must fail.  MMLORA_SELFTEST_PERTURB=sum jitters the outputs of the bf16 linears
  * (linear_fwd_w16, linear_bwd_dx_w16) by up to 1e-6 relative, pseudo-randomly: an emulation of cuBLAS summing the
  * same exact bf16 products in another order (about 8 fp32 ulps, more than two fp32 sums of at most 176 terms
- * typically differ by); the bf16 rows must still pass, which sizes their tolerances (engine_parity.c).
+ * typically differ by); the bf16 rows must still pass, which sizes their tolerances (engine_parity.c).  It jitters
+ * the fp32 linear_fwd too (cuBLAS sgemm vs OpenBLAS), which matters for bf16 activations on fp32 weights (the
+ * fpft-mix a16 rows: a flipped rounding of an activation) and leaves the fp32 rows within their 1e-4.
  * MMLORA_SELFTEST_PERTURB=noround makes the w16 ops skip the activation's rounding (a diagnostic: how far that
  * lands from the tolerances). */
 #include <stdlib.h>
@@ -31,6 +33,11 @@ static void jitter(float *y, int ld, int N, int C) {
 static void fwd_w16_jitter(float *y, int ldy, const float *x, int ldx, const uint16_t *W, const float *b, int N,
                            int in, int out, int acc) {
     mm_kernels_cpu.linear_fwd_w16(y, ldy, x, ldx, W, b, N, in, out, acc);
+    jitter(y, ldy ? ldy : out, N, out);
+}
+static void fwd_jitter(float *y, int ldy, const float *x, int ldx, const float *W, const float *b, int N, int in,
+                       int out, int acc) {
+    mm_kernels_cpu.linear_fwd(y, ldy, x, ldx, W, b, N, in, out, acc);
     jitter(y, ldy ? ldy : out, N, out);
 }
 static void bwd_dx_w16_jitter(float *dx, int lddx, const float *dy, int lddy, const uint16_t *W, int N, int in, int out,
@@ -76,6 +83,7 @@ const mm_kernels *mm_kernels_cuda(void) {
         if (p && !strcmp(p, "sum")) {
             k.linear_fwd_w16 = fwd_w16_jitter;
             k.linear_bwd_dx_w16 = bwd_dx_w16_jitter;
+            k.linear_fwd = fwd_jitter;
         }
         init = 1;
     }

@@ -427,6 +427,17 @@ static void t_bf16(void) {
     mm_cuda_bf16_to_f32(back.d, db, n);
     for (size_t i = 0; i < n; i++) back.h[i] = bf16_f(host_bf16(x.h[i]));
     check_bits("bf16: bf16->f32", &back);
+    /* the same conversions as the table's ops to_bf16 / from_bf16 (act_dtype bf16), against the CPU table's */
+    uint16_t *cb = mm_xmalloc(n * 2);
+    CPU->to_bf16(cb, x.h, n);
+    GPU->to_bf16(db, x.d, n);
+    if (mm_cuda_d2h(hb, db, n * 2)) die("d2h");
+    report("to_bf16 (table)", memcmp(hb, cb, n * 2) == 0, "n %zu, specials, ties", n);
+    buf wide = bpoison(n);
+    CPU->from_bf16(wide.h, cb, n);
+    GPU->from_bf16(wide.d, db, n);
+    check_bits("from_bf16 (table)", &wide);
+    free(cb), bfree(&wide);
     mm_cuda_free(db), free(hb), bfree(&x), bfree(&back);
 
     const int N = 67, in = 160, out = 96, pad = 3, ldx = in + pad, ldy = out + pad;
