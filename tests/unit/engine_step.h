@@ -1,6 +1,7 @@
 /* One training micro-step of the engine on the tiny fixture models, for tests that compare engine options (dtype,
  * act_dtype, recomputation) or tables: every dropout on, adapters randomized so every gradient flows; loss,
- * logits and the trainable gradients come back on the host.  Used by test_bf16.c and test_act16.c. */
+ * logits and the trainable gradients come back on the host.  Used by test_engine_device.c, test_bf16.c and
+ * test_act16.c. */
 #ifndef MMLORA_TEST_ENGINE_STEP_H
 #define MMLORA_TEST_ENGINE_STEP_H
 #include <stdlib.h>
@@ -68,6 +69,7 @@ static inline result es_step(const mm_kernels *k, const char *dir, const char *m
     }
     mm_engine_free(&e);
     if (!ft) {
+        cr_expect_null(ad.mem, "mm_engine_free detaches the adapters");
         mm_mmlora_free(&mm);
         mm_adapters_free(&ad);
     }
