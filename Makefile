@@ -85,7 +85,7 @@ help:
 	@echo "                make gpu-train-bench: 1B training/decoding tokens/s and MFU (selftest: make gpu-train-bench-selftest,"
 	@echo "                part of make test); run all on a GPU host: tests/gpu/run.sh"
 	@echo "make paper-tables  every table and figure from results/ beside the paper's numbers (docs/REPORTS.md)"
-	@echo "make rq1..rq4  an experiment program: MODEL=tiny|starcoderbase|deepseekcoder DATASET=local|csn|xlcost SCALE=smoke|default|full SCHEDULER=local|slurm DEVICE=cpu|cuda|auto NPROC=N (make all-rq: all four)"
+	@echo "make rq1..rq4  an experiment program: MODEL=tiny|starcoderbase|deepseekcoder DATASET=local|csn|xlcost SCALE=smoke|default|full SCHEDULER=local|slurm DEVICE=cpu|cuda|auto NPROC=N SET=\"k=v ...\" (make all-rq: all four)"
 	@echo "make tiny      rebuild the embedded tiny model models/tiny (tokenizer + ~10-20 min pretraining on 2 cores)"
 	@echo "options: NO_CUDA=1 NO_OPENMP=1 NO_MPI=1 BUILD=dir"
 
@@ -292,14 +292,16 @@ EXP_RESULTS ?= $(if $(filter smoke,$(SCALE)),results-smoke,results)
 EXP_ARGS ?=
 # DEVICE=cpu|cuda|auto: where every run trains and generates (default: auto, a GPU when one is usable);
 # NPROC=N: every run data parallel over N processes (one per GPU), launched with $(MPIRUN)
+# SET="k=v ...": --set for every run (e.g. SET="dtype=bf16 act_dtype=bf16" for StarCoderBase-1B on a 24 GB GPU)
 DEVICE ?=
+SET    ?=
 NPROC  ?= 1
 MPIRUN ?= mpirun --bind-to none
 EXP_LAUNCH := $(if $(filter-out 1,$(NPROC)),$(MPIRUN) -np $(NPROC))
 .PHONY: rq1 rq2 rq3 rq4 all-rq tiny
 rq1 rq2 rq3 rq4: $(BUILD)/mmlora
 	@$(EXP_LAUNCH) $(BUILD)/mmlora experiment --grid experiments/$@/grid.json --model $(MODEL_DIR) --dataset $(DATASET) \
-	    --scale $(SCALE) --results $(EXP_RESULTS) --scheduler $(SCHEDULER) $(if $(DEVICE),--device $(DEVICE)) $(EXP_ARGS)
+	    --scale $(SCALE) --results $(EXP_RESULTS) --scheduler $(SCHEDULER) $(if $(DEVICE),--device $(DEVICE)) $(foreach s,$(SET),--set $(s)) $(EXP_ARGS)
 all-rq: $(BUILD)/mmlora
 	@for r in rq1 rq2 rq3 rq4; do $(MAKE) --no-print-directory $$r || exit 1; done
 

@@ -8,6 +8,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: mmlora experiment --grid experiments/rq1/grid.json --model DIR --dataset csn|xlcost|local\n"
                "                         [--scale smoke|default|full] [--results DIR] [--raw DIR] [--cache DIR]\n"
                "                         [--report-out DIR] [--paper DIR] [--plan] [--no-report] [--device cpu|cuda|auto]\n"
+               "                         [--set key=value ...]\n"
                "                         [--only RUN | --report-only | --scheduler local|slurm [--script-dir DIR]]\n\n"
                "Expands the grid (every method and --set key is checked first), runs each run with `mmlora run`'s\n"
                "machinery into RESULTS/<rq>/<dataset>/<model>/<run>/ (a DONE run is skipped, an interrupted one\n"
@@ -18,7 +19,10 @@ static void usage(FILE *f) {
                "resources from the grid's \"resources\"), the aggregate step and a submit script into --script-dir\n"
                "(default RESULTS/<rq>/<dataset>/<model>/slurm/) and print how to submit (experiments/README.md).\n"
                "--device: where every run trains and generates (default auto: a GPU when one is usable).  Under\n"
-               "`mpirun -np N mmlora experiment ...` every run is data parallel over the N processes.\n");
+               "`mpirun -np N mmlora experiment ...` every run is data parallel over the N processes.\n"
+               "--set key=value (up to 8): for every run, after the grid's own settings: what fits a model on a GPU\n"
+               "(recompute=on, micro_batch=N, dtype=bf16, act_dtype=bf16; see `mmlora run --help`).  dtype, act_dtype\n"
+               "and the training keys change the runs: a finished run made without them is not reused (an error).\n");
 }
 
 int cmd_experiment(int argc, char **argv) {
@@ -43,6 +47,13 @@ int cmd_experiment(int argc, char **argv) {
         else if (!strcmp(a, "--report-out") && has) x.report_out = argv[++i];
         else if (!strcmp(a, "--paper") && has) x.paper = argv[++i];
         else if (!strcmp(a, "--device") && has) x.device = argv[++i];
+        else if (!strcmp(a, "--set") && has) {
+            if (x.n_sets == MM_EXP_MAX_SETS) {
+                fprintf(stderr, "mmlora: error: experiment: at most %d --set\n", MM_EXP_MAX_SETS);
+                return 2;
+            }
+            x.sets[x.n_sets++] = argv[++i];
+        }
         else {
             fprintf(stderr, "mmlora: error: experiment: unknown or incomplete option '%s'\n", a);
             usage(stderr);

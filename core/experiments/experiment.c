@@ -93,7 +93,7 @@ static void print_plan(const mm_grid *g, const mm_exp_opts *x, const char *model
         if (!strcmp(g->expect_key[i], key)) exp = g->expect_min[i];
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     /* where the runs will train: the device they resolve to (their --set device, or --device) */
-    char dev[192] = "cpu", where[320];
+    char dev[192] = "cpu", where[640];
     const mm_kernels *k = NULL;
     if (mm_device_resolve(dev_asked, dev, sizeof dev, NULL, 0, &k)) snprintf(dev, sizeof dev, "%s (unavailable)", dev_asked);
     if (!strcmp(dev, "cpu")) snprintf(where, sizeof where, "device cpu (%ld cores)", cpus);
@@ -101,6 +101,10 @@ static void print_plan(const mm_grid *g, const mm_exp_opts *x, const char *model
     if (mm_dist_size() > 1) {
         size_t w = strlen(where);
         snprintf(where + w, sizeof where - w, ", data parallel over %d processes", mm_dist_size());
+    }
+    for (int i = 0; i < x->n_sets; i++) { /* the --set every run gets */
+        size_t w = strlen(where);
+        snprintf(where + w, sizeof where - w, "%s%s", i ? " " : ", --set ", x->sets[i]);
     }
     char e[1400];
     if (exp >= 0) snprintf(e, sizeof e, "expected ~%.0f min (measured on 2 CPU cores; scales with cores)", exp < 1 ? 1 : exp);

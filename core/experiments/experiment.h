@@ -26,6 +26,7 @@
 /* cluster resources of one run; `set` has a bit MM_RES_<KEY> for each key given */
 enum { MM_RES_GPUS = 1, MM_RES_CPUS = 2, MM_RES_MEM = 4, MM_RES_TIME = 8, MM_RES_PARTITION = 16, MM_RES_ACCOUNT = 32,
        MM_RES_NPROC = 64 };
+enum { MM_EXP_MAX_SETS = 8 };
 typedef struct {
     int set;
     int gpus;           /* GPUs per run (all its processes together), >= 0 */
@@ -90,6 +91,10 @@ typedef struct {
     const char *script_dir; /* slurm: where the scripts go (default <results>/<rq>/<dataset>/<model>/slurm) */
     const char *mmlora;     /* slurm: the mmlora binary the scripts call (default: this executable) */
     const char *device;     /* cpu|cuda|auto for every run (default: the runs' own, auto); an execution key */
+    /* --set key=value for every run, after the grid's own (e.g. recompute=on, dtype=bf16, act_dtype=bf16 to fit a
+     * GPU); configuration keys (dtype, act_dtype, lr, ...) make other runs: a finished run is not reused for them */
+    const char *sets[MM_EXP_MAX_SETS];
+    int n_sets;
 } mm_exp_opts;
 
 /* Run i of the grid as mm_run_opts (scale preset, then shared sets, then the run's). 0 or -1. */

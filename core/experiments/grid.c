@@ -369,6 +369,8 @@ int mm_grid_expand(const mm_grid *g, int i, const mm_exp_opts *x, mm_run_opts *o
         snprintf(d, sizeof d, "device=%s", x->device);
         if (apply(g, "--device", o, d)) return -1;
     }
+    for (int k = 0; k < x->n_sets; k++)
+        if (apply(g, "--set", o, x->sets[k])) return -1;
     if (mm_run_validate(o)) {
         char m[512];
         snprintf(m, sizeof m, "%s", mm_last_error());

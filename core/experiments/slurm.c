@@ -116,6 +116,14 @@ static void sb_common(mm_sbuf *b, const mm_exp_opts *x, const paths *p) {
     sb_word(b, p->raw);
     mm_sb_puts(b, " --cache ");
     sb_word(b, p->cache);
+    if (x->device) {
+        mm_sb_puts(b, " --device ");
+        sb_word(b, x->device);
+    }
+    for (int i = 0; i < x->n_sets; i++) {
+        mm_sb_puts(b, " --set ");
+        sb_word(b, x->sets[i]);
+    }
 }
 
 static void sb_header(mm_sbuf *b, const mm_grid *g, const mm_exp_opts *x, const paths *p, const char *what) {

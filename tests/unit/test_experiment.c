@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "experiments/experiment.h"
+#include "model/engine.h"
 #include "test_util.h"
 #include "util/log.h"
 
@@ -166,5 +167,32 @@ Test(experiment_grid, device_option_reaches_every_run) {
     x.device = "gpu";
     cr_expect_neq(mm_grid_expand(&g, 0, &x, &o), 0);
     cr_expect(strstr(mm_last_error(), "--device") && strstr(mm_last_error(), "gpu"), "%s", mm_last_error());
+    mm_grid_free(&g);
+}
+
+/* --set reaches every run after the grid's own settings; a configuration key is recorded (another run directory
+ * content), an unknown key or a bad value is an error naming --set */
+Test(experiment_grid, set_option_reaches_every_run) {
+    mm_grid g = load("rq1", 7);
+    mm_exp_opts x = X;
+    x.sets[0] = "act_dtype=bf16";
+    x.sets[1] = "recompute=on";
+    x.n_sets = 2;
+    mm_run_opts o, plain;
+    for (int i = 0; i < 7; i++) {
+        cr_assert_eq(mm_grid_expand(&g, i, &x, &o), 0, "%s", mm_last_error());
+        cr_assert_eq(mm_grid_expand(&g, i, &X, &plain), 0, "%s", mm_last_error());
+        cr_expect_eq(o.act_dtype, MM_DTYPE_BF16);
+        cr_expect_eq(plain.act_dtype, MM_DTYPE_FP32);
+        cr_expect_eq(o.recompute, 1);
+        cr_expect_str_eq(o.out_dir, plain.out_dir);
+        cr_expect_eq(o.n_sets, plain.n_sets + 1, "act_dtype is recorded in the run's settings, recompute is not");
+    }
+    x.sets[1] = "warp_speed=9";
+    cr_expect_neq(mm_grid_expand(&g, 0, &x, &o), 0);
+    cr_expect(strstr(mm_last_error(), "--set") && strstr(mm_last_error(), "warp_speed"), "%s", mm_last_error());
+    x.sets[1] = "act_dtype=fp8";
+    cr_expect_neq(mm_grid_expand(&g, 0, &x, &o), 0);
+    cr_expect(strstr(mm_last_error(), "--set") && strstr(mm_last_error(), "fp8"), "%s", mm_last_error());
     mm_grid_free(&g);
 }

@@ -365,3 +365,17 @@ Test(experiment_slurm, run_json_takes_relative_and_absolute_model_dirs_as_one) {
     cJSON_Delete(b);
     cJSON_Delete(c);
 }
+
+/* --device and --set reach every task's command line (each task runs `mmlora experiment --only RUN`) */
+Test(experiment_slurm, device_and_sets_reach_the_tasks) {
+    world_opts w;
+    opts(&w, write_grid(NULL));
+    w.x.device = "cpu";
+    w.x.sets[0] = "recompute=on";
+    w.x.sets[1] = "act_dtype=bf16";
+    w.x.n_sets = 2;
+    cr_assert_eq(mm_experiment_run(&w.x), 0, "%s", mm_last_error());
+    char *s = slurp(w.dir, "rqs.sbatch");
+    HAS(s, " --device cpu --set recompute=on --set act_dtype=bf16");
+    free(s);
+}
