@@ -214,4 +214,11 @@ if [ "$rc" -eq 0 ] && [ "$bench_rc" != "-" ] && [ "$bench_rc" != 0 ] && [ "$benc
         rc=8
     fi
 fi
+# The device tool brings back at most 8 files from $OUT, and this run writes up to 15: every log and note goes into
+# logs.tar.gz, and beside it stay steps.txt, host.txt and the five main logs (8 files).
+if (cd "$OUT" && tar -czf logs.tar.gz ./*.log ./*.txt) 2>/dev/null; then
+    for f in "$OUT"/*.log; do
+        case "${f##*/}" in parity.log|engine_parity.log|run_parity.log|train_bench.log|train_bench_bf16.log) ;; *) rm -f "$f" ;; esac
+    done
+fi
 exit $rc
