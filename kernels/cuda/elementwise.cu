@@ -177,9 +177,10 @@ __global__ void dropout_bits_kernel(uint64_t *bits, size_t n, uint64_t seed, uin
     bits[w] = v;
 }
 
+/* grid-stride: mm_grid caps the grid at 2^20 blocks, so one element per thread would leave every element past
+ * 2^28 unwritten */
 __global__ void dropout_apply_bits_kernel(float *y, const float *x, size_t n, const uint64_t *bits, float scale) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) y[i] = ((bits[i >> 6] >> (i & 63)) & 1) ? x[i] * scale : 0.0f;
+    GRID_STRIDE(i, n) y[i] = ((bits[i >> 6] >> (i & 63)) & 1) ? x[i] * scale : 0.0f;
 }
 
 extern "C" void cuda_dropout_bits(uint64_t *bits, size_t n, mm_dropout d, uint64_t first) {

@@ -18,13 +18,16 @@
 # weights on 16 threads, two 22 GiB arenas, 8 steps of ~1-2 s, 2 decodes), so the caps bite only on memcheck and
 # the microbenchmarks at the end.
 # Exit status: 0 parity passed (and memcheck clean when it ran), 1 op-parity failures, 2 no device, 3 build failed,
-# 4 parity passed but memcheck reported errors (a memcheck skipped or cut short by the budget is not), 5 op parity passed but engine parity failed, 6 engine parity passed
+# 4 parity passed but memcheck reported errors (a memcheck skipped or cut short by the budget, or one the sanitizer
+# could not run, is not), 5 op parity passed but engine parity failed, 6 engine parity passed
 # but the run parity failed, 7 run parity passed but the resume check failed, 8 everything before passed but the
 # training benchmark failed (crash, error, non-finite loss, FLOP-count mismatch or timeout before both methods'
 # lines), 9 only the benchmark's decoding failed (its training lines are there; the device decoder,
 # core/infer/generate.c, has only run on the CPU stand-in so far), 124/137 parity timed out.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+# nvcc where CUDA images keep it, when it is not on the PATH (the Makefile builds no CUDA without it)
+if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH="/usr/local/cuda/bin:$PATH"; fi
 OUT=${OUT:-./gpu-out}
 mkdir -p "$OUT"
 BUDGET=${BUDGET:-450}
@@ -51,6 +54,13 @@ git log --oneline -1 >>"$OUT/host.txt" 2>/dev/null
 # into a private prefix (never into /) and point the build there.  -Wno-error: a newer host compiler may
 # warn where CI's does not; CI enforces -Werror, here the parity results matter (warnings are counted).
 MAKE_VARS=(EXTRA_CFLAGS=-Wno-error)
+# the same for nvcc: NVCC_FLAGS as in the Makefile minus its two -Werror (EXTRA_CFLAGS does not reach nvcc, whose
+# host compiler here may warn where CI's does not: a warning would otherwise fail the CUDA build and gpu-min too)
+MAKE_VARS+=("NVCC_FLAGS=-O2 -std=c++17 -I. -Icore -Ikernels --compiler-options -Wall,-Wextra \
+-gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80")
+# no MPI: the GPU programs use none, and the Makefile's MPI detection (mpicc --showme) is Open MPI's: an MPICH or
+# a partial MPI on the host would break the build
+MAKE_VARS+=(NO_MPI=1)
 if ls .gpu-debs/*.deb >/dev/null 2>&1; then
     DEPS=/tmp/mmlora-deps
     mkdir -p "$DEPS"
@@ -194,8 +204,19 @@ sed -n 's/^op /  /p' "$OUT/ops_bench.log" 2>/dev/null
 echo
 cat "$OUT/steps.txt"
 rc=$parity_rc
-# memcheck runs after the benchmark now: skipped for the budget (99) or cut by it (124/137) is not an error
-case "$memcheck_rc" in -|0|99|124|137) ;; *) [ "$rc" -eq 0 ] && rc=4 ;; esac
+# memcheck runs after the benchmark now: skipped for the budget (99) or cut by it (124/137) is not an error.  Errors
+# found are its --error-exitcode 9 (or a non-zero ERROR SUMMARY); any other status means the sanitizer could not run
+# the program (under gVisor it refuses the device: "Device not supported", then error 999 at the first allocation),
+# which is reported but is not a memcheck finding and must not mask the engine/run parity codes below
+case "$memcheck_rc" in
+-|0|99|124|137) ;;
+*)
+    if [ "$memcheck_rc" -eq 9 ] || grep -qE 'ERROR SUMMARY: [1-9]' "$OUT/memcheck.log" 2>/dev/null; then
+        [ "$rc" -eq 0 ] && rc=4
+    else
+        echo "memcheck: rc $memcheck_rc without memcheck errors (the sanitizer could not run the program, or parity failed under it; $OUT/memcheck.log): not counted"
+    fi ;;
+esac
 if [ "$rc" -eq 0 ] && [ "$engine_rc" != "-" ] && [ "$engine_rc" != 0 ]; then rc=5; fi
 if [ "$rc" -eq 0 ] && [ "$run_rc" != "-" ] && [ "$run_rc" != 0 ]; then rc=6; fi
 if [ "$rc" -eq 0 ] && [ "$resume_rc" != "-" ] && [ "$resume_rc" != 0 ] && [ "$resume_rc" != 99 ]; then rc=7; fi
@@ -206,5 +227,12 @@ if [ "$rc" -eq 0 ] && [ "$bench_rc" != "-" ] && [ "$bench_rc" != 0 ] && [ "$benc
     else
         rc=8
     fi
+fi
+# The device tool brings back at most 8 files from $OUT, and this run writes up to 15: every log and note goes into
+# logs.tar.gz, and beside it stay steps.txt, host.txt and the five main logs (8 files).
+if (cd "$OUT" && tar -czf logs.tar.gz ./*.log ./*.txt) 2>/dev/null; then
+    for f in "$OUT"/*.log; do
+        case "${f##*/}" in parity.log|engine_parity.log|run_parity.log|train_bench.log|train_bench_bf16.log) ;; *) rm -f "$f" ;; esac
+    done
 fi
 exit $rc
