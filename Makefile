@@ -147,7 +147,10 @@ paper-tables: $(BUILD)/mmlora
 	$(BUILD)/mmlora report --results $(RESULTS) --out $(REPORT_OUT) $(REPORT_ARGS)
 
 # ---------------------------------------------------------------- CUDA (compiled whenever nvcc exists)
-NVCC_FLAGS := -O2 -std=c++17 -I. -Icore -Ikernels --compiler-options -Wall,-Wextra,-Werror -Werror all-warnings \
+# NVCC_WERROR= (empty) keeps the warnings but does not fail on them (tests/gpu/run.sh on a GPU host whose compiler
+# may warn where CI's does not); CI and `make` fail on any warning
+NVCC_WERROR ?= --compiler-options -Werror -Werror all-warnings
+NVCC_FLAGS := -O2 -std=c++17 -I. -Icore -Ikernels --compiler-options -Wall,-Wextra $(NVCC_WERROR) \
               -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80
 # every CUDA object depends on the op interface and the backend's headers (the table is positional)
 $(BUILD)/cuda/%.o: %.cu kernels/kernels.h $(wildcard kernels/cuda/*.h kernels/cuda/*.cuh)

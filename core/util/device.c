@@ -48,7 +48,9 @@ static void probe(mm_device_info *d) {
     } else {
         snprintf(d->why, sizeof d->why, "the NVIDIA driver could not describe GPU 0");
     }
-    dlclose(lib);
+    /* not dlclose'd: after cuInit the driver library keeps threads and state that cudart (loaded later, same
+     * libcuda.so.1) goes on using; unloading it under them may crash.  One handle, held for the process's life. */
+    (void)lib;
 }
 
 const mm_device_info *mm_device_probe(void) {
