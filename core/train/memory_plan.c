@@ -17,6 +17,30 @@ int mm_memory_plan_layout(int cuda, int dtype) {
 
 static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
 
+/* kernels/cuda/attention.cu's scratch for a micro-batch (the backward, the larger): sequences in chunks of at
+ * most MMLORA_CUDA_ATTN_SCRATCH_MB (default 128) MiB, at least one sequence; the same formula as attn_chunk */
+static size_t cuda_attention_scratch(const mm_model *m, int B, int T) {
+    const size_t H = (size_t)m->cfg.n_head, tt = (size_t)T * T, td = (size_t)T * m->cfg.head_dim;
+    const size_t per_seq = (2 * H * tt + 3 * H * td) * sizeof(float) + H * 12 * sizeof(void *); /* with dropout */
+    const char *e = getenv("MMLORA_CUDA_ATTN_SCRATCH_MB");
+    const double mb = e && atof(e) > 0 ? atof(e) : 128.0;
+    long long nb = (long long)(mb * 1048576.0 / (double)per_seq);
+    nb = nb < 1 ? 1 : nb > B ? B : nb;
+    return (size_t)nb * per_seq + 256;
+}
+
+/* the widest input of an adapted module whose experts have dropout (kernels/cuda/expert.cu drops it into scratch) */
+static size_t expert_dropout_in(const mm_adapters *ad) {
+    size_t w = 0;
+    for (int l = 0; ad && l < ad->n_layers; l++)
+        for (int t = 0; t < ad->n_targets; t++) {
+            const mm_adapted *md = mm_adapted_at(ad, l, t);
+            for (int e = 0; e < md->n_experts; e++)
+                if (md->experts[e].dropout > 0.0f) w = zmax(w, (size_t)md->in);
+        }
+    return w;
+}
+
 /* dtype bf16: the largest rounded activation of one linear (elements), the largest weight matrix (elements) */
 static void bf16_sizes(const mm_model *m, size_t N, size_t *act, size_t *wmax) {
     const mm_model_config *c = &m->cfg;
@@ -63,14 +87,15 @@ int mm_memory_plan_of(const mm_model *m, const mm_adapters *ad, int micro, int s
         p->adapter_buffers = mm_adapters_reserve_bytes(ad, micro * seq);
     }
     p->activations = mm_engine_arena_bytes(m, ad, micro, seq, act); /* the same in every layout */
-    if (p->bf16) {
-        size_t act, wmax;
-        bf16_sizes(m, (size_t)micro * seq, &act, &wmax);
-        p->scratch16 = p->cuda ? act * 2 : (act + wmax) * 4;
-    }
+    size_t widest = 0, wmax = 0;
+    if (p->bf16) bf16_sizes(m, (size_t)micro * seq, &widest, &wmax);
+    if (p->bf16 && !p->cuda) p->scratch16 = (widest + wmax) * 4;
+    if (p->cuda)
+        p->scratch_dev = zmax(zmax(widest * 2, (size_t)micro * seq * expert_dropout_in(ad) * sizeof(float)),
+                              cuda_attention_scratch(m, micro, seq));
     p->runtime = p->cuda ? CUDA_RUNTIME_ALLOWANCE : 0;
     p->total = p->weights + p->weights16 + p->trainable + p->grads + p->optimizer + p->activations + p->scratch16 +
-               p->adapter_buffers + p->runtime;
+               p->scratch_dev + p->adapter_buffers + p->runtime;
     return 0;
 }
 
@@ -104,8 +129,8 @@ void mm_memory_plan_print(const mm_memory_plan *p, FILE *f) {
     fprintf(f, "  gradients                 %8.3f GiB\n", gib(p->grads));
     fprintf(f, "  optimizer (AdamW m, v)    %8.3f GiB\n", gib(p->optimizer));
     fprintf(f, "  activations               %8.3f GiB\n", gib(p->activations));
-    if (p->scratch16)
-        fprintf(f, "  bf16 rounding scratch     %8.3f GiB%s\n", gib(p->scratch16), p->cuda ? "" : " (bound)");
+    if (p->scratch16) fprintf(f, "  bf16 rounding scratch     %8.3f GiB (bound)\n", gib(p->scratch16));
+    if (p->scratch_dev) fprintf(f, "  device scratch (shared)   %8.3f GiB\n", gib(p->scratch_dev));
     if (p->adapter_buffers) fprintf(f, "  adapter buffers           %8.3f GiB\n", gib(p->adapter_buffers));
     if (p->runtime) fprintf(f, "  CUDA context + workspace  %8.3f GiB (allowance)\n", gib(p->runtime));
     fprintf(f, "  total                     %8.3f GiB\n", gib(p->total));

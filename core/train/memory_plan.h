@@ -37,8 +37,11 @@ typedef struct {
     size_t optimizer;         /* AdamW m and v, fp32 */
     size_t activations;       /* the engine's activation arena for one micro-batch (fp32, and the bf16 stash with
                                * act_dtype bf16) */
-    size_t scratch16;         /* dtype bf16: the linears' rounded activations (CUDA: bf16 scratch; CPU: an upper
-                               * bound of the per-call temporaries, widened weight included) */
+    size_t scratch16;         /* CPU engine, dtype bf16: an upper bound of the bf16 linears' per-call temporaries
+                               * (the rounded activation and the widened weight) */
+    size_t scratch_dev;       /* CUDA: the backend's one grow-only scratch, shared by the ops in turn, so the largest
+                               * of: the bf16 linears' rounded activation (dtype bf16), the experts' dropped input
+                               * (adapters with dropout), the attention's chunk (kernels/cuda/attention.cu) */
     size_t adapter_buffers;   /* dropout masks and token-router state, per module */
     size_t runtime;           /* CUDA context + cuBLAS workspace (an allowance), 0 on the CPU */
     size_t total;

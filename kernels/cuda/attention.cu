@@ -9,10 +9,20 @@
  * (g = h / (H/Hkv) is the kv head of head h.)  GEMM outputs go to dense scratch rather than straight into the
  * interleaved qkv/out layouts so no batched cuBLAS call writes through a strided, interleaved C.
  *
+ * Two drivers of the same kernels (MMLORA_CUDA_ATTN selects; parity.c checks both, ops_bench times both):
+ *   batched (default)  the sequences in chunks: one cublasSgemmBatched over every (sequence, head) of the chunk
+ *                      per GEMM (the operand pointers computed on the device, no host round trip) and one row
+ *                      kernel launch per chunk; a chunk's scratch stays under MMLORA_CUDA_ATTN_SCRATCH_MB (default
+ *                      128: 8 sequences of StarCoderBase-1B's backward at T 288), so B = 24 is 3 chunks instead of
+ *                      24 launches of each kernel per op;
+ *   loop               one sequence at a time, strided-batched over its heads (the first version).
+ *
  * attention_rows (decoding): one block per (row, head), one warp per key at a time with an online softmax
  * per warp, warps merged at the end; D <= 256. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "cuda/cuda_ops.h"
 #include "cuda/cuda_util.h"
 #include "cuda/philox.cuh"
@@ -52,9 +62,10 @@ static void heads_gemm(int tA, int tB, int M, int N, int K, float alpha, operand
 
 /* rows (h, i) of one sequence: in place causal softmax of the scores in probs; with dropout, the dropped
  * entries get their sign bit set and Pd receives the scaled kept probabilities (row layout [T]) */
-__global__ void softmax_fwd_kernel(float *probs, float *Pd, int b, int H, int T, uint64_t seed, uint32_t step,
+__global__ void softmax_fwd_kernel(float *probs, float *Pd, int b0, int H, int T, uint64_t seed, uint32_t step,
                                    uint32_t stream, uint32_t thr, float dscale) {
-    const int r = blockIdx.x, h = r / T, i = r % T;
+    /* rows of sequences b0, b0 + 1, ...: probs and Pd point at sequence b0's first row */
+    const int r = blockIdx.x, i = r % T, h = (r / T) % H, b = b0 + r / (T * H);
     float *p = probs + (size_t)r * T;
     float mx = -INFINITY;
     for (int j = threadIdx.x; j <= i; j += blockDim.x) mx = fmaxf(mx, p[j]);
@@ -109,24 +120,77 @@ __global__ void softmax_bwd_kernel(float *G, float *Pd, const float *probs, int 
     }
 }
 
-/* dst[t, col0 + o·D + c] = Σ_{k < gsz} src[o·gsz + k, t, c] for o < nout (src dense [nout·gsz, T, D]) */
+/* for nseq sequences s: dst[s·T + t, col0 + o·D + c] = Σ_{k < gsz} src[s][o·gsz + k, t, c] for o < nout (src dense
+ * [nseq][nout·gsz, T, D]) */
 __global__ void gather_heads_kernel(float *dst, int lddst, int col0, const float *src, int T, int D, int nout,
-                                    int gsz) {
-    const size_t total = (size_t)T * nout * D;
+                                    int gsz, int nseq) {
+    const size_t total = (size_t)nseq * T * nout * D;
     for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < total; k += (size_t)gridDim.x * blockDim.x) {
         const int c = (int)(k % D);
         const int o = (int)((k / D) % nout);
-        const size_t t = k / ((size_t)D * nout);
+        const size_t st = k / ((size_t)D * nout); /* s·T + t */
+        const size_t sq = st / T, t = st % T;
+        const float *sp = src + sq * (size_t)nout * gsz * T * D;
         float s = 0.0f;
-        for (int q = 0; q < gsz; q++) s += src[(((size_t)o * gsz + q) * T + t) * D + c];
-        dst[t * lddst + col0 + (size_t)o * D + c] = s;
+        for (int q = 0; q < gsz; q++) s += sp[(((size_t)o * gsz + q) * T + t) * D + c];
+        dst[st * lddst + col0 + (size_t)o * D + c] = s;
     }
 }
 
-static void gather_heads(float *dst, int lddst, int col0, const float *src, int T, int D, int nout, int gsz) {
-    gather_heads_kernel<<<mm_grid((size_t)T * nout * D, 256), 256>>>(dst, lddst, col0, src, T, D, nout, gsz);
+static void gather_heads_n(float *dst, int lddst, int col0, const float *src, int T, int D, int nout, int gsz,
+                           int nseq) {
+    gather_heads_kernel<<<mm_grid((size_t)nseq * T * nout * D, 256), 256>>>(dst, lddst, col0, src, T, D, nout, gsz,
+                                                                            nseq);
     CU_LAUNCHED("gather_heads_kernel");
 }
+static void gather_heads(float *dst, int lddst, int col0, const float *src, int T, int D, int nout, int gsz) {
+    gather_heads_n(dst, lddst, col0, src, T, D, nout, gsz, 1);
+}
+
+/* ---- the batched driver: pointer arrays of one GEMM over (sequence, head) pairs, built on the device */
+
+/* operand of pair i = s·H + h: base + s·seq_stride + idx·head_stride, idx = h, or h / group for a kv operand */
+typedef struct {
+    const float *base;
+    long long seq_stride, head_stride;
+    int kv;
+} pair_operand;
+
+__global__ void pair_ptrs_kernel(const float **out, pair_operand o, int n, int H, int group) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    const int sq = i / H, h = i % H, idx = o.kv ? h / group : h;
+    out[i] = o.base + sq * o.seq_stride + idx * o.head_stride;
+}
+
+static const float **pair_ptrs(const float **slot, pair_operand o, int n, int H, int group) {
+    pair_ptrs_kernel<<<(unsigned)((n + 127) / 128), 128>>>(slot, o, n, H, group);
+    CU_LAUNCHED("pair_ptrs_kernel");
+    return slot;
+}
+
+/* C_i = alpha·op(A_i)·op(B_i) for the n pairs (row-major, mapped to cuBLAS's column-major by swapping operands) */
+static void pairs_gemm(int tA, int tB, int M, int N, int K, float alpha, const float **A, int lda, const float **B,
+                       int ldb, const float **C, int ldc, int n) {
+    const float beta = 0.0f;
+    CUBLAS_CHECK(cublasSgemmBatched(mm_cublas(), tB ? CUBLAS_OP_T : CUBLAS_OP_N, tA ? CUBLAS_OP_T : CUBLAS_OP_N, N, M,
+                                    K, &alpha, B, ldb, A, lda, &beta, (float *const *)C, ldc, n));
+}
+
+/* 1: the per-sequence driver (MMLORA_CUDA_ATTN=loop), 0: batched */
+static int attn_loop(void) {
+    const char *m = getenv("MMLORA_CUDA_ATTN");
+    return m && !strcmp(m, "loop");
+}
+/* sequences per chunk for per-sequence scratch `per_seq` bytes (at least 1, at most B) */
+static int attn_chunk(size_t per_seq, int B) {
+    const char *e = getenv("MMLORA_CUDA_ATTN_SCRATCH_MB");
+    const double mb = e && atof(e) > 0 ? atof(e) : 128.0;
+    const long long n = (long long)(mb * 1048576.0 / (double)per_seq);
+    return n < 1 ? 1 : n > B ? B : (int)n;
+}
+/* pointer slots (8-byte aligned) at the front of a scratch region: n per array, k arrays */
+static size_t ptr_bytes(int n, int k) { return ((size_t)n * k * sizeof(void *) + 255) & ~(size_t)255; }
 
 static int check_shapes(const char *op, int H, int Hkv, int D) {
     if (H <= 0 || Hkv <= 0 || H % Hkv != 0 || D <= 0) {
@@ -136,10 +200,46 @@ static int check_shapes(const char *op, int H, int Hkv, int D) {
     return 1;
 }
 
+static void attention_fwd_batched(float *out, int ldout, float *probs, const float *qkv, int ldqkv, int B, int T,
+                                  int H, int Hkv, int D, mm_dropout d) {
+    const float scale = 1.0f / sqrtf((float)D);
+    const int drop = d.p > 0.0f, group = H / Hkv;
+    const float dscale = drop ? 1.0f / (1.0f - d.p) : 1.0f;
+    const size_t tt = (size_t)T * T, td = (size_t)T * D;
+    const size_t per_seq = ((drop ? H * tt : 0) + H * td) * sizeof(float) + (size_t)H * 6 * sizeof(void *);
+    const int nb = attn_chunk(per_seq, B);
+    char *scr = (char *)mm_cuda_scratch(ptr_bytes(nb * H, 6) + (size_t)nb * ((drop ? H * tt : 0) + H * td) * sizeof(float));
+    const float **ptr = (const float **)scr;
+    float *Pd = (float *)(scr + ptr_bytes(nb * H, 6)), *O = Pd + (drop ? (size_t)nb * H * tt : 0);
+    if (!drop) Pd = NULL;
+    const long long sq = (long long)T * ldqkv;
+    for (int b0 = 0; b0 < B; b0 += nb) {
+        const int n = B - b0 < nb ? B - b0 : nb, np = n * H;
+        const float *base = qkv + (size_t)b0 * sq;
+        float *pb = probs + (size_t)b0 * H * tt;
+        const float **Q = pair_ptrs(ptr, {base, sq, D, 0}, np, H, group);
+        const float **K = pair_ptrs(ptr + np, {base + (size_t)H * D, sq, D, 1}, np, H, group);
+        const float **S = pair_ptrs(ptr + 2 * np, {pb, (long long)(H * tt), (long long)tt, 0}, np, H, group);
+        pairs_gemm(0, 1, T, T, D, scale, Q, ldqkv, K, ldqkv, S, T, np);
+        softmax_fwd_kernel<<<(unsigned)(np * T), ROW_THREADS>>>(pb, Pd, b0, H, T, d.seed, d.step, d.stream,
+                                                               mm_dropout_threshold(d.p), dscale);
+        CU_LAUNCHED("softmax_fwd_kernel");
+        const float **P = drop ? pair_ptrs(ptr + 3 * np, {Pd, (long long)(H * tt), (long long)tt, 0}, np, H, group) : S;
+        const float **V = pair_ptrs(ptr + 4 * np, {base + (size_t)(H + Hkv) * D, sq, D, 1}, np, H, group);
+        const float **Op = pair_ptrs(ptr + 5 * np, {O, (long long)(H * td), (long long)td, 0}, np, H, group);
+        pairs_gemm(0, 0, T, D, T, 1.0f, P, T, V, ldqkv, Op, D, np);
+        gather_heads_n(out + (size_t)b0 * T * ldout, ldout, 0, O, T, D, H, 1, n);
+    }
+}
+
 extern "C" void cuda_attention_fwd(float *out, int ldout, float *probs, const float *qkv, int ldqkv, int B, int T,
                                    int H, int Hkv, int D, mm_dropout d) {
     if (B <= 0 || T <= 0) return;
     if (!check_shapes("attention_fwd", H, Hkv, D)) mm_cuda_fatal("attention_fwd", __FILE__, __LINE__, "shapes");
+    if (!attn_loop()) {
+        attention_fwd_batched(out, ldout, probs, qkv, ldqkv, B, T, H, Hkv, D, d);
+        return;
+    }
     const float scale = 1.0f / sqrtf((float)D);
     const int drop = d.p > 0.0f;
     const float dscale = drop ? 1.0f / (1.0f - d.p) : 1.0f;
@@ -160,10 +260,53 @@ extern "C" void cuda_attention_fwd(float *out, int ldout, float *probs, const fl
     }
 }
 
+static void attention_bwd_batched(float *dqkv, const float *dout, int lddout, const float *qkv, int ldqkv,
+                                  const float *probs, int B, int T, int H, int Hkv, int D, mm_dropout d) {
+    const float scale = 1.0f / sqrtf((float)D);
+    const int drop = d.p > 0.0f, group = H / Hkv;
+    const float dscale = drop ? 1.0f / (1.0f - d.p) : 1.0f;
+    const size_t tt = (size_t)T * T, td = (size_t)T * D;
+    const size_t floats_seq = (drop ? 2 : 1) * H * tt + 3 * H * td;
+    const int nb = attn_chunk(floats_seq * sizeof(float) + (size_t)H * 12 * sizeof(void *), B);
+    char *scr = (char *)mm_cuda_scratch(ptr_bytes(nb * H, 12) + (size_t)nb * floats_seq * sizeof(float));
+    const float **ptr = (const float **)scr;
+    float *G = (float *)(scr + ptr_bytes(nb * H, 12));
+    float *Pd = drop ? G + (size_t)nb * H * tt : NULL;
+    float *dQh = G + (size_t)(drop ? 2 : 1) * nb * H * tt, *dKh = dQh + (size_t)nb * H * td, *dVh = dKh + (size_t)nb * H * td;
+    const long long sq = (long long)T * ldqkv, sqo = (long long)T * lddout, sH = (long long)(H * tt), sD = (long long)(H * td);
+    for (int b0 = 0; b0 < B; b0 += nb) {
+        const int n = B - b0 < nb ? B - b0 : nb, np = n * H;
+        const float *base = qkv + (size_t)b0 * sq, *pb = probs + (size_t)b0 * H * tt;
+        const float **dO = pair_ptrs(ptr, {dout + (size_t)b0 * sqo, sqo, D, 0}, np, H, group);
+        const float **Q = pair_ptrs(ptr + np, {base, sq, D, 0}, np, H, group);
+        const float **K = pair_ptrs(ptr + 2 * np, {base + (size_t)H * D, sq, D, 1}, np, H, group);
+        const float **V = pair_ptrs(ptr + 3 * np, {base + (size_t)(H + Hkv) * D, sq, D, 1}, np, H, group);
+        const float **Gp = pair_ptrs(ptr + 4 * np, {G, sH, (long long)tt, 0}, np, H, group);
+        const float **P = pair_ptrs(ptr + 5 * np, {drop ? Pd : pb, sH, (long long)tt, 0}, np, H, group);
+        const float **dQp = pair_ptrs(ptr + 6 * np, {dQh, sD, (long long)td, 0}, np, H, group);
+        const float **dKp = pair_ptrs(ptr + 7 * np, {dKh, sD, (long long)td, 0}, np, H, group);
+        const float **dVp = pair_ptrs(ptr + 8 * np, {dVh, sD, (long long)td, 0}, np, H, group);
+        pairs_gemm(0, 1, T, T, D, 1.0f, dO, lddout, V, ldqkv, Gp, T, np);
+        softmax_bwd_kernel<<<(unsigned)(np * T), ROW_THREADS>>>(G, Pd, pb, T, scale, dscale, drop);
+        CU_LAUNCHED("softmax_bwd_kernel");
+        pairs_gemm(0, 0, T, D, T, 1.0f, Gp, T, K, ldqkv, dQp, D, np);   /* dQ_h = dS·K_g */
+        pairs_gemm(1, 0, T, D, T, 1.0f, Gp, T, Q, ldqkv, dKp, D, np);   /* dK_h = dSᵀ·Q_h */
+        pairs_gemm(1, 0, T, D, T, 1.0f, P, T, dO, lddout, dVp, D, np);  /* dV_h = Pdᵀ·dO_h */
+        float *dbase = dqkv + (size_t)b0 * sq;
+        gather_heads_n(dbase, ldqkv, 0, dQh, T, D, H, 1, n);
+        gather_heads_n(dbase, ldqkv, H * D, dKh, T, D, Hkv, group, n);
+        gather_heads_n(dbase, ldqkv, (H + Hkv) * D, dVh, T, D, Hkv, group, n);
+    }
+}
+
 extern "C" void cuda_attention_bwd(float *dqkv, const float *dout, int lddout, const float *qkv, int ldqkv,
                                    const float *probs, int B, int T, int H, int Hkv, int D, mm_dropout d) {
     if (B <= 0 || T <= 0) return;
     if (!check_shapes("attention_bwd", H, Hkv, D)) mm_cuda_fatal("attention_bwd", __FILE__, __LINE__, "shapes");
+    if (!attn_loop()) {
+        attention_bwd_batched(dqkv, dout, lddout, qkv, ldqkv, probs, B, T, H, Hkv, D, d);
+        return;
+    }
     const float scale = 1.0f / sqrtf((float)D);
     const int drop = d.p > 0.0f, group = H / Hkv;
     const float dscale = drop ? 1.0f / (1.0f - d.p) : 1.0f;

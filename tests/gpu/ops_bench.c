@@ -121,6 +121,23 @@ int main(void) {
         mm_cuda_free(out);
     }
     mm_cuda_free(probs);
+    /* the benchmark's shape (StarCoderBase-1B, batch 24 x 288, MQA, attention dropout 0.1) with each attention driver
+     * (kernels/cuda/attention.cu: batched in chunks, the default, or one sequence at a time) */
+    {
+        const int B1 = 24, T1 = 288, width = (H + 2) * D;
+        float *qkv = drand((size_t)B1 * T1 * width, 1), *dqkv = drand((size_t)B1 * T1 * width, 0);
+        float *out = drand((size_t)B1 * T1 * H * D, 0), *pr = drand((size_t)B1 * H * T1 * T1, 0);
+        mm_dropout ad = {7, 1, mm_rng_stream(0, MM_RNG_ATTN_PROBS), 0.1f};
+        for (int loop = 0; loop < 2; loop++) {
+            if (loop) setenv("MMLORA_CUDA_ATTN", "loop", 1);
+            snprintf(label, sizeof label, "attention_fwd B24 T288 H16 Hkv1 D128 p0.1 %s", loop ? "loop" : "batched");
+            TIME(label, 5, K->attention_fwd(out, H * D, pr, qkv, width, B1, T1, H, 1, D, ad));
+            snprintf(label, sizeof label, "attention_bwd B24 T288 H16 Hkv1 D128 p0.1 %s", loop ? "loop" : "batched");
+            TIME(label, 5, K->attention_bwd(dqkv, out, H * D, qkv, width, pr, B1, T1, H, 1, D, ad));
+        }
+        unsetenv("MMLORA_CUDA_ATTN");
+        mm_cuda_free(qkv), mm_cuda_free(dqkv), mm_cuda_free(out), mm_cuda_free(pr);
+    }
     /* loss and optimizer */
     mm_cuda_free(x);
     mm_cuda_free(y);

@@ -493,10 +493,24 @@ int main(void) {
     t_elementwise(100003);
     t_dropout();
     t_embedding();
+    /* the batched attention driver (default): one chunk; then 5 sequences under scratch caps that cut them into
+     * uneven chunks (per sequence: H6 T37 D8 with dropout 40 KB forward, 88 KB backward; H4 T37 D16 without
+     * 9.7 KB / 51 KB): 0.08 MB gives forward chunks of 2, 2, 1 and backward chunks of 1; 0.1 MB backward chunks of
+     * 2, 2, 1; then the per-sequence driver (MMLORA_CUDA_ATTN=loop) */
     const int heads[][3] = {{4, 4, 16}, {4, 1, 16}, {6, 2, 8}};
     for (int c = 0; c < 3; c++)
         for (int pi = 0; pi < 2; pi++) t_attention(2, 37, heads[c][0], heads[c][1], heads[c][2], pi ? 0.1f : 0.0f);
     t_attention(1, 130, 4, 1, 64, 0.1f);
+    setenv("MMLORA_CUDA_ATTN_SCRATCH_MB", "0.08", 1);
+    t_attention(5, 37, 6, 2, 8, 0.1f);
+    setenv("MMLORA_CUDA_ATTN_SCRATCH_MB", "0.1", 1);
+    t_attention(5, 37, 4, 1, 16, 0.0f);
+    unsetenv("MMLORA_CUDA_ATTN_SCRATCH_MB");
+    setenv("MMLORA_CUDA_ATTN", "loop", 1);
+    printf("(MMLORA_CUDA_ATTN=loop: the per-sequence driver)\n");
+    t_attention(2, 37, 6, 2, 8, 0.1f);
+    t_attention(3, 37, 4, 1, 16, 0.0f);
+    unsetenv("MMLORA_CUDA_ATTN");
     t_attention_rows(4, 4, 64);
     t_attention_rows(4, 1, 128);
     t_attention_rows(6, 2, 16);
