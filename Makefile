@@ -125,7 +125,8 @@ $(BUILD)/tests-san: $(STEST_OBJ) $(SCLI_OBJ) $(SLIB_OBJ)
 # T='suite/*' filters tests; JOBS sets criterion workers
 T ?=
 CRIT_ARGS := $(if $(T),--filter '$(T)',) --jobs $(or $(JOBS),2)
-test: $(BUILD)/mmlora $(BUILD)/tests $(BUILD)/tests-san $(BUILD)/gpu/train_bench_cpu $(if $(HAVE_NVCC),cuda)
+test: $(BUILD)/mmlora $(BUILD)/tests $(BUILD)/tests-san $(BUILD)/gpu/train_bench_cpu $(BUILD)/gpu/engine_parity_cpu \
+      $(if $(HAVE_NVCC),cuda)
 	@echo "== unit + golden tests (optimized build) =="
 	$(BUILD)/tests $(CRIT_ARGS)
 	@echo "== the same suite under AddressSanitizer + UBSan =="
@@ -136,6 +137,13 @@ test: $(BUILD)/mmlora $(BUILD)/tests $(BUILD)/tests-san $(BUILD)/gpu/train_bench
 	@$(MAKE) --no-print-directory gpu-train-bench-selftest >$(BUILD)/gpu/train_bench_selftest.out 2>&1 \
 	  || { tail -30 $(BUILD)/gpu/train_bench_selftest.out; exit 1; }
 	@tail -1 $(BUILD)/gpu/train_bench_selftest.out
+	@echo "== the GPU script's engine and run parity programs against the CPU stand-in (what tests/gpu/run.sh runs) =="
+	@$(MAKE) --no-print-directory gpu-engine-parity-selftest >$(BUILD)/gpu/engine_parity_selftest.out 2>&1 \
+	  || { tail -30 $(BUILD)/gpu/engine_parity_selftest.out; exit 1; }
+	@tail -1 $(BUILD)/gpu/engine_parity_selftest.out
+	@$(MAKE) --no-print-directory gpu-run-parity-selftest >$(BUILD)/gpu/run_parity_selftest.out 2>&1 \
+	  || { tail -30 $(BUILD)/gpu/run_parity_selftest.out; exit 1; }
+	@tail -1 $(BUILD)/gpu/run_parity_selftest.out
 test-fast: $(BUILD)/mmlora $(BUILD)/tests
 	$(BUILD)/tests $(CRIT_ARGS)
 
