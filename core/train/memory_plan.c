@@ -16,17 +16,18 @@ int mm_memory_plan_layout(int cuda, int dtype) {
 }
 
 static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
+static size_t zmin(size_t a, size_t b) { return a < b ? a : b; }
 
-/* kernels/cuda/attention.cu's scratch for a micro-batch (the backward, the larger): sequences in chunks of at
- * most MMLORA_CUDA_ATTN_SCRATCH_MB (default 128) MiB, at least one sequence; the same formula as attn_chunk */
+/* a bound of kernels/cuda/attention.cu's scratch for a micro-batch: its chunks of sequences fill at most
+ * MMLORA_CUDA_ATTN_SCRATCH_MB (default 128) MiB, or one sequence when that is more, and never more than B sequences;
+ * pp, the backward with dropout, is the largest per-sequence size (forward or no dropout fit more sequences into the
+ * same cap, never more bytes); +256: the pointer region's rounding */
 static size_t cuda_attention_scratch(const mm_model *m, int B, int T) {
     const size_t H = (size_t)m->cfg.n_head, tt = (size_t)T * T, td = (size_t)T * m->cfg.head_dim;
-    const size_t per_seq = (2 * H * tt + 3 * H * td) * sizeof(float) + H * 12 * sizeof(void *); /* with dropout */
+    const size_t pp = (2 * H * tt + 3 * H * td) * sizeof(float) + H * 12 * sizeof(void *);
     const char *e = getenv("MMLORA_CUDA_ATTN_SCRATCH_MB");
-    const double mb = e && atof(e) > 0 ? atof(e) : 128.0;
-    long long nb = (long long)(mb * 1048576.0 / (double)per_seq);
-    nb = nb < 1 ? 1 : nb > B ? B : nb;
-    return (size_t)nb * per_seq + 256;
+    const size_t cap = (size_t)((e && atof(e) > 0 ? atof(e) : 128.0) * 1048576.0);
+    return zmin((size_t)B * pp, zmax(cap, pp)) + 256;
 }
 
 /* the widest input of an adapted module whose experts have dropout (kernels/cuda/expert.cu drops it into scratch) */
@@ -90,9 +91,11 @@ int mm_memory_plan_of(const mm_model *m, const mm_adapters *ad, int micro, int s
     size_t widest = 0, wmax = 0;
     if (p->bf16) bf16_sizes(m, (size_t)micro * seq, &widest, &wmax);
     if (p->bf16 && !p->cuda) p->scratch16 = (widest + wmax) * 4;
-    if (p->cuda)
-        p->scratch_dev = zmax(zmax(widest * 2, (size_t)micro * seq * expert_dropout_in(ad) * sizeof(float)),
-                              cuda_attention_scratch(m, micro, seq));
+    if (p->cuda) { /* the largest request, and mm_cuda_scratch allocates a quarter more than the request that grows it */
+        const size_t req = zmax(zmax(widest * 2, (size_t)micro * seq * expert_dropout_in(ad) * sizeof(float)),
+                                cuda_attention_scratch(m, micro, seq));
+        p->scratch_dev = req + req / 4;
+    }
     p->runtime = p->cuda ? CUDA_RUNTIME_ALLOWANCE : 0;
     p->total = p->weights + p->weights16 + p->trainable + p->grads + p->optimizer + p->activations + p->scratch16 +
                p->scratch_dev + p->adapter_buffers + p->runtime;

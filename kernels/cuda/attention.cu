@@ -13,8 +13,8 @@
  *   batched (default)  the sequences in chunks: one cublasSgemmBatched over every (sequence, head) of the chunk
  *                      per GEMM (the operand pointers computed on the device, no host round trip) and one row
  *                      kernel launch per chunk; a chunk's scratch stays under MMLORA_CUDA_ATTN_SCRATCH_MB (default
- *                      128: 8 sequences of StarCoderBase-1B's backward at T 288), so B = 24 is 3 chunks instead of
- *                      24 launches of each kernel per op;
+ *                      128: StarCoderBase-1B at T 288 with dropout fits 17 sequences forward, 7 backward), so B = 24
+ *                      is 2 chunks forward and 4 backward instead of 24 rounds of launches per op;
  *   loop               one sequence at a time, strided-batched over its heads (the first version).
  *
  * attention_rows (decoding): one block per (row, head), one warp per key at a time with an online softmax
@@ -189,7 +189,8 @@ static int attn_chunk(size_t per_seq, int B) {
     const long long n = (long long)(mb * 1048576.0 / (double)per_seq);
     return n < 1 ? 1 : n > B ? B : (int)n;
 }
-/* pointer slots (8-byte aligned) at the front of a scratch region: n per array, k arrays */
+/* pointer slots at the front of a scratch region (n per array, k arrays), rounded up to 256 bytes so that the data
+ * regions after them stay 256-byte aligned */
 static size_t ptr_bytes(int n, int k) { return ((size_t)n * k * sizeof(void *) + 255) & ~(size_t)255; }
 
 static int check_shapes(const char *op, int H, int Hkv, int D) {

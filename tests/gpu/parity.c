@@ -496,7 +496,8 @@ int main(void) {
     /* the batched attention driver (default): one chunk; then 5 sequences under scratch caps that cut them into
      * uneven chunks (per sequence: H6 T37 D8 with dropout 40 KB forward, 88 KB backward; H4 T37 D16 without
      * 9.7 KB / 51 KB): 0.08 MB gives forward chunks of 2, 2, 1 and backward chunks of 1; 0.1 MB backward chunks of
-     * 2, 2, 1; then the per-sequence driver (MMLORA_CUDA_ATTN=loop) */
+     * 2, 2, 1; 0.02 MB (MQA) forward chunks of 2, 2, 1 and backward chunks of 1; then the per-sequence driver
+     * (MMLORA_CUDA_ATTN=loop) */
     const int heads[][3] = {{4, 4, 16}, {4, 1, 16}, {6, 2, 8}};
     for (int c = 0; c < 3; c++)
         for (int pi = 0; pi < 2; pi++) t_attention(2, 37, heads[c][0], heads[c][1], heads[c][2], pi ? 0.1f : 0.0f);
@@ -504,6 +505,8 @@ int main(void) {
     setenv("MMLORA_CUDA_ATTN_SCRATCH_MB", "0.08", 1);
     t_attention(5, 37, 6, 2, 8, 0.1f);
     setenv("MMLORA_CUDA_ATTN_SCRATCH_MB", "0.1", 1);
+    t_attention(5, 37, 4, 1, 16, 0.0f);
+    setenv("MMLORA_CUDA_ATTN_SCRATCH_MB", "0.02", 1);
     t_attention(5, 37, 4, 1, 16, 0.0f);
     unsetenv("MMLORA_CUDA_ATTN_SCRATCH_MB");
     setenv("MMLORA_CUDA_ATTN", "loop", 1);

@@ -56,7 +56,8 @@ Test(memory_plan, starcoderbase_lora_mix_24x288_fits_24_gib_on_cuda) {
     /* the device scratch: the largest of the bf16 rounding (the widest activation, 24·288·8192 bf16), LoRA-Mix's
      * dropped expert input (the MLP projection's 8192 inputs, fp32: the largest here) and the attention chunk */
     cr_expect_eq(p.scratch16, 0);
-    cr_expect_eq(p.scratch_dev, (size_t)24 * 288 * 8192 * 4, "device scratch %zu", p.scratch_dev);
+    cr_expect_eq(p.scratch_dev, (size_t)24 * 288 * 8192 * 4 * 5 / 4, "device scratch %zu (a quarter of slack)",
+                 p.scratch_dev);
     cr_expect_eq(f32.scratch_dev, p.scratch_dev, "the same experts' scratch with fp32 weights");
     cr_expect_gt(p.total / GIB, 24.0, "bf16 without recomputation: %.2f GiB", p.total / GIB);
     mm_memory_plan r = plan(&m, "lora-mix", 24, 288, 1, MM_PLAN_CUDA_BF16);
