@@ -226,10 +226,10 @@ gpu-run-parity-selftest: $(BUILD)/gpu/run_parity $(BUILD)/mmlora
 	MMLORA_DEVICE_STANDIN=1 $(BUILD)/gpu/run_parity --tol 0 --resume mmlora lora-mix mmlora
 # training / decoding throughput at StarCoderBase-1B shapes (tests/gpu/train_bench.c); the selftest runs the tiny
 # shape on the CPU stand-in for the CUDA table (checks the program, its FLOP count and its table, not a speed)
-$(BUILD)/gpu/train_bench: tests/gpu/train_bench.c $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a
+$(BUILD)/gpu/train_bench: tests/gpu/train_bench.c tests/gpu/op_profile.c $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a $(LIBS) $(GPU_LIBS) -o $@
-$(BUILD)/gpu/train_bench_cpu: tests/gpu/train_bench.c tests/gpu/cpu_as_device.c $(BUILD)/libmmlora.a
+	$(CC) $(CFLAGS) $< tests/gpu/op_profile.c $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a $(LIBS) $(GPU_LIBS) -o $@
+$(BUILD)/gpu/train_bench_cpu: tests/gpu/train_bench.c tests/gpu/op_profile.c tests/gpu/cpu_as_device.c $(BUILD)/libmmlora.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 gpu-train-bench: $(BUILD)/gpu/train_bench
@@ -242,6 +242,11 @@ gpu-train-bench-selftest: $(BUILD)/gpu/train_bench_cpu
 	  | tee -a $(BUILD)/gpu/train_bench_selftest.log | grep -E '^flop check'
 	@set -o pipefail; $(BUILD)/gpu/train_bench_cpu --shape tiny --check-flops --dtype bf16 --act-dtype bf16 --no-decode \
 	  2>/dev/null | tee -a $(BUILD)/gpu/train_bench_selftest.log | grep -E '^flop check'
+	@set -o pipefail; $(BUILD)/gpu/train_bench_cpu --shape tiny --profile --methods mmlora --dtype bf16 --act-dtype bf16 \
+	  --no-decode 2>/dev/null >$(BUILD)/gpu/train_bench_profile.log; \
+	  if ! grep -qE '^\| op \| attention_fwd ' $(BUILD)/gpu/train_bench_profile.log || \
+	     ! grep -qE '^\| op \| sum ' $(BUILD)/gpu/train_bench_profile.log; then \
+	    echo "train_bench --profile: no op profile"; cat $(BUILD)/gpu/train_bench_profile.log; exit 1; fi
 	@$(BUILD)/gpu/train_bench_cpu --shape tiny --dtype fp16 2>/dev/null; rc=$$?; \
 	  if [ $$rc -ne 3 ]; then echo "train_bench --dtype fp16: exit $$rc, expected 3 (unknown dtype)"; exit 1; fi
 	@n=$$(grep -cE '^\| (train|decode) ' $(BUILD)/gpu/train_bench_selftest.log); \

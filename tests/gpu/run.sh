@@ -9,11 +9,11 @@
 # BENCH_DECODE=0 skips the decoding), op parity under compute-sanitizer memcheck when it is installed, cuBLAS GEMM
 # throughput, CUDA op timings, and (if time is left) the LoRA-Mix benchmark again with TF32 GEMMs.  After the fp32
 # benchmark the same training measurement with bf16 frozen weights (--dtype bf16: the MFU target), then with
-# bf16 activations too (--act-dtype bf16).  Logs go to
+# bf16 activations too (--act-dtype bf16), and where that MMLoRA step's time goes op by op (--profile).  Logs go to
 # $OUT (default ./gpu-out); a short table is printed last.  The whole run is held under a 450 s budget (each step
 # gets at most min(its cap, what is left); a step is skipped when < 15 s are left).  Planned (caps): build 300,
 # parity 120, engine_parity 120, run_parity 150, resume 90, train_bench 150, train_bench_bf16 100, train_bench_a16 80,
-# memcheck 150, gemm_bench 90, ops_bench
+# train_profile 60, memcheck 150, gemm_bench 90, ops_bench
 # 90, train_bench_tf32 60; expected well below (build ~90, run_parity ~30, resume ~15, train_bench ~60: 1.1B random
 # weights on 16 threads, two 22 GiB arenas, 8 steps of ~1-2 s, 2 decodes), so the caps bite only on memcheck and
 # the microbenchmarks at the end.
@@ -133,6 +133,12 @@ if [ -x build/gpu/train_bench ]; then
 else
     echo "train_bench_a16 skipped (not built)" | tee -a "$OUT/steps.txt"; a16_rc=-
 fi
+# where a bf16+a16 MMLoRA step's time goes, op by op (a wait after every op: slower than the rows above; the shares
+# are what to read); the next optimization starts from this table
+if [ -x build/gpu/train_bench ]; then
+    step train_profile 60 "$OUT/train_profile.log" build/gpu/train_bench --shape 1b --methods mmlora \
+        --batch 24 --seq 288 --micro 24 --warmup 1 --steps 2 --dtype bf16 --act-dtype bf16 --no-decode --profile
+fi
 SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
 if [ -n "$SANITIZER" ]; then
     MMLORA_CUDA_SYNC=1 step memcheck 150 "$OUT/memcheck.log" \
@@ -187,6 +193,9 @@ grep -E '^\| (train|decode)' "$OUT/train_bench_bf16.log" 2>/dev/null || grep -E 
 echo "bf16 frozen weights and bf16 activations (rc $a16_rc):"
 grep -E '^flop check' "$OUT/train_bench_a16.log" 2>/dev/null
 grep -E '^\| train' "$OUT/train_bench_a16.log" 2>/dev/null || grep -E '^(measured: train|train_bench: )' "$OUT/train_bench_a16.log" 2>/dev/null | tail -3
+echo "op profile, MMLoRA bf16+a16 (largest 16 ops and the sum):"
+grep -E '^\| op \| [a-z]' "$OUT/train_profile.log" 2>/dev/null | grep -v '| sum ' | head -16
+grep -E '^\| op \| sum ' "$OUT/train_profile.log" 2>/dev/null
 tf32=$(grep -E '^\| train' "$OUT/train_bench_tf32.log" 2>/dev/null || grep -E '^measured: train' "$OUT/train_bench_tf32.log" 2>/dev/null)
 [ -n "$tf32" ] && echo "$tf32   (MMLORA_CUDA_TF32=1)"
 echo

@@ -50,7 +50,12 @@
  *
  *   build/gpu/train_bench [--shape 1b|tiny] [--table cuda|cpu] [--methods lora-mix,mmlora] [--batch 24] [--seq 288]
  *                         [--micro 24] [--target 32] [--steps 5] [--warmup 2] [--recompute] [--dtype fp32|bf16]
- *                         [--act-dtype fp32|bf16] [--peak-tflops 989] [--no-decode] [--decode-batch 64] [--prompt 256] [--new 64]
+ *                         [--act-dtype fp32|bf16] [--peak-tflops 989] [--profile] [--no-decode] [--decode-batch 64]
+ *                         [--prompt 256] [--new 64]
+ *
+ * `--profile`: every op waits for the device before and after (tests/gpu/op_profile.h) and the timed steps' op
+ * times are printed per op, largest first ("| op | ..." lines after "op profile of"): where a step's time goes.
+ * The profiled step is slower than a free-running one (its row in the table says so).
  *
  * `--table cuda` (default) is mm_kernels_cuda(): the CUDA table in build/gpu/train_bench, the CPU stand-in for a
  * device table in build/gpu/train_bench_cpu (`make gpu-train-bench-selftest`); `--table cpu` is the plain CPU
@@ -60,6 +65,7 @@
  * generation error); 2 no table; 3 set-up error (bad option, model, memory). */
 #include <math.h>
 #include <stdarg.h>
+#include "op_profile.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +100,7 @@ enum { N_LANG = 6, SEED = 1234, MAX_METHODS = 8, MAX_ROWS = 2 * MAX_METHODS };
 typedef struct {
     const char *shape, *table, *dtype, *act_dtype;
     char methods[256];
-    int batch, seq, micro, target, steps, warmup, recompute, decode, dbatch, prompt, new_tokens, check_flops;
+    int batch, seq, micro, target, steps, warmup, recompute, decode, dbatch, prompt, new_tokens, check_flops, profile;
     double peak;
 } opts;
 
@@ -114,7 +120,7 @@ static double now(void) {
 static void usage(FILE *f) {
     fprintf(f, "usage: train_bench [--shape 1b|tiny] [--table cuda|cpu] [--methods m1,m2] [--batch B] [--seq T]\n"
                "                   [--micro M] [--target N] [--steps S] [--warmup W] [--recompute] [--dtype fp32|bf16]\n"
-               "                   [--act-dtype fp32|bf16]\n"
+               "                   [--act-dtype fp32|bf16] [--profile]\n"
                "                   [--peak-tflops X] [--no-decode] [--decode-batch B] [--prompt P] [--new G]\n");
 }
 
@@ -349,6 +355,7 @@ static int bench_train(const mm_kernels *k, mm_model *m, method_state *ms, const
         if (s == o->warmup) { /* drain the warm-up's work, then start the clock */
             k->download(&probe, tr.p, sizeof probe);
             g_counted = 0.0;
+            if (o->profile) op_profile_reset();
             t = now();
         }
         const double ts = now();
@@ -378,9 +385,14 @@ static int bench_train(const mm_kernels *k, mm_model *m, method_state *ms, const
                 ms->spec.name, o->steps, dt * 1e3, tps, tf_exec, tf_6n, first_loss, tr.last_loss);
         char bxs[64];
         snprintf(bxs, sizeof bxs, "%d x %d (micro %d)", o->batch, o->seq, o->micro);
-        add_row("| train  | %-9s | %-9s | %-20s | %10.0f | %8.3f | %7.3f %% | %7.3f %% | %9.1f |%s", ms->spec.name,
+        add_row("| train  | %-9s | %-9s | %-20s | %10.0f | %8.3f | %7.3f %% | %7.3f %% | %9.1f |%s%s", ms->spec.name,
                 dtype_label(o), bxs, tps, tf_exec, 100.0 * tf_exec / o->peak, 100.0 * tf_6n / o->peak, dt * 1e3,
-                o->recompute ? " recompute" : "");
+                o->recompute ? " recompute" : "", o->profile ? " profiled (a wait after every op)" : "");
+        if (o->profile) {
+            printf("op profile of %s (%s), %d steps:\n", ms->spec.name, dtype_label(o), o->steps);
+            op_profile_print(stdout, o->steps, dt);
+            fflush(stdout);
+        }
     }
     mm_trainer_free(&tr);
     mm_engine_free(&e); /* the adapters' device copies come back to the host for decoding */
@@ -495,6 +507,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--recompute")) o.recompute = 1;
         else if (!strcmp(a, "--no-decode")) o.decode = 0;
         else if (!strcmp(a, "--check-flops")) o.check_flops = 1;
+        else if (!strcmp(a, "--profile")) o.profile = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         else { usage(stderr); fprintf(stderr, "train_bench: unknown or incomplete option '%s'\n", a); return 3; }
 #undef VAL
@@ -523,6 +536,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (o.check_flops) k = counting_table(k);
+    if (o.profile) k = op_profile_table(k); /* outermost: its waits are not counted as GEMM work */
     const char *tf = getenv("MMLORA_CUDA_TF32");
     g_tf32 = tf && *tf && strcmp(tf, "0") && k->device_memory && strncmp(k->name, "cpu", 3);
     method_state ms[MAX_METHODS];
