@@ -76,6 +76,10 @@ int main(void) {
     mm_cuda_f32_to_bf16(Wb, W, (size_t)F * C);
     TIME("bf16 linear_fwd_wbf16 4096x2048->8192 +bias", 10, mm_cuda_linear_fwd_wbf16(y, 0, x, 0, Wb, bias, N, C, F, 0));
     TIME("bf16 linear_bwd_dx_wbf16 4096x8192->2048", 10, mm_cuda_linear_bwd_dx_wbf16(x, 0, y, 0, Wb, N, C, F, 0));
+    setenv("MMLORA_CUDA_LT", "1", 1); /* the same through cublasLtMatmul (kernels/cuda/gemm_lt.cu) */
+    TIME("bf16 linear_fwd_wbf16 4096x2048->8192 +bias lt", 10, mm_cuda_linear_fwd_wbf16(y, 0, x, 0, Wb, bias, N, C, F, 0));
+    TIME("bf16 linear_bwd_dx_wbf16 4096x8192->2048 lt", 10, mm_cuda_linear_bwd_dx_wbf16(x, 0, y, 0, Wb, N, C, F, 0));
+    unsetenv("MMLORA_CUDA_LT");
     mm_cuda_free(Wb);
     TIME("gelu_tanh_fwd 4096x8192", 20, K->gelu_tanh_fwd(y, x, (size_t)N * F));
     TIME("gelu_tanh_bwd 4096x8192", 20, K->gelu_tanh_bwd(y, y, x, (size_t)N * F));

@@ -521,6 +521,14 @@ int main(void) {
     t_xent(9, 1000);
     t_xent(4, 49152);
     t_bf16();
+    /* the same bf16 linears through cuBLASLt (kernels/cuda/gemm_lt.cu) */
+    setenv("MMLORA_CUDA_LT", "1", 1);
+    printf("(MMLORA_CUDA_LT=1: the bf16 GEMMs through cublasLtMatmul)\n");
+    t_linear_w16(37, 64, 48, 3);
+    t_linear_w16(256, 2048, 512, 0);
+    t_linear_w16(19, 64, 49152, 5);
+    t_bf16();
+    unsetenv("MMLORA_CUDA_LT");
     t_memory();
     t_rows();
     t_decode();
