@@ -42,10 +42,8 @@ extern "C" void mm_cuda_bf16_to_f32(float *dst, const uint16_t *src, size_t n) {
 /* row-major C[M,N] (fp32, ldc) = alpha·op(A)·op(B) + beta·C with A, B dense bf16 */
 static void gemm_bf16(int tA, int tB, int M, int N, int K, const __nv_bfloat16 *A, int lda, const __nv_bfloat16 *B,
                       int ldb, float beta, float *C, int ldc) {
-    if (mm_cuda_lt_enabled()) { /* the cuBLASLt variant (gemm_lt.cu) */
-        mm_cuda_gemm_bf16_lt(tA, tB, M, N, K, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
+    /* the cuBLASLt variant (gemm_lt.cu), unless it has no algorithm for the shape */
+    if (mm_cuda_lt_enabled() && mm_cuda_gemm_bf16_lt(tA, tB, M, N, K, A, lda, B, ldb, beta, C, ldc) == 0) return;
     const float alpha = 1.0f;
     CUBLAS_CHECK(cublasGemmEx(mm_cublas(), tB ? CUBLAS_OP_T : CUBLAS_OP_N, tA ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K,
                               &alpha, B, CUDA_R_16BF, ldb, A, CUDA_R_16BF, lda, &beta, C, CUDA_R_32F, ldc,

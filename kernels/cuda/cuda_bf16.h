@@ -13,9 +13,10 @@ extern "C" {
 #endif
 void mm_cuda_f32_to_bf16(uint16_t *dst, const float *src, size_t n);
 /* gemm_lt.cu: MMLORA_CUDA_LT set (and not "0"): the linears' bf16 GEMM goes through cublasLtMatmul instead of
- * cublasGemmEx; row-major C[M,N] (fp32, ldc) = op(A)·op(B) + beta·C with A, B dense bf16 */
+ * cublasGemmEx; row-major C[M,N] (fp32, ldc) = op(A)·op(B) + beta·C with A, B dense bf16; -1 (nothing done) when Lt
+ * has no algorithm for the shape */
 int mm_cuda_lt_enabled(void);
-void mm_cuda_gemm_bf16_lt(int tA, int tB, int M, int N, int K, const void *A, int lda, const void *B, int ldb,
+int mm_cuda_gemm_bf16_lt(int tA, int tB, int M, int N, int K, const void *A, int lda, const void *B, int ldb,
                           float beta, float *C, int ldc);
 void mm_cuda_bf16_to_f32(float *dst, const uint16_t *src, size_t n);
 /* linear with a frozen bf16 weight W[out, in]: y[N, out] (+)= bf16(x)·Wᵀ + b.  x fp32 (rounded to bf16 on the

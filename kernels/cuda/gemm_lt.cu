@@ -4,9 +4,10 @@
  * compute; the heuristic's first algorithm for the shape, the operands' actual alignment and a 32 MiB workspace
  * of its own (never the op scratch, which holds the rounded activation during the call).  Descriptors and the
  * chosen algorithm are cached per shape (a linear layer repeats a handful of shapes), so a call costs one
- * cublasLtMatmul. */
+ * cublasLtMatmul.  A shape Lt has no algorithm for is said once and goes through cublasGemmEx. */
 #include <cublasLt.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cuda/cuda_bf16.h"
@@ -33,8 +34,9 @@ static uint32_t align_of(const void *p) {
 }
 
 typedef struct {
-    int key[9]; /* tA tB M N K lda ldb ldc, and the three alignments packed */
-    uint32_t align[3];
+    int key[9]; /* tA tB M N K lda ldb ldc, 0 */
+    uint32_t align[3]; /* the operands' alignments, compared with the key */
+    int none;          /* 1: Lt has no algorithm for this plan: cublasGemmEx is used for it */
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t la, lb, lc;
     cublasLtMatmulAlgo_t algo;
@@ -84,10 +86,17 @@ static plan *find_or_make(int tA, int tB, int M, int N, int K, int lda, int ldb,
                                                       sizeof al_c));
     cublasLtMatmulHeuristicResult_t res;
     int found = 0;
-    CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(lt_handle(), p->desc, p->la, p->lb, p->lc, p->lc, pref, 1, &res, &found));
+    const cublasStatus_t st =
+        cublasLtMatmulAlgoGetHeuristic(lt_handle(), p->desc, p->la, p->lb, p->lc, p->lc, pref, 1, &res, &found);
     cublasLtMatmulPreferenceDestroy(pref);
-    if (found < 1) mm_cuda_fatal("cublasLtMatmulAlgoGetHeuristic", __FILE__, __LINE__, "no algorithm for this shape");
-    p->algo = res.algo;
+    p->none = st != CUBLAS_STATUS_SUCCESS || found < 1;
+    if (p->none) { /* said once per plan; the caller falls back to cublasGemmEx */
+        fprintf(stderr, "mmlora cuda: cuBLASLt has no algorithm for a %d x %d x %d bf16 GEMM (lda %d ldb %d ldc %d, "
+                        "alignments %u/%u/%u: %s); cublasGemmEx is used for it\n", M, N, K, lda, ldb, ldc, al_a, al_b,
+                al_c, cublasGetStatusString(st));
+    } else {
+        p->algo = res.algo;
+    }
     memcpy(p->key, key, sizeof key);
     p->align[0] = al_a, p->align[1] = al_b, p->align[2] = al_c;
     p->used = 1;
@@ -99,10 +108,12 @@ extern "C" int mm_cuda_lt_enabled(void) {
     return e && *e && strcmp(e, "0") != 0;
 }
 
-extern "C" void mm_cuda_gemm_bf16_lt(int tA, int tB, int M, int N, int K, const void *A, int lda, const void *B,
-                                     int ldb, float beta, float *C, int ldc) {
+extern "C" int mm_cuda_gemm_bf16_lt(int tA, int tB, int M, int N, int K, const void *A, int lda, const void *B,
+                                    int ldb, float beta, float *C, int ldc) {
     const float alpha = 1.0f;
     plan *p = find_or_make(tA, tB, M, N, K, lda, ldb, ldc, align_of(A), align_of(B), align_of(C));
+    if (p->none) return -1;
     CUBLAS_CHECK(cublasLtMatmul(lt_handle(), p->desc, &alpha, B, p->la, A, p->lb, &beta, C, p->lc, C, p->lc, &p->algo,
                                 workspace(), WS_BYTES, 0));
+    return 0;
 }

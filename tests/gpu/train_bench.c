@@ -461,8 +461,8 @@ static int bench_decode(const mm_kernels *k, const mm_model *m, method_state *ms
         char bxs[64];
         snprintf(bxs, sizeof bxs, "%d x (%d+%d)", n, P, G);
         add_row("| decode | %-9s | %-9s | %-20s | %10.0f | %8s | %9s | %9s | %9.2f | tokens/s end to end (prefill "
-                "%.3f s); per step %.0f tokens/s", ms->spec.name, dtype_label(o), bxs, e2e, "-", "-", "-",
-                per_step * 1e3, tp, n / per_step);
+                "%.3f s); per step %.0f tokens/s%s", ms->spec.name, dtype_label(o), bxs, e2e, "-", "-", "-",
+                per_step * 1e3, tp, n / per_step, o->profile ? "; profiled (a wait after every op)" : "");
     }
     free(pbuf), free(obuf), free(prompts), free(outs), free(plen), free(olen);
     mm_generator_free(&g);
