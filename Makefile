@@ -242,6 +242,8 @@ gpu-train-bench-selftest: $(BUILD)/gpu/train_bench_cpu
 	  | tee -a $(BUILD)/gpu/train_bench_selftest.log | grep -E '^flop check'
 	@set -o pipefail; $(BUILD)/gpu/train_bench_cpu --shape tiny --check-flops --dtype bf16 --act-dtype bf16 --no-decode \
 	  2>/dev/null | tee -a $(BUILD)/gpu/train_bench_selftest.log | grep -E '^flop check'
+	@set -o pipefail; $(BUILD)/gpu/train_bench_cpu --shape tiny-llama --check-flops --methods lora-mix,mmlora,mola,fpft-mix \
+	  --dtype fp32 --act-dtype bf16 --no-decode 2>/dev/null | tee -a $(BUILD)/gpu/train_bench_selftest.log | grep -E '^flop check'
 	@set -o pipefail; $(BUILD)/gpu/train_bench_cpu --shape tiny --profile --methods mmlora --dtype bf16 --act-dtype bf16 \
 	  --no-decode 2>/dev/null >$(BUILD)/gpu/train_bench_profile.log; \
 	  if ! grep -qE '^\| op \| attention_fwd ' $(BUILD)/gpu/train_bench_profile.log || \
@@ -253,9 +255,9 @@ gpu-train-bench-selftest: $(BUILD)/gpu/train_bench_cpu
 	  e=$$(grep -c '^flop check .*: equal$$' $(BUILD)/gpu/train_bench_selftest.log); \
 	  b=$$(grep -cE '^\| train +\| [a-z-]+ +\| bf16 ' $(BUILD)/gpu/train_bench_selftest.log); \
 	  a=$$(grep -cE '^\| train +\| [a-z-]+ +\| bf16\+a16 ' $(BUILD)/gpu/train_bench_selftest.log); \
-	  if [ "$$n" -eq 14 ] && [ "$$e" -eq 10 ] && [ "$$b" -eq 2 ] && [ "$$a" -eq 2 ]; then \
-	    echo "train_bench selftest passed: 14 table lines (4 bf16: training and decoding; 2 bf16 with bf16 activations), FLOP formula equal to the ops' count in 10 configurations"; \
-	  else echo "train_bench selftest FAILED: $$n table lines (expected 14), $$b bf16 training lines (expected 2), $$a bf16+a16 (expected 2), $$e FLOP checks equal (expected 10)"; exit 1; fi
+	  if [ "$$n" -eq 18 ] && [ "$$e" -eq 14 ] && [ "$$b" -eq 2 ] && [ "$$a" -eq 2 ]; then \
+	    echo "train_bench selftest passed: 18 table lines (4 bf16: training and decoding; 2 bf16 with bf16 activations; 4 LLaMA), FLOP formula equal to the ops' count in 14 configurations"; \
+	  else echo "train_bench selftest FAILED: $$n table lines (expected 18), $$b bf16 training lines (expected 2), $$a bf16+a16 (expected 2), $$e FLOP checks equal (expected 14)"; exit 1; fi
 .PHONY: gpu-parity gpu-engine-parity gpu-engine-parity-selftest gpu-bench gpu-min gpu-run-parity gpu-run-parity-selftest
 .PHONY: gpu-train-bench gpu-train-bench-selftest
 gpu-parity: $(BUILD)/gpu/parity

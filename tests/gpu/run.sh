@@ -13,8 +13,8 @@
 # $OUT (default ./gpu-out); a short table is printed last.  The whole run is held under a 450 s budget (each step
 # gets at most min(its cap, what is left); a step is skipped when < 15 s are left).  Planned (caps): build 300,
 # parity 120, engine_parity 120, run_parity 150, resume 90, train_bench 150, train_bench_bf16 100, train_bench_a16 80,
-# train_profile 60, memcheck 150, gemm_bench 90, ops_bench
-# 90, train_bench_tf32 60; expected well below (build ~90, run_parity ~30, resume ~15, train_bench ~60: 1.1B random
+# train_profile 60, memcheck 150, gemm_bench 90, ops_bench 90, train_bench_deepseek 60 and train_bench_tf32 60 (when 45 s
+# are left); expected well below (build ~90, run_parity ~30, resume ~15, train_bench ~60: 1.1B random
 # weights on 16 threads, two 22 GiB arenas, 8 steps of ~1-2 s, 2 decodes), so the caps bite only on memcheck and
 # the microbenchmarks at the end.
 # Exit status: 0 parity passed (and memcheck clean when it ran), 1 op-parity failures, 2 no device, 3 build failed,
@@ -149,6 +149,15 @@ else
 fi
 step gemm_bench 90 "$OUT/gemm_bench.log" build/gpu/gemm_bench
 step ops_bench 90 "$OUT/ops_bench.log" build/gpu/ops_bench
+# the paper's other model (DeepSeek-Coder-1.3B shapes: the LLaMA path, RoPE with scaling, SwiGLU, 16 KV heads) in
+# bf16 weights + activations, when time is left
+if [ -x build/gpu/train_bench ] && [ "$(left)" -ge 45 ]; then
+    step train_bench_deepseek 60 "$OUT/train_bench_deepseek.log" build/gpu/train_bench --shape deepseek \
+        --methods lora-mix,mmlora --batch 24 --seq 288 --micro 24 --warmup 1 --steps 2 --check-flops --dtype bf16 \
+        --act-dtype bf16 --no-decode
+else
+    echo "train_bench_deepseek skipped ($(left)s left)" | tee -a "$OUT/steps.txt"
+fi
 # the same training measurement with TF32 tensor-core GEMMs (fp32 storage), LoRA-Mix only, when time is left
 if [ -x build/gpu/train_bench ] && [ "$(left)" -ge 45 ]; then
     MMLORA_CUDA_TF32=1 step train_bench_tf32 60 "$OUT/train_bench_tf32.log" build/gpu/train_bench --shape 1b \
@@ -193,6 +202,9 @@ grep -E '^\| (train|decode)' "$OUT/train_bench_bf16.log" 2>/dev/null || grep -E 
 echo "bf16 frozen weights and bf16 activations (rc $a16_rc):"
 grep -E '^flop check' "$OUT/train_bench_a16.log" 2>/dev/null
 grep -E '^\| train' "$OUT/train_bench_a16.log" 2>/dev/null || grep -E '^(measured: train|train_bench: )' "$OUT/train_bench_a16.log" 2>/dev/null | tail -3
+echo "DeepSeek-Coder-1.3B shapes, bf16 weights and activations:"
+grep -E '^flop check' "$OUT/train_bench_deepseek.log" 2>/dev/null
+grep -E '^\| train' "$OUT/train_bench_deepseek.log" 2>/dev/null || grep -E '^(measured: train|train_bench: )' "$OUT/train_bench_deepseek.log" 2>/dev/null | tail -3
 echo "op profile, MMLoRA bf16+a16 (largest 16 ops and the sum):"
 grep -E '^\| op \| [a-z]' "$OUT/train_profile.log" 2>/dev/null | grep -v '| sum ' | head -16
 grep -E '^\| op \| sum ' "$OUT/train_profile.log" 2>/dev/null

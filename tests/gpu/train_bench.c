@@ -3,7 +3,9 @@
  * A model with StarCoderBase-1B's shapes (`--shape 1b`: GPTBigCode, 24 layers, d_model 2048, 16 heads, multi-query
  * = 1 KV head of 128, d_ff 8192, vocab 49152, n_positions 8192, tied LM head: the config.json of
  * models/starcoderbase-1b, 1,137,207,296 parameters as ../shared/docs/models-spec.md §1.1/§1.3 give them; checked
- * at start) or a small one (`--shape tiny`: 2 layers, d 64, for the self-test), random weights
+ * at start), DeepSeek-Coder-1.3B's (`--shape deepseek`: LLaMA, 24 layers, d 2048, 16 heads and 16 KV heads, d_ff 5504,
+ * vocab 32256, RoPE theta 1e5 with linear scaling 4, untied head, no dropout: 1,346,471,936 parameters, checked) or
+ * a small one (`--shape tiny` / `tiny-llama`: 2 layers, d 64, for the self-test), random weights
  * (mm_model_init_random: GPT-2 style normal(0, 0.02), seed 1234).  For each method (`--methods`, default LoRA-Mix
  * and MMLoRA with the paper's presets, mm_method_from_name) the real training path runs: adapters built by
  * mm_method_build, mm_engine_init_opts on the table, mm_trainer_step (AdamW, clipping, gradient accumulation over
@@ -48,7 +50,7 @@
  * Memory: the planner (train/memory_plan.h) sizes the run before anything is allocated and is printed; a run that
  * does not fit the device (or host) memory stops with exit 3.
  *
- *   build/gpu/train_bench [--shape 1b|tiny] [--table cuda|cpu] [--methods lora-mix,mmlora] [--batch 24] [--seq 288]
+ *   build/gpu/train_bench [--shape 1b|deepseek|tiny|tiny-llama] [--table cuda|cpu] [--methods lora-mix,mmlora] [--batch 24] [--seq 288]
  *                         [--micro 24] [--target 32] [--steps 5] [--warmup 2] [--recompute] [--dtype fp32|bf16]
  *                         [--act-dtype fp32|bf16] [--peak-tflops 989] [--profile] [--no-decode] [--decode-batch 64]
  *                         [--prompt 256] [--new 64]
@@ -95,6 +97,20 @@ static const char CFG_TINY[] =
     " \"vocab_size\": 512, \"n_positions\": 512, \"multi_query\": true, \"activation_function\": "
     "\"gelu_pytorch_tanh\",\n \"layer_norm_epsilon\": 1e-05, \"resid_pdrop\": 0.1, \"embd_pdrop\": 0.1, \"attn_pdrop\": 0.1,\n"
     " \"bos_token_id\": 0, \"eos_token_id\": 0}\n";
+/* models/deepseekcoder-1.3b/config.json (deepseek-ai/deepseek-coder-1.3b-base): the paper's other model, the LLaMA
+ * path (RMSNorm, RoPE with linear scaling, SwiGLU, 16 KV heads, untied head, no dropout) */
+static const char CFG_DEEPSEEK[] =
+    "{\"model_type\": \"llama\", \"num_hidden_layers\": 24, \"hidden_size\": 2048, \"num_attention_heads\": 16,\n"
+    " \"num_key_value_heads\": 16, \"intermediate_size\": 5504, \"vocab_size\": 32256, \"max_position_embeddings\": 16384,\n"
+    " \"rms_norm_eps\": 1e-06, \"rope_theta\": 100000, \"rope_scaling\": {\"factor\": 4.0, \"type\": \"linear\"},\n"
+    " \"tie_word_embeddings\": false, \"hidden_act\": \"silu\", \"bos_token_id\": 32013, \"eos_token_id\": 32014}\n";
+static const long long PARAMS_DEEPSEEK = 1346471936LL; /* models-spec.md: DeepSeek-Coder-1.3B total */
+/* a few-layer LLaMA (grouped-query attention) for the self-test */
+static const char CFG_TINY_LLAMA[] =
+    "{\"model_type\": \"llama\", \"num_hidden_layers\": 2, \"hidden_size\": 64, \"num_attention_heads\": 4,\n"
+    " \"num_key_value_heads\": 2, \"intermediate_size\": 172, \"vocab_size\": 512, \"max_position_embeddings\": 512,\n"
+    " \"rms_norm_eps\": 1e-06, \"rope_theta\": 10000, \"tie_word_embeddings\": false, \"hidden_act\": \"silu\",\n"
+    " \"bos_token_id\": 1, \"eos_token_id\": 2}\n";
 enum { N_LANG = 6, SEED = 1234, MAX_METHODS = 8, MAX_ROWS = 2 * MAX_METHODS };
 
 typedef struct {
@@ -118,7 +134,7 @@ static double now(void) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: train_bench [--shape 1b|tiny] [--table cuda|cpu] [--methods m1,m2] [--batch B] [--seq T]\n"
+    fprintf(f, "usage: train_bench [--shape 1b|deepseek|tiny|tiny-llama] [--table cuda|cpu] [--methods m1,m2] [--batch B] [--seq T]\n"
                "                   [--micro M] [--target N] [--steps S] [--warmup W] [--recompute] [--dtype fp32|bf16]\n"
                "                   [--act-dtype fp32|bf16] [--profile]\n"
                "                   [--peak-tflops X] [--no-decode] [--decode-batch B] [--prompt P] [--new G]\n");
@@ -512,8 +528,12 @@ int main(int argc, char **argv) {
         else { usage(stderr); fprintf(stderr, "train_bench: unknown or incomplete option '%s'\n", a); return 3; }
 #undef VAL
     }
-    const int big = !strcmp(o.shape, "1b");
-    if (!big && strcmp(o.shape, "tiny")) { fprintf(stderr, "train_bench: --shape 1b|tiny\n"); return 3; }
+    const int deepseek = !strcmp(o.shape, "deepseek"), big = !strcmp(o.shape, "1b") || deepseek;
+    const int tiny_llama = !strcmp(o.shape, "tiny-llama");
+    if (!big && !tiny_llama && strcmp(o.shape, "tiny")) {
+        fprintf(stderr, "train_bench: --shape 1b|deepseek|tiny|tiny-llama\n");
+        return 3;
+    }
     /* defaults: the 24 x 288 with decoding at batch 64 for 1b; a quick configuration for tiny */
     if (o.batch < 0) o.batch = big ? 24 : 8;
     if (o.seq < 0) o.seq = big ? 288 : 64;
@@ -552,15 +572,21 @@ int main(int argc, char **argv) {
     }
 
     mm_model_config cfg;
-    const char *json = big ? CFG_1B : CFG_TINY;
-    if (mm_config_parse(json, strlen(json), big ? "starcoderbase-1b shapes" : "tiny shapes", &cfg)) {
+    const char *json = deepseek ? CFG_DEEPSEEK : big ? CFG_1B : tiny_llama ? CFG_TINY_LLAMA : CFG_TINY;
+    if (mm_config_parse(json, strlen(json), o.shape, &cfg)) {
         fprintf(stderr, "train_bench: %s\n", mm_last_error());
         return 3;
     }
-    if (big && (cfg.n_layer != 24 || cfg.d_model != 2048 || cfg.n_head != 16 || cfg.n_kv_head != 1 ||
-                cfg.head_dim != 128 || cfg.d_ff != 8192 || cfg.vocab_size != 49152 || cfg.max_pos != 8192 ||
-                !cfg.tie_embeddings || mm_config_base_params(&cfg) != PARAMS_1B)) {
+    if (big && !deepseek && (cfg.n_layer != 24 || cfg.d_model != 2048 || cfg.n_head != 16 || cfg.n_kv_head != 1 ||
+                             cfg.head_dim != 128 || cfg.d_ff != 8192 || cfg.vocab_size != 49152 || cfg.max_pos != 8192 ||
+                             !cfg.tie_embeddings || mm_config_base_params(&cfg) != PARAMS_1B)) {
         fprintf(stderr, "train_bench: the 1b configuration does not match models-spec.md (%lld parameters)\n",
+                mm_config_base_params(&cfg));
+        return 3;
+    }
+    if (deepseek && (cfg.family != MM_FAMILY_LLAMA || cfg.n_kv_head != 16 || cfg.d_ff != 5504 || cfg.tie_embeddings ||
+                     cfg.rope_scale != 4.0f || mm_config_base_params(&cfg) != PARAMS_DEEPSEEK)) {
+        fprintf(stderr, "train_bench: the deepseek configuration does not match models-spec.md (%lld parameters)\n",
                 mm_config_base_params(&cfg));
         return 3;
     }
