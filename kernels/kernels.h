@@ -204,4 +204,8 @@ const mm_kernels *mm_kernels_cuda(void);
  * real copies for upload/download, every op the CPU's.  The device path of the engine and the trainer run on
  * it bit-identically to the CPU table (tests; MMLORA_DEVICE_STANDIN=1 makes --device cuda use it). */
 const mm_kernels *mm_kernels_cpu_standin(void);
+/* The same with device memory the host cannot touch: every allocation its own pages, PROT_NONE except while one of
+ * the table's ops runs (kernels/cpu/standin.c).  A host access to device memory outside the ops is a SIGSEGV, as
+ * it would be a fault on a GPU (tests; MMLORA_DEVICE_STANDIN=guard makes --device cuda use it). */
+const mm_kernels *mm_kernels_cpu_standin_guarded(void);
 #endif

@@ -234,7 +234,9 @@ done:
 /* ------------------------------------------------------------------ generation */
 
 /* the run's table is a real GPU's (its memory is the GPU's; the stand-in's is the host's) */
-static int on_gpu(const run_ctx *r) { return r->k->device_memory && r->k != mm_kernels_cpu_standin(); }
+static int on_gpu(const run_ctx *r) {
+    return r->k->device_memory && r->k != mm_kernels_cpu_standin() && r->k != mm_kernels_cpu_standin_guarded();
+}
 
 static int generate_lang(unit_state *u, int lang) {
     run_ctx *r = u->r;

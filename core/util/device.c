@@ -72,12 +72,14 @@ int mm_device_resolve(const char *asked, char *out, size_t n, char *note, size_t
         return mm_fail("--device %s: expected cpu, cuda or auto", asked);
     if (!strcmp(asked, "cpu")) { snprintf(out, n, "cpu"); return 0; }
     const char *standin = getenv("MMLORA_DEVICE_STANDIN");
-    if (standin && !strcmp(standin, "1")) {
-        if (k) *k = mm_kernels_cpu_standin();
-        snprintf(out, n, "cpu-standin");
+    if (standin && (!strcmp(standin, "1") || !strcmp(standin, "guard"))) {
+        const int guard = !strcmp(standin, "guard"); /* device memory the host cannot touch outside the ops */
+        if (k) *k = guard ? mm_kernels_cpu_standin_guarded() : mm_kernels_cpu_standin();
+        snprintf(out, n, guard ? "cpu-standin-guarded" : "cpu-standin");
         if (note && note_n)
-            snprintf(note, note_n, "device %s: MMLORA_DEVICE_STANDIN=1: the CPU stand-in for a device table (CPU ops "
-                     "behind device memory; a test hook, not a GPU)", asked);
+            snprintf(note, note_n, "device %s: MMLORA_DEVICE_STANDIN=%s: the CPU stand-in for a device table (CPU ops "
+                     "behind device memory%s; a test hook, not a GPU)", asked, standin,
+                     guard ? " the host cannot touch outside the ops" : "");
         return 0;
     }
     const mm_device_info *d = mm_device_probe();

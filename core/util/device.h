@@ -20,9 +20,10 @@ int mm_device_name_ok(const char *name);
 const mm_device_info *mm_device_probe(void);
 
 /* Resolves cpu|cuda|auto to the op table a run trains on (*k, may be NULL) and the name run.json records
- * (out: "cpu", "cuda:<GPU name>", or "cpu-standin").  cuda needs a GPU (the driver probe above) and the CUDA
+ * (out: "cpu", "cuda:<GPU name>", "cpu-standin" or "cpu-standin-guarded").  cuda needs a GPU (the driver probe above) and the CUDA
  * backend library (util/backend.h); without either it is an error naming what is missing.  auto is cuda
  * when that works, else cpu with the reason in *note (may be NULL).  MMLORA_DEVICE_STANDIN=1 (tests) makes
- * cuda and auto take the CPU stand-in for a device table (kernels.h: mm_kernels_cpu_standin). */
+ * cuda and auto take the CPU stand-in for a device table (kernels.h: mm_kernels_cpu_standin), =guard the guarded
+ * one (mm_kernels_cpu_standin_guarded: device memory the host cannot touch outside the ops). */
 int mm_device_resolve(const char *asked, char *out, size_t n, char *note, size_t note_n, const mm_kernels **k);
 #endif
