@@ -210,6 +210,9 @@ gpu-engine-parity-selftest: $(BUILD)/gpu/engine_parity_cpu
 	    "($$(tail -1 $(BUILD)/gpu/engine_parity_jitter.log))"; \
 	  else echo "bf16 linears jittered by 1e-6: engine_parity returned $$rc, expected 0"; \
 	    grep FAIL $(BUILD)/gpu/engine_parity_jitter.log; exit 1; fi
+	@MMLORA_SELFTEST_PERTURB=guard $(BUILD)/gpu/engine_parity_cpu >$(BUILD)/gpu/engine_parity_guard.log; rc=$$?; \
+	  if [ $$rc -eq 0 ]; then echo "guarded stand-in (device memory untouchable by the host): engine_parity passed"; \
+	  else echo "guarded stand-in: engine_parity returned $$rc, expected 0"; tail -5 $(BUILD)/gpu/engine_parity_guard.log; exit 1; fi
 $(BUILD)/gpu/gemm_bench: tests/gpu/gemm_bench.cu
 	@mkdir -p $(dir $@)
 	nvcc $(NVCC_FLAGS) $< -lcublas -o $@
@@ -224,6 +227,7 @@ gpu-run-parity: $(BUILD)/gpu/run_parity $(BUILD)/mmlora $(if $(HAVE_NVCC),$(BUIL
 # the same against the CPU stand-in (MMLORA_DEVICE_STANDIN=1: runs anywhere, must agree bit for bit)
 gpu-run-parity-selftest: $(BUILD)/gpu/run_parity $(BUILD)/mmlora
 	MMLORA_DEVICE_STANDIN=1 $(BUILD)/gpu/run_parity --tol 0 --resume mmlora lora-mix mmlora
+	MMLORA_DEVICE_STANDIN=guard $(BUILD)/gpu/run_parity --tol 0 mola
 # training / decoding throughput at StarCoderBase-1B shapes (tests/gpu/train_bench.c); the selftest runs the tiny
 # shape on the CPU stand-in for the CUDA table (checks the program, its FLOP count and its table, not a speed)
 $(BUILD)/gpu/train_bench: tests/gpu/train_bench.c tests/gpu/op_profile.c $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a

@@ -10,7 +10,7 @@
  * the fp32 linear_fwd too (cuBLAS sgemm vs OpenBLAS), which matters for bf16 activations on fp32 weights (the
  * fpft-mix a16 rows: a flipped rounding of an activation) and leaves the fp32 rows within their 1e-4.
  * MMLORA_SELFTEST_PERTURB=noround makes the w16 ops skip the activation's rounding (a diagnostic: how far that
- * lands from the tolerances). */
+ * lands from the tolerances); =guard takes the guarded stand-in (a host access to device memory faults). */
 #include <stdlib.h>
 #include <string.h>
 #include "kernels.h"
@@ -72,9 +72,10 @@ const mm_kernels *mm_kernels_cuda(void) {
     static mm_kernels k;
     static int init;
     if (!init) {
-        k = *mm_kernels_cpu_standin();
-        k.name = "cpu-as-device";
         const char *p = getenv("MMLORA_SELFTEST_PERTURB");
+        /* guard: the guarded stand-in (device memory the host cannot touch outside the ops) */
+        k = p && !strcmp(p, "guard") ? *mm_kernels_cpu_standin_guarded() : *mm_kernels_cpu_standin();
+        k.name = "cpu-as-device";
         if (p && !strcmp(p, "1")) k.add = add_perturbed;
         if (p && !strcmp(p, "noround")) {
             k.linear_fwd_w16 = fwd_w16_unrounded;
