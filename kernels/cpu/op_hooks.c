@@ -1,5 +1,7 @@
 /* The hooked op table (cpu/op_hooks.h). */
 #include "cpu/op_hooks.h"
+#include <stdio.h>
+#include <stdlib.h>
 
 static const char *const NAMES[MM_OP_N] = {
     "gemm", "linear_fwd", "linear_bwd", "linear_fwd_w16", "linear_bwd_dx_w16", "layernorm_fwd", "layernorm_bwd",
@@ -114,6 +116,11 @@ static double p_sumsq(const float *x, size_t n) {
 const char *mm_op_name(int op) { return op >= 0 && op < MM_OP_N ? NAMES[op] : "?"; }
 
 void mm_op_hooks_table(mm_kernels *out, const mm_kernels *inner, const mm_op_hooks *hooks) {
+    if (g_in) { /* the wrappers share one inner table and one pair of hooks: a second table would recurse */
+        fprintf(stderr, "mmlora: a second hooked op table in one process (the guarded stand-in and the op profiler "
+                        "cannot be combined)\n");
+        abort();
+    }
     g_in = inner;
     g_h = *hooks;
     mm_kernels t = *inner;
