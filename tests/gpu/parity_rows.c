@@ -188,11 +188,12 @@ void t_nccl(void) {
 
 /* the experts' fused-dropout down-projection ops: the same mask bits (made by the CPU, copied up) on both sides,
  * ranks 4 (the CPU's fused AVX-512 loops where it has them) and 32 (its unfused path), a width with a tail */
-void t_expert(void) {
-    const int N = 517, in = 200, ranks[2] = {4, 32};
+/* the experts' ops (kernels/cuda/expert.cu): the fused kernels (masked ranks <= 16, the default) and the unfused
+ * path (ranks above 16, and everything with MMLORA_CUDA_EXPERT=unfused); shapes with a partial column chunk of A
+ * (256), several row chunks of the bwd_a partial sums (512) and of bwd_x (32) */
+static void expert_case(int N, int in, int r, const char *mode) {
     const size_t nx = (size_t)N * in, words = (nx + 63) / 64;
-    for (int k = 0; k < 2; k++) {
-        const int r = ranks[k];
+    {
         buf x = brand(nx, 1), A = brand((size_t)r * in, 1), du = brand((size_t)N * (r + 2), 1);
         buf u = bpoison((size_t)N * (r + 2)), dA = brand((size_t)r * in, 1), dx = brand(nx, 1);
         uint64_t *bh = mm_xmalloc(words * sizeof(uint64_t)), *bd = mm_cuda_malloc(words * sizeof(uint64_t));
@@ -201,19 +202,30 @@ void t_expert(void) {
         if (mm_cuda_h2d(bd, bh, words * sizeof(uint64_t))) die("h2d");
         CPU->expert_down(u.h, r + 2, x.h, bh, 0.1f, A.h, N, in, r);
         GPU->expert_down(u.d, r + 2, x.d, bd, 0.1f, A.d, N, in, r);
-        char name[64];
-        snprintf(name, sizeof name, "expert_down r=%d", r);
+        char name[96];
+        snprintf(name, sizeof name, "expert_down %dx%d r=%d %s", N, in, r, mode);
         check(name, &u, 1e-4);
         CPU->expert_down_bwd_a(dA.h, du.h, r + 2, x.h, bh, 0.1f, N, in, r);
         GPU->expert_down_bwd_a(dA.d, du.d, r + 2, x.d, bd, 0.1f, N, in, r);
-        snprintf(name, sizeof name, "expert_down_bwd_a r=%d", r);
+        snprintf(name, sizeof name, "expert_down_bwd_a %dx%d r=%d %s", N, in, r, mode);
         check(name, &dA, 1e-4);
         CPU->expert_down_bwd_x(dx.h, du.h, r + 2, bh, 0.1f, A.h, N, in, r);
         GPU->expert_down_bwd_x(dx.d, du.d, r + 2, bd, 0.1f, A.d, N, in, r);
-        snprintf(name, sizeof name, "expert_down_bwd_x r=%d", r);
+        snprintf(name, sizeof name, "expert_down_bwd_x %dx%d r=%d %s", N, in, r, mode);
         check(name, &dx, 1e-4);
         bfree(&x), bfree(&A), bfree(&du), bfree(&u), bfree(&dA), bfree(&dx);
         free(bh);
         mm_cuda_free(bd);
     }
+}
+
+void t_expert(void) {
+    const int shapes[2][2] = {{517, 200}, {1100, 600}}, ranks[3] = {4, 16, 32};
+    for (int m = 0; m < 2; m++) {
+        if (m) setenv("MMLORA_CUDA_EXPERT", "unfused", 1);
+        for (int sh = 0; sh < 2; sh++)
+            for (int k = 0; k < 3; k++)
+                expert_case(shapes[sh][0], shapes[sh][1], ranks[k], m ? "unfused" : ranks[k] > 16 ? "(unfused: r > 16)" : "fused");
+    }
+    unsetenv("MMLORA_CUDA_EXPERT");
 }

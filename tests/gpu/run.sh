@@ -94,6 +94,14 @@ if [ "${attn_b:-0}" -gt 0 ] && [ "${attn_l:-0}" -eq 0 ] && grep -q 'MMLORA_CUDA_
     echo "attention: the batched driver failed op parity ($attn_b FAIL lines), the per-sequence one passed: the rest of" \
          "this run uses MMLORA_CUDA_ATTN=loop" | tee -a "$OUT/steps.txt"
 fi
+# the same for the experts' fused kernels (kernels/cuda/expert.cu) against their unfused path
+read -r exp_f exp_u < <(awk '/^FAIL +expert_/ { if ($0 ~ /unfused/) u++; else if ($0 ~ / fused/) f++ }
+                             END { print f + 0, u + 0 }' "$OUT/parity.log" 2>/dev/null || echo "0 0")
+if [ "${exp_f:-0}" -gt 0 ] && [ "${exp_u:-0}" -eq 0 ] && grep -qE '^PASS +expert_down .* unfused' "$OUT/parity.log"; then
+    export MMLORA_CUDA_EXPERT=unfused
+    echo "experts: the fused kernels failed op parity ($exp_f FAIL lines), the unfused path passed: the rest of this" \
+         "run uses MMLORA_CUDA_EXPERT=unfused" | tee -a "$OUT/steps.txt"
+fi
 if [ -x build/gpu/engine_parity ]; then
     MMLORA_CUDA_SYNC=1 step engine_parity 120 "$OUT/engine_parity.log" build/gpu/engine_parity
     engine_rc=$?
