@@ -30,16 +30,21 @@ static size_t cuda_attention_scratch(const mm_model *m, int B, int T) {
     return zmin((size_t)B * pp, zmax(cap, pp)) + 256;
 }
 
-/* the widest input of an adapted module whose experts have dropout (kernels/cuda/expert.cu drops it into scratch) */
-static size_t expert_dropout_in(const mm_adapters *ad) {
-    size_t w = 0;
+/* kernels/cuda/expert.cu's scratch for N rows: an expert with dropout and a rank above 32 takes the unfused path,
+ * its dropped input [N, in] in scratch; the fused kernels (ranks <= 32) need only dA's partial sums, one [r, in] per
+ * 256 rows */
+static size_t cuda_expert_scratch(const mm_adapters *ad, size_t N) {
+    size_t b = 0;
     for (int l = 0; ad && l < ad->n_layers; l++)
         for (int t = 0; t < ad->n_targets; t++) {
             const mm_adapted *md = mm_adapted_at(ad, l, t);
-            for (int e = 0; e < md->n_experts; e++)
-                if (md->experts[e].dropout > 0.0f) w = zmax(w, (size_t)md->in);
+            for (int e = 0; e < md->n_experts; e++) {
+                const mm_expert *x = &md->experts[e];
+                if (x->dropout <= 0.0f) continue;
+                b = zmax(b, (x->r > 32 ? N : (N + 255) / 256 * (size_t)x->r) * (size_t)md->in * sizeof(float));
+            }
         }
-    return w;
+    return b;
 }
 
 /* dtype bf16: the largest rounded activation of one linear (elements), the largest weight matrix (elements) */
@@ -92,7 +97,7 @@ int mm_memory_plan_of(const mm_model *m, const mm_adapters *ad, int micro, int s
     if (p->bf16) bf16_sizes(m, (size_t)micro * seq, &widest, &wmax);
     if (p->bf16 && !p->cuda) p->scratch16 = (widest + wmax) * 4;
     if (p->cuda) { /* the largest request, and mm_cuda_scratch allocates a quarter more than the request that grows it */
-        const size_t req = zmax(zmax(widest * 2, (size_t)micro * seq * expert_dropout_in(ad) * sizeof(float)),
+        const size_t req = zmax(zmax(widest * 2, cuda_expert_scratch(ad, (size_t)micro * seq)),
                                 cuda_attention_scratch(m, micro, seq));
         p->scratch_dev = req + req / 4;
     }

@@ -40,9 +40,10 @@ typedef struct {
     size_t scratch16;         /* CPU engine, dtype bf16: an upper bound of the bf16 linears' per-call temporaries
                                * (the rounded activation and the widened weight) */
     size_t scratch_dev;       /* CUDA: the backend's one grow-only scratch, shared by the ops in turn, so the largest
-                               * of: the bf16 linears' rounded activation (dtype bf16), the experts' dropped input
-                               * (adapters with dropout), the attention's chunk (kernels/cuda/attention.cu); plus the
-                               * quarter mm_cuda_scratch allocates beyond a request */
+                               * of: the bf16 linears' rounded activation (dtype bf16), the experts' scratch (the dropped
+                               * input for ranks above 32, else dA's partial sums), the attention's chunk
+                               * (kernels/cuda/attention.cu); plus the quarter mm_cuda_scratch allocates beyond a
+                               * request */
     size_t adapter_buffers;   /* dropout masks and token-router state, per module */
     size_t runtime;           /* CUDA context + cuBLAS workspace (an allowance), 0 on the CPU */
     size_t total;

@@ -1,6 +1,6 @@
 /* The experts' fused-dropout down-projection ops (kernels.h: expert_down, expert_down_bwd_a, expert_down_bwd_x).
  *
- * Fused (default, for a dropout mask and ranks r <= 16): the dropped input h = x ⊙ keep / (1 − p) is formed in
+ * Fused (default, for a dropout mask and ranks r <= 32): the dropped input h = x ⊙ keep / (1 − p) is formed in
  * registers and never written out, so each op reads x (or writes dx) once.  An expert's down-projection is a skinny
  * GEMM (r columns) bound by memory, and with several experts per module each drawing its own mask (MMLoRA: five)
  * the unfused passes (h written, read back; dh written, masked, added) would be most of a step's memory traffic.
@@ -10,7 +10,7 @@
  *                      shared memory), partials per chunk, then summed in chunk order into dA (deterministic);
  *   expert_down_bwd_x  one thread per column over a block of rows: A's column in registers, du's rows in shared
  *                      memory, the r-term dot product masked and added (dx read and written once).
- * Unfused (MMLORA_CUDA_EXPERT=unfused, ranks above 16, or no mask): dropout_apply_bits into scratch + cuBLAS.
+ * Unfused (MMLORA_CUDA_EXPERT=unfused, ranks above 32, or no mask): dropout_apply_bits into scratch + cuBLAS.
  * Both are checked against the CPU (tests/gpu/parity_rows.c) and timed (tests/gpu/ops_bench.c). */
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +18,12 @@
 #include "cuda/cuda_util.h"
 #include "cuda/reduce.cuh"
 
-#define FUSED_MAX_R 16
+#define FUSED_MAX_R 32
 #define DOWN_WARPS 16  /* warps per block of expert_down, two rows each */
 #define DOWN_ROWS (2 * DOWN_WARPS)
 #define DOWN_CHUNK 256 /* columns of A staged at a time */
 #define BWDA_THREADS 128
-#define BWDA_ROWS 512  /* rows per partial sum of expert_down_bwd_a */
+#define BWDA_ROWS 256  /* rows per partial sum of expert_down_bwd_a (du staged: 32 KiB at rank 32) */
 #define BWDX_THREADS 128
 #define BWDX_ROWS 32   /* rows per block of expert_down_bwd_x */
 

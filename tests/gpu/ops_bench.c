@@ -142,17 +142,17 @@ int main(void) {
         unsetenv("MMLORA_CUDA_ATTN");
         mm_cuda_free(qkv), mm_cuda_free(dqkv), mm_cuda_free(out), mm_cuda_free(pr);
     }
-    /* the experts' ops at the MLP projection's shape (4096 x 8192 inputs, rank 8 and 16, dropout 0.1), fused (the
+    /* the experts' ops at the MLP projection's shape (4096 x 8192 inputs, ranks 8, 16, 32, dropout 0.1), fused (the
      * default) and unfused (MMLORA_CUDA_EXPERT=unfused: dropped input materialized, cuBLAS) */
     {
         const size_t nx = (size_t)N * F, words = (nx + 63) / 64;
         uint64_t *bits = mm_cuda_malloc(words * sizeof(uint64_t));
-        float *A = drand((size_t)16 * F, 0.02f), *u = drand((size_t)N * 16, 0), *dA = drand((size_t)16 * F, 0);
+        float *A = drand((size_t)32 * F, 0.02f), *u = drand((size_t)N * 32, 0), *dA = drand((size_t)32 * F, 0);
         if (!bits) { fprintf(stderr, "%s\n", mm_last_error()); exit(3); }
         K->dropout_bits(bits, nx, (mm_dropout){7, 1, 3, 0.1f}, 0);
         for (int un = 0; un < 2; un++) {
             if (un) setenv("MMLORA_CUDA_EXPERT", "unfused", 1);
-            for (int r = 8; r <= 16; r += 8) {
+            for (int r = 8; r <= 32; r *= 2) {
                 const char *mode = un ? "unfused" : "fused";
                 snprintf(label, sizeof label, "expert_down 4096x8192 r%d %s", r, mode);
                 TIME(label, 10, K->expert_down(u, r, x, bits, 0.1f, A, N, F, r));

@@ -188,9 +188,9 @@ void t_nccl(void) {
 
 /* the experts' fused-dropout down-projection ops: the same mask bits (made by the CPU, copied up) on both sides,
  * ranks 4 (the CPU's fused AVX-512 loops where it has them) and 32 (its unfused path), a width with a tail */
-/* the experts' ops (kernels/cuda/expert.cu): the fused kernels (masked ranks <= 16, the default) and the unfused
- * path (ranks above 16, and everything with MMLORA_CUDA_EXPERT=unfused); shapes with a partial column chunk of A
- * (256), several row chunks of the bwd_a partial sums (512) and of bwd_x (32) */
+/* the experts' ops (kernels/cuda/expert.cu): the fused kernels (masked ranks <= 32, the default) and the unfused
+ * path (ranks above 32, and everything with MMLORA_CUDA_EXPERT=unfused); shapes with a partial column chunk of A
+ * (256), several row chunks of the bwd_a partial sums (256) and of bwd_x (32) */
 static void expert_case(int N, int in, int r, const char *mode) {
     const size_t nx = (size_t)N * in, words = (nx + 63) / 64;
     {
@@ -220,12 +220,12 @@ static void expert_case(int N, int in, int r, const char *mode) {
 }
 
 void t_expert(void) {
-    const int shapes[2][2] = {{517, 200}, {1100, 600}}, ranks[3] = {4, 16, 32};
+    const int shapes[2][2] = {{517, 200}, {1100, 600}}, ranks[4] = {4, 16, 32, 48};
     for (int m = 0; m < 2; m++) {
         if (m) setenv("MMLORA_CUDA_EXPERT", "unfused", 1);
         for (int sh = 0; sh < 2; sh++)
-            for (int k = 0; k < 3; k++)
-                expert_case(shapes[sh][0], shapes[sh][1], ranks[k], m ? "unfused" : ranks[k] > 16 ? "(unfused: r > 16)" : "fused");
+            for (int k = 0; k < 4; k++)
+                expert_case(shapes[sh][0], shapes[sh][1], ranks[k], m ? "unfused" : ranks[k] > 32 ? "(unfused: r > 32)" : "fused");
     }
     unsetenv("MMLORA_CUDA_EXPERT");
 }

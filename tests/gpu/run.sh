@@ -143,7 +143,7 @@ else
     echo "train_bench_bf16 skipped (not built)" | tee -a "$OUT/steps.txt"; bf16_rc=-
 fi
 # bf16 weights and bf16 activations (--set act_dtype=bf16: the large saved activations rounded to bf16 and stashed per
-# layer, attention probabilities recomputed in backward; 16.2 GiB planned instead of 25.9), training only
+# layer, attention probabilities recomputed in backward; 16.1 GiB planned instead of 25.8), training only
 if [ -x build/gpu/train_bench ]; then
     step train_bench_a16 80 "$OUT/train_bench_a16.log" build/gpu/train_bench --shape 1b --methods lora-mix,mmlora \
         --batch 24 --seq 288 --micro 24 --warmup 1 --steps 3 --check-flops --dtype bf16 --act-dtype bf16 --no-decode
