@@ -34,6 +34,8 @@ static size_t cuda_attention_scratch(const mm_model *m, int B, int T) {
  * its dropped input [N, in] in scratch; the fused kernels (ranks <= 32) need only dA's partial sums, one [r, in] per
  * 256 rows */
 static size_t cuda_expert_scratch(const mm_adapters *ad, size_t N) {
+    const char *e = getenv("MMLORA_CUDA_EXPERT"); /* unfused everywhere (tests/gpu/run.sh's fallback) */
+    const int max_fused = e && !strcmp(e, "unfused") ? 0 : 32;
     size_t b = 0;
     for (int l = 0; ad && l < ad->n_layers; l++)
         for (int t = 0; t < ad->n_targets; t++) {
@@ -41,7 +43,7 @@ static size_t cuda_expert_scratch(const mm_adapters *ad, size_t N) {
             for (int e = 0; e < md->n_experts; e++) {
                 const mm_expert *x = &md->experts[e];
                 if (x->dropout <= 0.0f) continue;
-                b = zmax(b, (x->r > 32 ? N : (N + 255) / 256 * (size_t)x->r) * (size_t)md->in * sizeof(float));
+                b = zmax(b, (x->r > max_fused ? N : (N + 255) / 256 * (size_t)x->r) * (size_t)md->in * sizeof(float));
             }
         }
     return b;

@@ -136,7 +136,7 @@ static const float *dropped_into(const float *x, const uint64_t *bits, float p, 
 
 extern "C" void cuda_expert_down(float *u, int ldu, const float *x, const uint64_t *bits, float p, const float *A,
                                  int N, int in, int r) {
-    if (N <= 0 || r <= 0) return;
+    if (N <= 0 || in <= 0 || r <= 0) return;
     if (fused(bits, r)) {
         expert_down_fused_kernel<<<(unsigned)((N + DOWN_ROWS - 1) / DOWN_ROWS), 32 * DOWN_WARPS>>>(
             u, ldu, x, bits, 1.0f / (1.0f - p), A, N, in, r);
@@ -149,7 +149,7 @@ extern "C" void cuda_expert_down(float *u, int ldu, const float *x, const uint64
 
 extern "C" void cuda_expert_down_bwd_a(float *dA, const float *du, int lddu, const float *x, const uint64_t *bits,
                                        float p, int N, int in, int r) {
-    if (N <= 0 || r <= 0) return;
+    if (N <= 0 || in <= 0 || r <= 0) return;
     if (fused(bits, r)) {
         const int chunks = (N + BWDA_ROWS - 1) / BWDA_ROWS;
         float *part = (float *)mm_cuda_scratch((size_t)chunks * r * in * sizeof(float));
@@ -166,7 +166,7 @@ extern "C" void cuda_expert_down_bwd_a(float *dA, const float *du, int lddu, con
 
 extern "C" void cuda_expert_down_bwd_x(float *dx, const float *du, int lddu, const uint64_t *bits, float p,
                                        const float *A, int N, int in, int r) {
-    if (N <= 0 || r <= 0) return;
+    if (N <= 0 || in <= 0 || r <= 0) return;
     if (!bits) {
         cuda_gemm(0, 0, N, in, r, 1.0f, du, lddu, A, in, 1.0f, dx, in);
         return;

@@ -186,11 +186,11 @@ void t_nccl(void) {
     bfree(&x);
 }
 
-/* the experts' fused-dropout down-projection ops: the same mask bits (made by the CPU, copied up) on both sides,
- * ranks 4 (the CPU's fused AVX-512 loops where it has them) and 32 (its unfused path), a width with a tail */
-/* the experts' ops (kernels/cuda/expert.cu): the fused kernels (masked ranks <= 32, the default) and the unfused
- * path (ranks above 32, and everything with MMLORA_CUDA_EXPERT=unfused); shapes with a partial column chunk of A
- * (256), several row chunks of the bwd_a partial sums (256) and of bwd_x (32) */
+/* the experts' fused-dropout down-projection ops (kernels/cuda/expert.cu) with the same mask bits (made by the CPU,
+ * copied up) on both sides: the fused kernels (masked ranks <= 32, the default) and the unfused path (ranks above 32,
+ * and everything with MMLORA_CUDA_EXPERT=unfused); the CPU side takes its AVX-512 loops for ranks <= 16 where it has
+ * them; shapes with a partial column chunk of A (256), several row chunks of the bwd_a partial sums (256) and of
+ * bwd_x (32); bwd_a twice on the same inputs must agree bit for bit (deterministic) */
 static void expert_case(int N, int in, int r, const char *mode) {
     const size_t nx = (size_t)N * in, words = (nx + 63) / 64;
     {
@@ -209,6 +209,16 @@ static void expert_case(int N, int in, int r, const char *mode) {
         GPU->expert_down_bwd_a(dA.d, du.d, r + 2, x.d, bd, 0.1f, N, in, r);
         snprintf(name, sizeof name, "expert_down_bwd_a %dx%d r=%d %s", N, in, r, mode);
         check(name, &dA, 1e-4);
+        { /* determinism: from the same dA, twice */
+            buf a1 = bclone(&dA), a2 = bclone(&dA);
+            GPU->expert_down_bwd_a(a1.d, du.d, r + 2, x.d, bd, 0.1f, N, in, r);
+            GPU->expert_down_bwd_a(a2.d, du.d, r + 2, x.d, bd, 0.1f, N, in, r);
+            float *g1 = bpull(&a1), *g2 = bpull(&a2);
+            snprintf(name, sizeof name, "expert_down_bwd_a repeat %dx%d r=%d %s", N, in, r, mode);
+            report(name, memcmp(g1, g2, a1.n * sizeof(float)) == 0, "two calls %s",
+                   memcmp(g1, g2, a1.n * sizeof(float)) ? "differ" : "bit-identical");
+            free(g1), free(g2), bfree(&a1), bfree(&a2);
+        }
         CPU->expert_down_bwd_x(dx.h, du.h, r + 2, bh, 0.1f, A.h, N, in, r);
         GPU->expert_down_bwd_x(dx.d, du.d, r + 2, bd, 0.1f, A.d, N, in, r);
         snprintf(name, sizeof name, "expert_down_bwd_x %dx%d r=%d %s", N, in, r, mode);
