@@ -20,17 +20,12 @@ static void gen_sizes(const mm_model *m, const mm_adapters *ad, int max_seqs, in
     _Static_assert(sizeof v / sizeof v[0] == GEN_NBUF, "generator sizes");
     memcpy(sizes, v, sizeof v);
 }
-static size_t gen_floats(const size_t sizes[GEN_NBUF]) {
-    size_t total = 0;
-    for (int i = 0; i < GEN_NBUF; i++) total += (sizes[i] + 15) & ~(size_t)15;
-    return total;
-}
 
 size_t mm_generator_bytes(const mm_model *m, const mm_adapters *ad, int device_table, int max_seqs, int max_len,
                           int max_rows, int dtype) {
     size_t sizes[GEN_NBUF];
     gen_sizes(m, ad, max_seqs, max_len, max_rows, sizes);
-    size_t b = gen_floats(sizes) * sizeof(float);
+    size_t b = mm_arena_floats(sizes, GEN_NBUF) * sizeof(float);
     if (dtype == MM_DTYPE_BF16) {
         size_t toff[MM_MAX_TARGETS], layer, head;
         b += mm_weights_w16_layout(m, toff, &layer, &head) * sizeof(uint16_t);
@@ -69,11 +64,10 @@ int mm_generator_init_dtype(mm_generator *g, const mm_kernels *k, const mm_model
                       (float **)&g->pos, (float **)&g->tok, (float **)&g->slot, (float **)&g->rowsel,
                       (float **)&g->next};
     _Static_assert(sizeof ptrs / sizeof ptrs[0] == GEN_NBUF, "generator table");
-    const size_t bytes = gen_floats(sizes) * sizeof(float);
+    const size_t bytes = mm_arena_floats(sizes, GEN_NBUF) * sizeof(float);
     g->arena = k->alloc(bytes);
     k->zero(g->arena, bytes);
-    float *p = g->arena;
-    for (int i = 0; i < GEN_NBUF; i++) { *ptrs[i] = p; p += (sizes[i] + 15) & ~(size_t)15; }
+    mm_arena_carve(g->arena, sizes, ptrs, GEN_NBUF);
     g->h_rows = mm_xmalloc(6 * (size_t)max_rows * sizeof(int32_t));
     g->next_tok = mm_xmalloc((size_t)max_seqs * sizeof(int32_t));
     /* a device copy with dtype bf16 leaves out the matrices read in bf16 (as the engine's: half a 1B model's bytes) */

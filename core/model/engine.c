@@ -10,12 +10,15 @@
 static size_t imax(size_t a, size_t b) { return a > b ? a : b; }
 
 /* bf16 elements one layer stashes with act_dtype bf16: ln1, qkv, att, ln2, fc, fc_act, up (LLaMA), in that order */
-static size_t stash_layer(const mm_model *m, size_t N, size_t off[MM_STASH_N]) {
+static void stash_lens(const mm_model *m, size_t N, size_t len[MM_STASH_N]) {
     const mm_model_config *c = &m->cfg;
     const size_t C = c->d_model, F = c->d_ff, Q = m->qkv_width;
-    const size_t len[MM_STASH_N] = {N * C, N * Q, N * C, N * C, N * F, N * F,
-                                    c->family == MM_FAMILY_LLAMA ? N * F : 0};
-    size_t o = 0;
+    const size_t v[MM_STASH_N] = {N * C, N * Q, N * C, N * C, N * F, N * F, c->family == MM_FAMILY_LLAMA ? N * F : 0};
+    memcpy(len, v, sizeof v);
+}
+static size_t stash_layer(const mm_model *m, size_t N, size_t off[MM_STASH_N]) {
+    size_t len[MM_STASH_N], o = 0;
+    stash_lens(m, N, len);
     for (int i = 0; i < MM_STASH_N; i++) {
         if (off) off[i] = o;
         o += (len[i] + 31) & ~(size_t)31; /* 64-byte aligned */
@@ -61,10 +64,20 @@ static void arena_sizes(const mm_model *m, size_t R, size_t max_experts, int has
     memcpy(sizes, v, sizeof v);
 }
 
-static size_t arena_floats(const size_t sizes[ARENA_NBUF]) {
+/* each buffer of an arena starts at a multiple of 16 floats (64 bytes) */
+static size_t padded(size_t n) { return (n + 15) & ~(size_t)15; }
+
+size_t mm_arena_floats(const size_t *sizes, int n) {
     size_t total = 0;
-    for (int i = 0; i < ARENA_NBUF; i++) total += (sizes[i] + 15) & ~(size_t)15;
+    for (int i = 0; i < n; i++) total += padded(sizes[i]);
     return total;
+}
+
+void mm_arena_carve(float *base, const size_t *sizes, float **const *ptrs, int n) {
+    for (int i = 0; i < n; i++) {
+        *ptrs[i] = base;
+        base += padded(sizes[i]);
+    }
 }
 
 enum { LOGIT_ROWS = MM_ENGINE_LOGIT_ROWS };
@@ -73,7 +86,7 @@ size_t mm_engine_arena_bytes(const mm_model *m, const mm_adapters *ad, int B, in
     size_t sizes[ARENA_NBUF];
     arena_sizes(m, ad ? (size_t)ad->max_r_total : 0, ad ? (size_t)ad->max_experts : 0, ad != NULL, B, T, LOGIT_ROWS,
                 act, sizes);
-    return arena_floats(sizes) * sizeof(float);
+    return mm_arena_floats(sizes, ARENA_NBUF) * sizeof(float);
 }
 
 int mm_engine_init(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapters *ad, int base_trainable, int B,
@@ -116,14 +129,10 @@ int mm_engine_init_with(mm_engine *e, const mm_kernels *k, mm_model *m, mm_adapt
                       &e->a.d_qkv, &e->a.d_small, &e->a.tmp, &e->a.ad_scratch, &e->a.logits,
                       (float **)&e->a.pos, (float **)&e->a.rows, &e->a.row_w, (float **)&e->a.row_t};
     _Static_assert(sizeof ptrs / sizeof ptrs[0] == ARENA_NBUF, "arena table");
-    e->arena_bytes = arena_floats(sizes) * sizeof(float);
+    e->arena_bytes = mm_arena_floats(sizes, ARENA_NBUF) * sizeof(float);
     e->arena = k->alloc(e->arena_bytes);
     k->zero(e->arena, e->arena_bytes);
-    float *p = e->arena;
-    for (int i = 0; i < ARENA_NBUF; i++) {
-        *ptrs[i] = p;
-        p += (sizes[i] + 15) & ~(size_t)15;
-    }
+    mm_arena_carve(e->arena, sizes, ptrs, ARENA_NBUF);
     if (ad) {
         mm_adapters_attach(ad, k, B * T);
         mm_adapters_reserve(ad, B * T);
@@ -366,11 +375,11 @@ void mm_engine_act_round(mm_engine *e, int l, int which, float *buf, size_t n) {
 void mm_engine_unstash(mm_engine *e, int l, int B, int T) {
     const mm_model *m = e->model;
     const mm_model_config *c = &m->cfg;
-    const size_t N = (size_t)B * T, C = c->d_model, F = c->d_ff, Q = m->qkv_width;
+    const size_t C = c->d_model, Q = m->qkv_width;
     mm_activations *a = &e->a;
     float *const dst[MM_STASH_N] = {a->ln1, a->qkv, a->att, a->ln2, a->fc, a->fc_act, a->up};
-    const size_t len[MM_STASH_N] = {N * C, N * Q, N * C, N * C, N * F, N * F,
-                                    c->family == MM_FAMILY_LLAMA ? N * F : 0};
+    size_t len[MM_STASH_N];
+    stash_lens(m, (size_t)B * T, len);
     const uint16_t *s = a->stash + (size_t)l * e->stash_layer;
     for (int i = 0; i < MM_STASH_N; i++)
         if (len[i]) e->k->from_bf16(dst[i], s + e->stash_off[i], len[i]);

@@ -135,6 +135,10 @@ void mm_engine_weight_bytes(const mm_model *m, int device_memory, int dtype, siz
 size_t mm_weights_w16_layout(const mm_model *m, size_t toff[MM_MAX_TARGETS], size_t *layer, size_t *head);
 void mm_weights_w16_upload(const mm_kernels *k, const mm_model *m, uint16_t *w16, const size_t toff[MM_MAX_TARGETS],
                            size_t layer, size_t head);
+/* An arena of n buffers, each starting at a multiple of 16 floats (64 bytes): its size in floats, and ptrs[i]
+ * pointed at buffer i of sizes[i] floats from base (the engine's and the decoder's arenas) */
+size_t mm_arena_floats(const size_t *sizes, int n);
+void mm_arena_carve(float *base, const size_t *sizes, float **const *ptrs, int n);
 /* Bytes of the activation arena mm_engine_init_with allocates for these arguments; act = MM_ACT_* flags (1 =
  * recomputation, as mm_engine_init_opts's argument; | MM_ACT_BF16 for act_dtype bf16). */
 size_t mm_engine_arena_bytes(const mm_model *m, const mm_adapters *ad, int B, int T, int act);

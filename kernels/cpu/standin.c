@@ -23,16 +23,23 @@ static void copy(void *dst, const void *src, size_t bytes) {
     if (bytes) memcpy(dst, src, bytes);
 }
 
+/* the CPU table declaring device memory: its own allocator, real copies up and down */
+static mm_kernels device_table(const char *name, void *(*alloc)(size_t), void (*free_fn)(void *)) {
+    mm_kernels k = mm_kernels_cpu;
+    k.name = name;
+    k.device_memory = 1;
+    k.alloc = alloc;
+    if (free_fn) k.free = free_fn;
+    k.upload = copy;
+    k.download = copy;
+    return k;
+}
+
 const mm_kernels *mm_kernels_cpu_standin(void) {
     static mm_kernels k;
     static int init;
     if (!init) {
-        k = mm_kernels_cpu;
-        k.name = "cpu-standin";
-        k.device_memory = 1;
-        k.alloc = nan_alloc;
-        k.upload = copy;
-        k.download = copy;
+        k = device_table("cpu-standin", nan_alloc, NULL);
         init = 1;
     }
     return &k;
@@ -94,17 +101,10 @@ const mm_kernels *mm_kernels_cpu_standin_guarded(void) {
     static mm_kernels k;
     static int init;
     if (!init) {
-        mm_kernels inner = mm_kernels_cpu;
-        inner.name = "cpu-standin-guarded";
-        inner.device_memory = 1;
-        inner.alloc = guard_alloc;
-        inner.free = guard_free;
-        inner.upload = copy;
-        inner.download = copy;
-        static mm_kernels inner_kept;
-        inner_kept = inner;
+        static mm_kernels inner; /* the hooked table calls it for the process's life */
+        inner = device_table("cpu-standin-guarded", guard_alloc, guard_free);
         const mm_op_hooks hooks = {open_all, close_all};
-        mm_op_hooks_table(&k, &inner_kept, &hooks);
+        mm_op_hooks_table(&k, &inner, &hooks);
         init = 1;
     }
     return &k;
