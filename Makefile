@@ -126,7 +126,7 @@ $(BUILD)/tests-san: $(STEST_OBJ) $(SCLI_OBJ) $(SLIB_OBJ)
 T ?=
 CRIT_ARGS := $(if $(T),--filter '$(T)',) --jobs $(or $(JOBS),2)
 test: $(BUILD)/mmlora $(BUILD)/tests $(BUILD)/tests-san $(BUILD)/gpu/train_bench_cpu $(BUILD)/gpu/engine_parity_cpu \
-      $(if $(HAVE_NVCC),cuda)
+      emu $(if $(HAVE_NVCC),cuda)
 	@echo "== unit + golden tests (optimized build) =="
 	$(BUILD)/tests $(CRIT_ARGS)
 	@echo "== the same suite under AddressSanitizer + UBSan =="
@@ -144,6 +144,9 @@ test: $(BUILD)/mmlora $(BUILD)/tests $(BUILD)/tests-san $(BUILD)/gpu/train_bench
 	@$(MAKE) --no-print-directory gpu-run-parity-selftest >$(BUILD)/gpu/run_parity_selftest.out 2>&1 \
 	  || { tail -30 $(BUILD)/gpu/run_parity_selftest.out; exit 1; }
 	@tail -1 $(BUILD)/gpu/run_parity_selftest.out
+	@echo "== the CUDA backend run on the CPU emulator (tests/cuda_emu): its selftest, NCCL across processes, op parity"
+	@echo "   (forward and reverse thread order), a training step of every method, mmlora run --device cuda vs cpu + resume =="
+	@$(MAKE) --no-print-directory emu-test
 test-fast: $(BUILD)/mmlora $(BUILD)/tests
 	$(BUILD)/tests $(CRIT_ARGS)
 
@@ -273,6 +276,65 @@ GPU_MIN_SRC := $(sort $(wildcard kernels/cpu/*.c)) core/util/log.c core/util/phi
 gpu-min: $(BUILD)/libmmlora_cuda.a $(BUILD)/gpu/gemm_bench
 	$(CC) $(CFLAGS) $(PARITY_SRC) $(GPU_MIN_SRC) -Wl,--whole-archive $(BUILD)/libmmlora_cuda.a -Wl,--no-whole-archive $(BLAS_LIBS) -lm $(filter -fopenmp,$(LIBS)) $(GPU_LIBS) -o $(BUILD)/gpu/parity
 	$(CC) $(CFLAGS) tests/gpu/ops_bench.c $(GPU_MIN_SRC) -Wl,--whole-archive $(BUILD)/libmmlora_cuda.a -Wl,--no-whole-archive $(BLAS_LIBS) -lm $(filter -fopenmp,$(LIBS)) $(GPU_LIBS) -o $(BUILD)/gpu/ops_bench
+
+# ---------------------------------------------------------------- the CUDA backend on the CPU emulator
+# tests/cuda_emu/README.md: kernels/cuda/*.cu compiled by g++ against an emulated CUDA runtime and cuBLAS (every
+# launch rewritten by launch.sed; threads as fibers, barriers and shuffles checked, device memory between guard
+# pages), linked with the GPU programs: the CUDA code runs, and is checked against the CPU, on a machine without GPU.
+EMU_DIR := tests/cuda_emu
+EMU_CXX ?= g++
+EMU_CXXFLAGS := -std=c++17 -O1 -g -fPIC -ffp-contract=off -Wall -Wextra -Werror -Wno-unknown-pragmas -D__CUDACC__ \
+                -I$(EMU_DIR)/include -I. -Icore -Ikernels -Ikernels/cuda
+EMU_HDRS := kernels/kernels.h $(wildcard kernels/cuda/*.h kernels/cuda/*.cuh $(EMU_DIR)/include/*.h $(EMU_DIR)/*.h)
+EMU_CU_OBJ := $(CU_SRC:kernels/cuda/%.cu=$(BUILD)/emu/obj/%.o)
+EMU_RT_OBJ := $(BUILD)/emu/obj/emu_runtime.o $(BUILD)/emu/obj/emu_cublas.o
+$(BUILD)/emu/src/%.cpp: kernels/cuda/%.cu $(EMU_DIR)/launch.sed
+	@mkdir -p $(dir $@)
+	@{ echo '#line 1 "$<"'; sed -f $(EMU_DIR)/launch.sed $<; } >$@
+$(BUILD)/emu/obj/%.o: $(BUILD)/emu/src/%.cpp $(EMU_HDRS)
+	@mkdir -p $(dir $@)
+	$(EMU_CXX) $(EMU_CXXFLAGS) $(if $(filter comm,$*),-DMM_NO_NCCL_H) -include cuda_runtime.h -c $< -o $@
+$(BUILD)/emu/obj/emu_%.o: $(EMU_DIR)/emu_%.cpp $(EMU_HDRS)
+	@mkdir -p $(dir $@)
+	$(EMU_CXX) $(EMU_CXXFLAGS) -O2 -c $< -o $@
+$(BUILD)/emu/libmmlora_cuda_emu.a: $(EMU_CU_OBJ) $(EMU_RT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+EMU_LIBS := $(BUILD)/emu/libmmlora_cuda_emu.a $(BUILD)/libmmlora.a $(LIBS) -lstdc++
+$(BUILD)/emu/parity: $(PARITY_SRC) tests/gpu/parity.h $(BUILD)/emu/libmmlora_cuda_emu.a $(BUILD)/libmmlora.a
+	$(CC) $(CFLAGS) $(PARITY_SRC) $(EMU_LIBS) -o $@
+$(BUILD)/emu/engine_parity: tests/gpu/engine_parity.c $(BUILD)/emu/libmmlora_cuda_emu.a $(BUILD)/libmmlora.a
+	$(CC) $(CFLAGS) $< $(EMU_LIBS) -o $@
+# the backend as the CLI loads it (MMLORA_CUDA_LIB=build/emu/libmmlora_cuda_emu.so, MMLORA_FAKE_GPU to pass the probe)
+$(BUILD)/emu/libmmlora_cuda_emu.so: $(EMU_CU_OBJ) $(EMU_RT_OBJ) $(BUILD)/cuda-pic/core/util/log.o
+	$(EMU_CXX) -shared -Wl,-Bsymbolic -Wl,--no-undefined $^ $(BLAS_LIBS) -lm -o $@
+$(BUILD)/emu/src/emu_selftest.cpp: $(EMU_DIR)/emu_selftest.cu $(EMU_DIR)/launch.sed
+	@mkdir -p $(dir $@)
+	@{ echo '#line 1 "$<"'; sed -f $(EMU_DIR)/launch.sed $<; } >$@
+$(BUILD)/emu/emu_selftest: $(BUILD)/emu/src/emu_selftest.cpp $(EMU_RT_OBJ) $(EMU_HDRS)
+	$(EMU_CXX) $(EMU_CXXFLAGS) -I$(EMU_DIR) -include cuda_runtime.h $< $(EMU_RT_OBJ) $(BLAS_LIBS) -o $@
+# NCCL for several processes on one host (shared memory), loaded through MMLORA_NCCL_LIB, and its test
+$(BUILD)/emu/libnccl_emu.so: $(EMU_DIR)/emu_nccl.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O2 -g -fPIC -shared $< -o $@ -lpthread -lrt
+$(BUILD)/emu/nccl_emu_test: $(EMU_DIR)/nccl_emu_test.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O2 -g $< -o $@ -ldl -lpthread -lrt
+.PHONY: emu emu-test
+emu: $(BUILD)/emu/parity $(BUILD)/emu/engine_parity $(BUILD)/emu/emu_selftest $(BUILD)/emu/libmmlora_cuda_emu.so \
+     $(BUILD)/emu/libnccl_emu.so $(BUILD)/emu/nccl_emu_test
+EMU_ENV := MMLORA_NCCL_LIB=$(CURDIR)/$(BUILD)/emu/libnccl_emu.so
+EMU_CLI_ENV := $(EMU_ENV) MMLORA_FAKE_GPU="CUDA emulator:8" MMLORA_CUDA_LIB=$(CURDIR)/$(BUILD)/emu/libmmlora_cuda_emu.so
+# each program's output in build/emu/<name>.log; its last line on success, its failures and tail otherwise
+EMU_RUN = @set -o pipefail; log=$(BUILD)/emu/$(1).log; if $(2) >$$log 2>&1; then tail -1 $$log; \
+          else echo "FAILED: $(2) (log: $$log)"; grep -E '^FAIL' $$log | head -20; tail -5 $$log; exit 1; fi
+emu-test: emu $(BUILD)/mmlora $(BUILD)/gpu/run_parity
+	$(call EMU_RUN,selftest,$(BUILD)/emu/emu_selftest)
+	$(call EMU_RUN,nccl,$(BUILD)/emu/nccl_emu_test $(BUILD)/emu/libnccl_emu.so)
+	$(call EMU_RUN,parity,$(EMU_ENV) $(BUILD)/emu/parity)
+	$(call EMU_RUN,parity_reverse,$(EMU_ENV) MMLORA_EMU_ORDER=reverse $(BUILD)/emu/parity)
+	$(call EMU_RUN,engine_parity,$(EMU_ENV) $(BUILD)/emu/engine_parity)
+	$(call EMU_RUN,run_parity,$(EMU_CLI_ENV) $(BUILD)/gpu/run_parity --resume mmlora lora-mix mmlora mola fpft-mix)
 
 # ---------------------------------------------------------------- bench / fuzz
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libmmlora.a

@@ -1,8 +1,15 @@
 /* A real `mmlora run --device cuda` against `--device cpu` (GPU host; tests/gpu/run.sh).  In a temporary
  * synthetic world (tests/unit/run_fixture.h: a random GPTBigCode, six languages of CodeSearchNet-format
  * data) build/mmlora runs each method at smoke scale on both devices; every tensor of the trained adapter
- * (the model for full fine-tuning) must agree within --tol (default 1e-4) relative to the tensor's largest
- * magnitude, and run.json must say which device ran.  Prints one line per method, exit 0 when all agree,
+ * (the model for full fine-tuning) must agree, relative to the tensor's largest magnitude, within --tol-rms
+ * (default 1e-3) in root mean square and within --tol (default 1e-2) at its worst element, and run.json must say
+ * which device ran.  Why two measures: AdamW turns a gradient that is zero up to rounding into a full ±lr step
+ * whose sign is the rounding's (the key bias of the fused QKV projection has an exactly-zero gradient: softmax
+ * ignores a shift shared by a row's scores), and a router's top-k near-tie may pick another expert, so a few
+ * elements legitimately differ by ~1e-4..1e-3 of the tensor's scale after a smoke run on another summation
+ * order (measured: the CPU's own fused vs unfused expert paths, MMLoRA: worst 1.25e-3, rms 9.3e-5; the CPU
+ * vs the CUDA emulator: worst 1.8e-4, rms <= 4.9e-5), while a wrong op moves every element (rms >> 1e-3).
+ * --tol 0 asks for bit-identical tensors (the stand-in).  Prints one line per method, exit 0 when all agree,
  * 1 on any mismatch or failed run (loudly), 2 when there is no device to compare.
  *
  * Resume on the device (`--resume METHOD`): `build/mmlora train --device cuda` is killed with SIGKILL right after
@@ -12,7 +19,7 @@
  * predictions byte-identical to an uninterrupted `--device cuda` run (the pair's run when METHOD is also listed,
  * else one more run).  With --resume and no method listed only the resume check runs.  One line, exit 1 if not.
  *
- *   build/gpu/run_parity [--tol T] [--keep] [--resume METHOD [--kill-at K]] [method ...]
+ *   build/gpu/run_parity [--tol T] [--tol-rms R] [--keep] [--resume METHOD [--kill-at K]] [method ...]
  *                                                          (methods: lora-mix mmlora mola fpft-mix)
  *
  * With MMLORA_DEVICE_STANDIN=1 the "cuda" runs use the CPU stand-in for a device table: the program then
@@ -44,11 +51,13 @@ static int run_one(const char *root, const char *method, const char *device) {
     return run_into(root, method, device, device, "");
 }
 
-/* largest |a-b| / max|a| over the tensors of the two files; -1 when they do not pair up */
-static double compare(const char *a_path, const char *b_path, int *n_tensors) {
+/* largest |a-b| / max|a| over the tensors of the two files (-1 when they do not pair up); *rms_worst: the largest
+ * rms(a-b) / max|a| */
+static double compare(const char *a_path, const char *b_path, int *n_tensors, double *rms_worst) {
     mm_safetensors *a = mm_st_open(a_path), *b = mm_st_open(b_path);
     double worst = -1.0;
     *n_tensors = 0;
+    *rms_worst = 0.0;
     if (!a || !b || mm_st_count(a) != mm_st_count(b)) goto out;
     worst = 0.0;
     for (int i = 0; i < mm_st_count(a); i++) {
@@ -60,13 +69,16 @@ static double compare(const char *a_path, const char *b_path, int *n_tensors) {
             worst = -1.0;
             goto out;
         }
-        double mx = 0.0, d = 0.0;
+        double mx = 0.0, d = 0.0, ss = 0.0;
         for (int64_t j = 0; j < t->numel; j++) {
             mx = fmax(mx, fabs((double)x[j]));
             double e = fabs((double)x[j] - (double)y[j]);
             d = isnan(e) ? INFINITY : fmax(d, e);
+            ss += isnan(e) ? INFINITY : e * e;
         }
-        worst = fmax(worst, d / (mx > 1e-12 ? mx : 1e-12));
+        const double scale = mx > 1e-12 ? mx : 1e-12;
+        worst = fmax(worst, d / scale);
+        *rms_worst = fmax(*rms_worst, sqrt(ss / (double)(t->numel ? t->numel : 1)) / scale);
         free(x), free(y);
         (*n_tensors)++;
     }
@@ -133,7 +145,8 @@ static int resume_check(const char *root, const char *method, int kill_at, int s
     snprintf(b, sizeof b, "%s/%s-resumed/%s", root, method, rel);
     const int adapter_same = same_bytes(a, b);
     int nt = 0;
-    const double err = adapter_same ? 0.0 : compare(a, b, &nt);
+    double rms = 0.0;
+    const double err = adapter_same ? 0.0 : compare(a, b, &nt, &rms);
     int pred_same = 0;
     for (int l = 0; l < 6; l++) {
         char pa[1024], pb[1024];
@@ -154,11 +167,14 @@ static int resume_check(const char *root, const char *method, int kill_at, int s
 }
 
 int main(int argc, char **argv) {
-    double tol = 1e-4;
+    double tol = 1e-2, tol_rms = 1e-3;
     int keep = 0, nm = 0, kill_at = 5;
     const char *methods[8], *resume = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--tol") && i + 1 < argc) tol = atof(argv[++i]);
+        if (!strcmp(argv[i], "--tol") && i + 1 < argc) {
+            tol = atof(argv[++i]);
+            if (tol == 0.0) tol_rms = 0.0;
+        } else if (!strcmp(argv[i], "--tol-rms") && i + 1 < argc) tol_rms = atof(argv[++i]);
         else if (!strcmp(argv[i], "--keep")) keep = 1;
         else if (!strcmp(argv[i], "--resume") && i + 1 < argc) resume = argv[++i];
         else if (!strcmp(argv[i], "--kill-at") && i + 1 < argc) kill_at = atoi(argv[++i]);
@@ -183,8 +199,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (nm)
-        printf("run parity: build/mmlora run --device cpu vs --device cuda (%s), smoke scale, world %s, tol %g\n", device,
-               root, tol);
+        printf("run parity: build/mmlora run --device cpu vs --device cuda (%s), smoke scale, world %s, tol %g worst, %g "
+               "rms\n", device, root, tol, tol_rms);
     if (resume)
         printf("resume: build/mmlora train --device cuda (%s) killed after its step-%d checkpoint, then run again, vs an "
                "uninterrupted --device cuda run of %s (smoke scale, world %s)\n", device, kill_at, resume, root);
@@ -197,7 +213,7 @@ int main(int argc, char **argv) {
         snprintf(a, sizeof a, "%s/%s-cpu/%s", root, methods[m], rel);
         snprintf(b, sizeof b, "%s/%s-cuda/%s", root, methods[m], rel);
         int nt = 0;
-        double err = compare(a, b, &nt);
+        double rms = 0.0, err = compare(a, b, &nt, &rms);
         snprintf(rj, sizeof rj, "%s/%s-cuda/run.json", root, methods[m]);
         size_t len;
         char *js = mm_read_file(rj, &len);
@@ -205,12 +221,13 @@ int main(int argc, char **argv) {
         if (d) for (d += 9; *d == ' ' || *d == '\t'; d++) {}
         const int dev_ok = d && *d == '"' && !strncmp(d + 1, device, strlen(device)) && d[1 + strlen(device)] == '"';
         free(js);
-        const int ok = err >= 0.0 && err <= tol && dev_ok;
-        printf("| %-9s | %3d tensors | max rel err %.3g | %s%s\n", methods[m], nt, err, ok ? "ok" : "FAIL",
-               dev_ok ? "" : " (run.json does not name the device)");
+        const int close = err >= 0.0 && err <= tol && rms <= tol_rms;
+        const int ok = close && dev_ok;
+        printf("| %-9s | %3d tensors | max rel err %.3g | rms rel err %.3g | %s%s\n", methods[m], nt, err, rms,
+               ok ? "ok" : "FAIL", dev_ok ? "" : " (run.json does not name the device)");
         if (!ok) {
             fprintf(stderr, "FAIL %s: %s vs %s: %s\n", methods[m], a, b,
-                    err < 0 ? "the files do not pair up" : err > tol ? "adapters differ beyond the tolerance" : "run.json");
+                    err < 0 ? "the files do not pair up" : !close ? "adapters differ beyond the tolerance" : "run.json");
             bad++;
         }
     }
