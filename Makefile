@@ -313,6 +313,18 @@ $(BUILD)/emu/src/emu_selftest.cpp: $(EMU_DIR)/emu_selftest.cu $(EMU_DIR)/launch.
 	@{ echo '#line 1 "$<"'; sed -f $(EMU_DIR)/launch.sed $<; } >$@
 $(BUILD)/emu/emu_selftest: $(BUILD)/emu/src/emu_selftest.cpp $(EMU_RT_OBJ) $(EMU_HDRS)
 	$(EMU_CXX) $(EMU_CXXFLAGS) -I$(EMU_DIR) -include cuda_runtime.h $< $(EMU_RT_OBJ) $(BLAS_LIBS) -o $@
+# the same under AddressSanitizer + UBSan (fibers annotated for ASan): op parity with every kernel, the emulated
+# runtime and the host code of kernels/cuda checked for out-of-bounds, use-after-free and undefined behaviour
+EMU_SAN_CU_OBJ := $(CU_SRC:kernels/cuda/%.cu=$(BUILD)/emu-san/obj/%.o)
+EMU_SAN_RT_OBJ := $(BUILD)/emu-san/obj/emu_runtime.o $(BUILD)/emu-san/obj/emu_cublas.o
+$(BUILD)/emu-san/obj/%.o: $(BUILD)/emu/src/%.cpp $(EMU_HDRS)
+	@mkdir -p $(dir $@)
+	$(EMU_CXX) $(EMU_CXXFLAGS) $(SAN_FLAGS) $(if $(filter comm,$*),-DMM_NO_NCCL_H) -include cuda_runtime.h -c $< -o $@
+$(BUILD)/emu-san/obj/emu_%.o: $(EMU_DIR)/emu_%.cpp $(EMU_HDRS)
+	@mkdir -p $(dir $@)
+	$(EMU_CXX) $(EMU_CXXFLAGS) $(SAN_FLAGS) -c $< -o $@
+$(BUILD)/emu-san/parity: $(PARITY_SRC) tests/gpu/parity.h $(EMU_SAN_CU_OBJ) $(EMU_SAN_RT_OBJ) $(SLIB_OBJ)
+	$(CC) $(SAN_CFLAGS) $(PARITY_SRC) $(EMU_SAN_CU_OBJ) $(EMU_SAN_RT_OBJ) $(SLIB_OBJ) $(LIBS) -lstdc++ -o $@
 # NCCL for several processes on one host (shared memory), loaded through MMLORA_NCCL_LIB, and its test
 $(BUILD)/emu/libnccl_emu.so: $(EMU_DIR)/emu_nccl.c
 	@mkdir -p $(dir $@)
@@ -322,7 +334,7 @@ $(BUILD)/emu/nccl_emu_test: $(EMU_DIR)/nccl_emu_test.c
 	$(CC) $(CSTD) $(WARN) -O2 -g $< -o $@ -ldl -lpthread -lrt
 .PHONY: emu emu-test
 emu: $(BUILD)/emu/parity $(BUILD)/emu/engine_parity $(BUILD)/emu/emu_selftest $(BUILD)/emu/libmmlora_cuda_emu.so \
-     $(BUILD)/emu/libnccl_emu.so $(BUILD)/emu/nccl_emu_test
+     $(BUILD)/emu/libnccl_emu.so $(BUILD)/emu/nccl_emu_test $(BUILD)/emu-san/parity
 EMU_ENV := MMLORA_NCCL_LIB=$(CURDIR)/$(BUILD)/emu/libnccl_emu.so
 EMU_CLI_ENV := $(EMU_ENV) MMLORA_FAKE_GPU="CUDA emulator:8" MMLORA_CUDA_LIB=$(CURDIR)/$(BUILD)/emu/libmmlora_cuda_emu.so
 # each program's output in build/emu/<name>.log; its last line on success, its failures and tail otherwise
@@ -333,6 +345,8 @@ emu-test: emu $(BUILD)/mmlora $(BUILD)/gpu/run_parity
 	$(call EMU_RUN,nccl,$(BUILD)/emu/nccl_emu_test $(BUILD)/emu/libnccl_emu.so)
 	$(call EMU_RUN,parity,$(EMU_ENV) $(BUILD)/emu/parity)
 	$(call EMU_RUN,parity_reverse,$(EMU_ENV) MMLORA_EMU_ORDER=reverse $(BUILD)/emu/parity)
+	$(call EMU_RUN,parity_san,$(EMU_ENV) ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	  $(BUILD)/emu-san/parity)
 	$(call EMU_RUN,engine_parity,$(EMU_ENV) $(BUILD)/emu/engine_parity)
 	$(call EMU_RUN,run_parity,$(EMU_CLI_ENV) $(BUILD)/gpu/run_parity --resume mmlora lora-mix mmlora mola fpft-mix)
 

@@ -18,6 +18,7 @@
 #include "emu_internal.h"
 #include "cuda_runtime.h"
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define MM_EMU_ASAN 1
 #endif
@@ -247,6 +248,10 @@ asm(".text\n"
 /* a stack whose first switch "returns" into entry (which must never return) */
 static void ctx_init(context *c, char *stack, size_t size, void (*entry)(void), context *) {
     uint64_t *top = (uint64_t *)(((uintptr_t)(stack + size)) & ~(uintptr_t)15);
+#if MM_EMU_ASAN /* a previous fiber's frames never returned here: their redzones are still poisoned (instrumented
+                 * frames set their own shadow on entry; these first words are written by no instrumented frame) */
+    __asan_unpoison_memory_region(stack + size - 4096, 4096);
+#endif
     top[-1] = 0;                     /* entry's return address: none */
     top[-2] = (uint64_t)(uintptr_t)entry;
     for (int i = 3; i <= 8; i++) top[-i] = 0; /* rbp rbx r12 r13 r14 r15 */

@@ -12,7 +12,7 @@ static void world(void) { cr_assert_eq(rf_world_create(g_dir, sizeof g_dir, "mml
 static void teardown(void) { rf_world_remove(g_dir); }
 
 static int train_with(const char *launcher, const char *out, const char *extra) {
-    char cmd[4096];
+    char cmd[8192];
     snprintf(cmd, sizeof cmd,
              "%s build/mmlora train --method lora-mix --model %s/model --dataset csn --raw %s/raw --cache %s/cache "
              "--out %s/%s --set scale=smoke %s > %s/%s.log 2>&1",
@@ -126,5 +126,62 @@ Test(dist, a_failing_rank_aborts_the_others) {
     cr_expect_neq(rc, 0);
     cr_expect_neq(WEXITSTATUS(rc), 124, "mpirun was still running after 120 s");
     cr_expect(strstr(log, "rank 1 fails at step 3") && strstr(log, "rank 1 of 2 failed"), "%s", log);
+    free(log);
+}
+
+/* Data parallel on GPUs, NCCL included, on the CPU emulator of the CUDA backend (tests/cuda_emu: the real
+ * kernels/cuda code, NCCL emulated across processes): two ranks each on an emulated GPU, gradients summed in
+ * device memory by ncclAllReduce, give the adapter of one process on one emulated GPU with the same global batch;
+ * a rank that hangs makes the job stop with a message.  Needs `make emu` (make test builds it first). */
+static const char *emu_env(char *buf, size_t n) {
+    char cwd[512];
+    if (!getcwd(cwd, sizeof cwd)) return NULL;
+    char lib[700], nccl[700];
+    snprintf(lib, sizeof lib, "%s/build/emu/libmmlora_cuda_emu.so", cwd);
+    snprintf(nccl, sizeof nccl, "%s/build/emu/libnccl_emu.so", cwd);
+    if (access(lib, F_OK) || access(nccl, F_OK)) return NULL;
+    snprintf(buf, n, "MMLORA_FAKE_GPU='CUDA emulator:8' MMLORA_CUDA_LIB=%s MMLORA_NCCL_LIB=%s MMLORA_EMU_NCCL_TIMEOUT_S=60",
+             lib, nccl);
+    return buf;
+}
+#define need_emulator(env)                                                                                    \
+    do {                                                                                                      \
+        need_mpirun();                                                                                        \
+        if (MMLORA_SANITIZE_BUILD) cr_skip_test("the emulator runs build/mmlora (not sanitized): optimized suite only"); \
+        if (!emu_env((env), sizeof(env))) cr_skip_test("build/emu/libmmlora_cuda_emu.so not built (make emu)"); \
+    } while (0)
+#ifdef MMLORA_SANITIZE
+#define MMLORA_SANITIZE_BUILD 1
+#else
+#define MMLORA_SANITIZE_BUILD 0
+#endif
+#define EMU_MPI "mpirun --allow-run-as-root --oversubscribe --mca btl self,vader -x OMP_NUM_THREADS " \
+                "-x MMLORA_FAKE_GPU -x MMLORA_CUDA_LIB -x MMLORA_NCCL_LIB -x MMLORA_EMU_NCCL_TIMEOUT_S"
+
+Test(dist, two_ranks_on_emulated_gpus_sum_with_nccl) {
+    char env[2048], launcher[3072];
+    need_emulator(env);
+    snprintf(launcher, sizeof launcher, "%s", env);
+    cr_assert_eq(train_with(launcher, "emu1", "--set device=cuda"), 0, "emulated run failed (see %s/emu1.log)", g_dir);
+    snprintf(launcher, sizeof launcher, "%s OMP_NUM_THREADS=1 %s -np 2", env, EMU_MPI);
+    cr_assert_eq(train_with(launcher, "emu2", "--set device=cuda"), 0, "mpirun run failed (see %s/emu2.log)", g_dir);
+    char *log = read_log("emu2");
+    cr_expect(strstr(log, "training on cuda:CUDA emulator"), "not on the emulated GPU:\n%s", log);
+    cr_expect(strstr(log, "gradients are summed in device memory with nccl (2 ranks)"), "not through NCCL:\n%s", log);
+    free(log);
+    same_adapter("emu1", "emu2", 1e-5);
+}
+
+Test(dist, a_hung_rank_on_emulated_gpus_stops_the_job) {
+    char env[2048], launcher[3072];
+    need_emulator(env);
+    snprintf(launcher, sizeof launcher, "%s MMLORA_FAULT=1:3:hang MMLORA_DIST_TIMEOUT=4 OMP_NUM_THREADS=1 timeout 120 %s "
+             "-x MMLORA_FAULT -x MMLORA_DIST_TIMEOUT -np 2", env, EMU_MPI);
+    int rc = train_with(launcher, "emu_hang", "--set device=cuda");
+    char *log = read_log("emu_hang");
+    cr_expect_neq(rc, 0);
+    cr_expect_neq(WEXITSTATUS(rc), 124, "mpirun was still running after 120 s: the watchdog did not fire");
+    cr_expect(strstr(log, "with nccl (2 ranks)"), "not through NCCL:\n%s", log);
+    cr_expect(strstr(log, "rank 0 of 2 waited") && strstr(log, "without the other ranks"), "%s", log);
     free(log);
 }
