@@ -288,6 +288,7 @@ EMU_CXXFLAGS := -std=c++17 -O1 -g -fPIC -ffp-contract=off -Wall -Wextra -Werror 
 EMU_HDRS := kernels/kernels.h $(wildcard kernels/cuda/*.h kernels/cuda/*.cuh $(EMU_DIR)/include/*.h $(EMU_DIR)/*.h)
 EMU_CU_OBJ := $(CU_SRC:kernels/cuda/%.cu=$(BUILD)/emu/obj/%.o)
 EMU_RT_OBJ := $(BUILD)/emu/obj/emu_runtime.o $(BUILD)/emu/obj/emu_cublas.o
+.PRECIOUS: $(BUILD)/emu/src/%.cpp
 $(BUILD)/emu/src/%.cpp: kernels/cuda/%.cu $(EMU_DIR)/launch.sed
 	@mkdir -p $(dir $@)
 	@{ echo '#line 1 "$<"'; sed -f $(EMU_DIR)/launch.sed $<; } >$@
@@ -348,7 +349,7 @@ emu-test: emu $(BUILD)/mmlora $(BUILD)/gpu/run_parity
 	$(call EMU_RUN,parity_san,$(EMU_ENV) ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  $(BUILD)/emu-san/parity)
 	$(call EMU_RUN,engine_parity,$(EMU_ENV) $(BUILD)/emu/engine_parity)
-	$(call EMU_RUN,run_parity,$(EMU_CLI_ENV) $(BUILD)/gpu/run_parity --resume mmlora lora-mix mmlora mola fpft-mix)
+	$(call EMU_RUN,run_parity,$(EMU_CLI_ENV) $(BUILD)/gpu/run_parity --resume mmlora lora-mix mmlora fpft-mix)
 
 # ---------------------------------------------------------------- bench / fuzz
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libmmlora.a
