@@ -306,6 +306,8 @@ $(BUILD)/emu/parity: $(PARITY_SRC) tests/gpu/parity.h $(BUILD)/emu/libmmlora_cud
 	$(CC) $(CFLAGS) $(PARITY_SRC) $(EMU_LIBS) -o $@
 $(BUILD)/emu/engine_parity: tests/gpu/engine_parity.c $(BUILD)/emu/libmmlora_cuda_emu.a $(BUILD)/libmmlora.a
 	$(CC) $(CFLAGS) $< $(EMU_LIBS) -o $@
+$(BUILD)/emu/train_bench: tests/gpu/train_bench.c tests/gpu/op_profile.c $(BUILD)/emu/libmmlora_cuda_emu.a $(BUILD)/libmmlora.a
+	$(CC) $(CFLAGS) $< tests/gpu/op_profile.c $(EMU_LIBS) -o $@
 # the backend as the CLI loads it (MMLORA_CUDA_LIB=build/emu/libmmlora_cuda_emu.so, MMLORA_FAKE_GPU to pass the probe)
 $(BUILD)/emu/libmmlora_cuda_emu.so: $(EMU_CU_OBJ) $(EMU_RT_OBJ) $(BUILD)/cuda-pic/core/util/log.o
 	$(EMU_CXX) -shared -Wl,-Bsymbolic -Wl,--no-undefined $^ $(BLAS_LIBS) -lm -o $@
@@ -335,7 +337,7 @@ $(BUILD)/emu/nccl_emu_test: $(EMU_DIR)/nccl_emu_test.c
 	$(CC) $(CSTD) $(WARN) -O2 -g $< -o $@ -ldl -lpthread -lrt
 .PHONY: emu emu-test
 emu: $(BUILD)/emu/parity $(BUILD)/emu/engine_parity $(BUILD)/emu/emu_selftest $(BUILD)/emu/libmmlora_cuda_emu.so \
-     $(BUILD)/emu/libnccl_emu.so $(BUILD)/emu/nccl_emu_test $(BUILD)/emu-san/parity
+     $(BUILD)/emu/libnccl_emu.so $(BUILD)/emu/nccl_emu_test $(BUILD)/emu-san/parity $(BUILD)/emu/train_bench
 EMU_ENV := MMLORA_NCCL_LIB=$(CURDIR)/$(BUILD)/emu/libnccl_emu.so
 EMU_CLI_ENV := $(EMU_ENV) MMLORA_FAKE_GPU="CUDA emulator:8" MMLORA_CUDA_LIB=$(CURDIR)/$(BUILD)/emu/libmmlora_cuda_emu.so
 # each program's output in build/emu/<name>.log; its last line on success, its failures and tail otherwise
@@ -349,6 +351,8 @@ emu-test: emu $(BUILD)/mmlora $(BUILD)/gpu/run_parity
 	$(call EMU_RUN,parity_san,$(EMU_ENV) ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  $(BUILD)/emu-san/parity)
 	$(call EMU_RUN,engine_parity,$(EMU_ENV) $(BUILD)/emu/engine_parity)
+	$(call EMU_RUN,train_bench,$(BUILD)/emu/train_bench --shape tiny --check-flops --methods mmlora --dtype bf16 \
+	  --act-dtype bf16 --profile)
 	$(call EMU_RUN,run_parity,$(EMU_CLI_ENV) $(BUILD)/gpu/run_parity --resume mmlora lora-mix mmlora fpft-mix)
 
 # ---------------------------------------------------------------- bench / fuzz
