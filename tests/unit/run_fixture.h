@@ -142,6 +142,21 @@ static inline int rf_opts(mm_run_opts *o, const char *root, const char *method, 
     return 0;
 }
 
+/* the environment that runs `build/mmlora --device cuda` on the CPU emulator of the CUDA backend (tests/cuda_emu:
+ * the .so built by `make emu`, its emulated NCCL, a fake GPU for the driver probe) into buf, as shell assignments;
+ * NULL when the emulator is not built */
+static inline const char *rf_emu_env(char *buf, size_t n) {
+    char cwd[512];
+    if (!getcwd(cwd, sizeof cwd)) return NULL;
+    char lib[700], nccl[700];
+    snprintf(lib, sizeof lib, "%s/build/emu/libmmlora_cuda_emu.so", cwd);
+    snprintf(nccl, sizeof nccl, "%s/build/emu/libnccl_emu.so", cwd);
+    if (access(lib, F_OK) || access(nccl, F_OK)) return NULL;
+    snprintf(buf, n, "MMLORA_FAKE_GPU='CUDA emulator:8' MMLORA_CUDA_LIB=%s MMLORA_NCCL_LIB=%s MMLORA_EMU_NCCL_TIMEOUT_S=60",
+             lib, nccl);
+    return buf;
+}
+
 static void rf_world_remove(const char *root) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);

@@ -133,22 +133,11 @@ Test(dist, a_failing_rank_aborts_the_others) {
  * kernels/cuda code, NCCL emulated across processes): two ranks each on an emulated GPU, gradients summed in
  * device memory by ncclAllReduce, give the adapter of one process on one emulated GPU with the same global batch;
  * a rank that hangs makes the job stop with a message.  Needs `make emu` (make test builds it first). */
-static const char *emu_env(char *buf, size_t n) {
-    char cwd[512];
-    if (!getcwd(cwd, sizeof cwd)) return NULL;
-    char lib[700], nccl[700];
-    snprintf(lib, sizeof lib, "%s/build/emu/libmmlora_cuda_emu.so", cwd);
-    snprintf(nccl, sizeof nccl, "%s/build/emu/libnccl_emu.so", cwd);
-    if (access(lib, F_OK) || access(nccl, F_OK)) return NULL;
-    snprintf(buf, n, "MMLORA_FAKE_GPU='CUDA emulator:8' MMLORA_CUDA_LIB=%s MMLORA_NCCL_LIB=%s MMLORA_EMU_NCCL_TIMEOUT_S=60",
-             lib, nccl);
-    return buf;
-}
 #define need_emulator(env)                                                                                    \
     do {                                                                                                      \
         need_mpirun();                                                                                        \
         if (MMLORA_SANITIZE_BUILD) cr_skip_test("the emulator runs build/mmlora (not sanitized): optimized suite only"); \
-        if (!emu_env((env), sizeof(env))) cr_skip_test("build/emu/libmmlora_cuda_emu.so not built (make emu)"); \
+        if (!rf_emu_env((env), sizeof(env))) cr_skip_test("build/emu/libmmlora_cuda_emu.so not built (make emu)"); \
     } while (0)
 #ifdef MMLORA_SANITIZE
 #define MMLORA_SANITIZE_BUILD 1
