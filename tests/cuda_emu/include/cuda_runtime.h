@@ -38,10 +38,18 @@ extern dim3 mm_emu_block_dim, mm_emu_grid_dim;
 #define warpSize 32
 
 /* ---------------------------------------------------------------- intrinsics */
-static inline float __fadd_rn(float a, float b) { return a + b; } /* built with -ffp-contract=off: no FMA */
-static inline float __fsub_rn(float a, float b) { return a - b; }
-static inline float __fmul_rn(float a, float b) { return a * b; }
-static inline float __fdiv_rn(float a, float b) { return a / b; }
+/* The backend is compiled here with FMA contraction on (-ffp-contract=fast, as nvcc's default --fmad=true), so
+ * a*b+c may fuse as on the GPU; these intrinsics exist to forbid that, so their result passes through an empty asm
+ * the compiler cannot see into (it must round the product or sum to float, as the GPU's _rn forms do). */
+#if defined(__x86_64__)
+#define MM_EMU_OPAQUE(r) __asm__("" : "+x"(r))
+#else
+#define MM_EMU_OPAQUE(r) __asm__("" : "+w"(r))
+#endif
+static inline float __fadd_rn(float a, float b) { float r = a + b; MM_EMU_OPAQUE(r); return r; }
+static inline float __fsub_rn(float a, float b) { float r = a - b; MM_EMU_OPAQUE(r); return r; }
+static inline float __fmul_rn(float a, float b) { float r = a * b; MM_EMU_OPAQUE(r); return r; }
+static inline float __fdiv_rn(float a, float b) { float r = a / b; MM_EMU_OPAQUE(r); return r; }
 static inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((uint64_t)a * b) >> 32); }
 static inline int min(int a, int b) { return a < b ? a : b; }
 static inline int max(int a, int b) { return a > b ? a : b; }
