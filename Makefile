@@ -192,7 +192,7 @@ cuda: $(BUILD)/libmmlora_cuda.a $(if $(CU_OBJ),$(BUILD)/libmmlora_cuda.so $(BUIL
 # BEFORE libmmlora.a so its strong mm_kernels_cuda() is taken instead of the weak fallback in table.c.
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v nvcc 2>/dev/null))
 GPU_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lcublasLt -lstdc++
-PARITY_SRC := tests/gpu/parity.c tests/gpu/parity_rows.c
+PARITY_SRC := tests/gpu/parity.c tests/gpu/parity_rows.c tests/gpu/parity_sweep.c
 $(BUILD)/gpu/parity: $(PARITY_SRC) tests/gpu/parity.h $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PARITY_SRC) $(BUILD)/libmmlora_cuda.a $(BUILD)/libmmlora.a $(LIBS) $(GPU_LIBS) -o $@
@@ -351,6 +351,7 @@ emu-test: emu $(BUILD)/mmlora $(BUILD)/gpu/run_parity
 	$(call EMU_RUN,nccl,$(BUILD)/emu/nccl_emu_test $(BUILD)/emu/libnccl_emu.so)
 	$(call EMU_RUN,parity,$(EMU_ENV) $(BUILD)/emu/parity)
 	$(call EMU_RUN,parity_reverse,$(EMU_ENV) MMLORA_EMU_ORDER=reverse $(BUILD)/emu/parity)
+	$(call EMU_RUN,parity_sweep,$(EMU_ENV) MMLORA_EMU_ORDER=shuffle $(BUILD)/emu/parity --sweep 20 --seed 1)
 	$(call EMU_RUN,parity_san,$(EMU_ENV) ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  $(BUILD)/emu-san/parity)
 	$(call EMU_RUN,engine_parity,$(EMU_ENV) $(BUILD)/emu/engine_parity)

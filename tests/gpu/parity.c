@@ -13,7 +13,12 @@
  * of the fp32 summation, as the fp32 linears do: the same tolerance, TOL_RED.
  * Should the CPU table lack rmsnorm / rope / swiglu (a NULL entry), those are checked against the small
  * references in this file instead; the line says so.  The memory, row, decoding, expert, optimizer and NCCL
- * checks are in parity_rows.c, the harness in parity.h. */
+ * checks are in parity_rows.c, the harness in parity.h.
+ * Without arguments the program runs these fixed cases (the same inputs and lines on every run: tests/gpu/run.sh,
+ * make test).  `parity --sweep N [--seed S]` runs N random edge-favouring shape draws per op family instead through
+ * the same per-shape checks (tests/gpu/parity_sweep.c; --fixed runs the fixed cases first). */
+#include <time.h>
+#include <unistd.h>
 #include "cuda/cuda_bf16.h"
 #include "util/philox.h"
 #include "parity.h"
@@ -21,6 +26,9 @@
 int n_pass, n_fail;
 const mm_kernels *CPU, *GPU;
 uint64_t rng = 0x9E3779B97F4A7C15ull;
+char sweep_tag[192];
+int sweeping;
+double rms_floor;
 
 /* ------------------------------------------------------------------ local references (see header) */
 static void ref_rmsnorm_fwd(float *y, float *rstd, const float *x, const float *w, int N, int C, float eps) {
@@ -72,33 +80,37 @@ static void ref_swiglu_bwd(float *dgate, float *dup, const float *dact, const fl
 }
 
 /* ------------------------------------------------------------------ tests */
+/* C[M, N] = 0.7·op(A)·op(B) (+ 0.5·C when acc), leading dimensions padded by pad_a, pad_b, pad_c */
+void gemm_case(int ta, int tb, int acc, int M, int N, int K, int pad_a, int pad_b, int pad_c) {
+    const int lda = (ta ? M : K) + pad_a, ldb = (tb ? K : N) + pad_b, ldc = N + pad_c;
+    buf A = brand((size_t)(ta ? K : M) * lda, 1), B = brand((size_t)(tb ? N : K) * ldb, 1);
+    buf C = acc ? brand((size_t)M * ldc, 1) : bpoison((size_t)M * ldc);
+    const float beta = acc ? 0.5f : 0.0f;
+    CPU->gemm(ta, tb, M, N, K, 0.7f, A.h, lda, B.h, ldb, beta, C.h, ldc);
+    GPU->gemm(ta, tb, M, N, K, 0.7f, A.d, lda, B.d, ldb, beta, C.d, ldc);
+    char name[64];
+    snprintf(name, sizeof name, "gemm %c%c beta=%.1f", ta ? 'T' : 'N', tb ? 'T' : 'N', beta);
+    check(name, &C, TOL_RED);
+    bfree(&A), bfree(&B), bfree(&C);
+}
+
 static void t_gemm(void) {
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++)
-            for (int acc = 0; acc < 2; acc++) {
-                const int M = 67, N = 45, K = 133;
-                const int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
-                buf A = brand((size_t)(ta ? K : M) * lda, 1), B = brand((size_t)(tb ? N : K) * ldb, 1);
-                buf C = acc ? brand((size_t)M * ldc, 1) : bpoison((size_t)M * ldc);
-                const float beta = acc ? 0.5f : 0.0f;
-                CPU->gemm(ta, tb, M, N, K, 0.7f, A.h, lda, B.h, ldb, beta, C.h, ldc);
-                GPU->gemm(ta, tb, M, N, K, 0.7f, A.d, lda, B.d, ldb, beta, C.d, ldc);
-                char name[64];
-                snprintf(name, sizeof name, "gemm %c%c beta=%.1f", ta ? 'T' : 'N', tb ? 'T' : 'N', beta);
-                check(name, &C, TOL_RED);
-                bfree(&A), bfree(&B), bfree(&C);
-            }
+            for (int acc = 0; acc < 2; acc++) gemm_case(ta, tb, acc, 67, 45, 133, 3, 1, 2);
 }
 
-static void t_linear(int N, int in, int out, int pad) {
-    const int ldx = in + pad, ldy = out + pad;
+/* nulls (the sweep's variants; 0 in the fixed cases): NL_DENSE passes the row strides as 0 (dense, pad 0); in
+ * linear_bwd NL_DX / NL_DW / NL_DB pass that output as NULL (its buffer must come back untouched) */
+void t_linear(int N, int in, int out, int pad, int nulls) {
+    const int ldx = in + pad, ldy = out + pad, lx = nulls & NL_DENSE ? 0 : ldx, ly = nulls & NL_DENSE ? 0 : ldy;
     char name[96];
     for (int mode = 0; mode < 3; mode++) { /* bias+overwrite, bias+acc, no bias+overwrite */
         buf x = brand((size_t)N * ldx, 1), W = brand((size_t)out * in, 0.1f), b = brand((size_t)out, 1);
         buf y = mode == 1 ? brand((size_t)N * ldy, 1) : bpoison((size_t)N * ldy);
         const float *bh = mode == 2 ? NULL : b.h, *bd = mode == 2 ? NULL : b.d;
-        CPU->linear_fwd(y.h, ldy, x.h, ldx, W.h, bh, N, in, out, mode == 1);
-        GPU->linear_fwd(y.d, ldy, x.d, ldx, W.d, bd, N, in, out, mode == 1);
+        CPU->linear_fwd(y.h, ly, x.h, lx, W.h, bh, N, in, out, mode == 1);
+        GPU->linear_fwd(y.d, ly, x.d, lx, W.d, bd, N, in, out, mode == 1);
         snprintf(name, sizeof name, "linear_fwd %dx%d->%d %s", N, in, out,
                  mode == 0 ? "bias" : mode == 1 ? "bias acc" : "nobias");
         check(name, &y, TOL_RED);
@@ -108,8 +120,8 @@ static void t_linear(int N, int in, int out, int pad) {
         buf x = brand((size_t)N * ldx, 1), W = brand((size_t)out * in, 0.1f), dy = brand((size_t)N * ldy, 1);
         buf dx = acc ? brand((size_t)N * ldx, 1) : bpoison((size_t)N * ldx);
         buf dW = brand((size_t)out * in, 1), db = brand((size_t)out, 1);
-        CPU->linear_bwd(dx.h, ldx, dW.h, db.h, dy.h, ldy, x.h, ldx, W.h, N, in, out, acc);
-        GPU->linear_bwd(dx.d, ldx, dW.d, db.d, dy.d, ldy, x.d, ldx, W.d, N, in, out, acc);
+        CPU->linear_bwd(NUL(NL_DX, dx.h), lx, NUL(NL_DW, dW.h), NUL(NL_DB, db.h), dy.h, ly, x.h, lx, W.h, N, in, out, acc);
+        GPU->linear_bwd(NUL(NL_DX, dx.d), lx, NUL(NL_DW, dW.d), NUL(NL_DB, db.d), dy.d, ly, x.d, lx, W.d, N, in, out, acc);
         snprintf(name, sizeof name, "linear_bwd.dx %dx%d->%d acc=%d", N, in, out, acc);
         check(name, &dx, TOL_RED);
         snprintf(name, sizeof name, "linear_bwd.dW %dx%d->%d", N, in, out);
@@ -121,8 +133,8 @@ static void t_linear(int N, int in, int out, int pad) {
 }
 
 /* the table's bf16 linears: W bf16 (the same bits on both sides), x / dy fresh fp32 rounded by each op */
-static void t_linear_w16(int N, int in, int out, int pad) {
-    const int ldx = in + pad, ldy = out + pad;
+void t_linear_w16(int N, int in, int out, int pad, int nulls) { /* nulls: NL_DENSE only */
+    const int ldx = in + pad, ldy = out + pad, lx = nulls & NL_DENSE ? 0 : ldx, ly = nulls & NL_DENSE ? 0 : ldy;
     const size_t nw = (size_t)out * in;
     uint16_t *Wh = mm_xmalloc(nw * sizeof(uint16_t)), *Wd = mm_cuda_malloc(nw * sizeof(uint16_t));
     if (!Wd) die("alloc");
@@ -138,8 +150,8 @@ static void t_linear_w16(int N, int in, int out, int pad) {
         buf x = brand((size_t)N * ldx, 1), b = brand((size_t)out, 1);
         buf y = mode == 1 ? brand((size_t)N * ldy, 1) : bpoison((size_t)N * ldy);
         const float *bh = mode == 2 ? NULL : b.h, *bd = mode == 2 ? NULL : b.d;
-        CPU->linear_fwd_w16(y.h, ldy, x.h, ldx, Wh, bh, N, in, out, mode == 1);
-        GPU->linear_fwd_w16(y.d, ldy, x.d, ldx, Wd, bd, N, in, out, mode == 1);
+        CPU->linear_fwd_w16(y.h, ly, x.h, lx, Wh, bh, N, in, out, mode == 1);
+        GPU->linear_fwd_w16(y.d, ly, x.d, lx, Wd, bd, N, in, out, mode == 1);
         snprintf(name, sizeof name, "linear_fwd_w16 %dx%d->%d %s", N, in, out,
                  mode == 0 ? "bias" : mode == 1 ? "bias acc" : "nobias");
         check(name, &y, TOL_RED);
@@ -147,8 +159,8 @@ static void t_linear_w16(int N, int in, int out, int pad) {
     }
     for (int acc = 0; acc < 2; acc++) {
         buf dy = brand((size_t)N * ldy, 1), dx = acc ? brand((size_t)N * ldx, 1) : bpoison((size_t)N * ldx);
-        CPU->linear_bwd_dx_w16(dx.h, ldx, dy.h, ldy, Wh, N, in, out, acc);
-        GPU->linear_bwd_dx_w16(dx.d, ldx, dy.d, ldy, Wd, N, in, out, acc);
+        CPU->linear_bwd_dx_w16(dx.h, lx, dy.h, ly, Wh, N, in, out, acc);
+        GPU->linear_bwd_dx_w16(dx.d, lx, dy.d, ly, Wd, N, in, out, acc);
         snprintf(name, sizeof name, "linear_bwd_dx_w16 %dx%d->%d acc=%d", N, in, out, acc);
         check(name, &dx, TOL_RED);
         bfree(&dy), bfree(&dx);
@@ -157,21 +169,28 @@ static void t_linear_w16(int N, int in, int out, int pad) {
     mm_cuda_free(Wd);
 }
 
-static void t_layernorm(int N, int C) {
+/* nulls (0 in the fixed cases): NL_B no bias, NL_STATS no mean/rstd saved (their buffers must stay untouched; the
+ * backward then takes them from another CPU forward), NL_DW / NL_DB no dw / db */
+void t_layernorm(int N, int C, int nulls) {
     buf x = brand((size_t)N * C, 2), w = brand(C, 1), b = brand(C, 1);
     for (size_t i = 0; i < x.n; i++) x.h[i] += 0.5f; /* a non-zero mean */
     bpush(&x);
     buf y = bpoison((size_t)N * C), mean = bpoison(N), rstd = bpoison(N);
-    CPU->layernorm_fwd(y.h, mean.h, rstd.h, x.h, w.h, b.h, N, C, 1e-5f);
-    GPU->layernorm_fwd(y.d, mean.d, rstd.d, x.d, w.d, b.d, N, C, 1e-5f);
+    CPU->layernorm_fwd(y.h, NUL(NL_STATS, mean.h), NUL(NL_STATS, rstd.h), x.h, w.h, NUL(NL_B, b.h), N, C, 1e-5f);
+    GPU->layernorm_fwd(y.d, NUL(NL_STATS, mean.d), NUL(NL_STATS, rstd.d), x.d, w.d, NUL(NL_B, b.d), N, C, 1e-5f);
     check("layernorm_fwd.y", &y, TOL_RED);
     check("layernorm_fwd.mean", &mean, TOL_RED);
     check("layernorm_fwd.rstd", &rstd, TOL_RED);
+    if (nulls & NL_STATS) { /* the statistics for the backward */
+        float *yy = mm_xmalloc((size_t)N * C * sizeof(float));
+        CPU->layernorm_fwd(yy, mean.h, rstd.h, x.h, w.h, b.h, N, C, 1e-5f);
+        free(yy);
+    }
     /* backward from the CPU statistics on both sides */
     bpush(&mean), bpush(&rstd);
     buf dy = brand((size_t)N * C, 1), dx = brand((size_t)N * C, 1), dw = brand(C, 1), db = brand(C, 1);
-    CPU->layernorm_bwd(dx.h, dw.h, db.h, dy.h, x.h, w.h, mean.h, rstd.h, N, C);
-    GPU->layernorm_bwd(dx.d, dw.d, db.d, dy.d, x.d, w.d, mean.d, rstd.d, N, C);
+    CPU->layernorm_bwd(dx.h, NUL(NL_DW, dw.h), NUL(NL_DB, db.h), dy.h, x.h, w.h, mean.h, rstd.h, N, C);
+    GPU->layernorm_bwd(dx.d, NUL(NL_DW, dw.d), NUL(NL_DB, db.d), dy.d, x.d, w.d, mean.d, rstd.d, N, C);
     check("layernorm_bwd.dx (acc)", &dx, TOL_RED);
     check("layernorm_bwd.dw (acc)", &dw, TOL_RED);
     check("layernorm_bwd.db (acc)", &db, TOL_RED);
@@ -179,24 +198,31 @@ static void t_layernorm(int N, int C) {
     bfree(&dy), bfree(&dx), bfree(&dw), bfree(&db);
 }
 
-static void t_rmsnorm(int N, int C) {
+/* nulls (0 in the fixed cases): NL_STATS no rstd saved, NL_DW no dw */
+void t_rmsnorm(int N, int C, int nulls) {
     const int have = CPU->rmsnorm_fwd && CPU->rmsnorm_bwd;
     const char *sfx = have ? "" : " [vs local ref]";
     char name[96];
     buf x = brand((size_t)N * C, 2), w = brand(C, 1);
     buf y = bpoison((size_t)N * C), rstd = bpoison(N);
-    if (have) CPU->rmsnorm_fwd(y.h, rstd.h, x.h, w.h, N, C, 1e-6f);
-    else ref_rmsnorm_fwd(y.h, rstd.h, x.h, w.h, N, C, 1e-6f);
-    GPU->rmsnorm_fwd(y.d, rstd.d, x.d, w.d, N, C, 1e-6f);
+    if (have) CPU->rmsnorm_fwd(y.h, NUL(NL_STATS, rstd.h), x.h, w.h, N, C, 1e-6f);
+    else ref_rmsnorm_fwd(y.h, NUL(NL_STATS, rstd.h), x.h, w.h, N, C, 1e-6f);
+    GPU->rmsnorm_fwd(y.d, NUL(NL_STATS, rstd.d), x.d, w.d, N, C, 1e-6f);
     snprintf(name, sizeof name, "rmsnorm_fwd.y%s", sfx);
     check(name, &y, TOL_RED);
     snprintf(name, sizeof name, "rmsnorm_fwd.rstd%s", sfx);
     check(name, &rstd, TOL_RED);
+    if (nulls & NL_STATS) { /* the statistics for the backward */
+        float *yy = mm_xmalloc((size_t)N * C * sizeof(float));
+        if (have) CPU->rmsnorm_fwd(yy, rstd.h, x.h, w.h, N, C, 1e-6f);
+        else ref_rmsnorm_fwd(yy, rstd.h, x.h, w.h, N, C, 1e-6f);
+        free(yy);
+    }
     bpush(&rstd);
     buf dy = brand((size_t)N * C, 1), dx = brand((size_t)N * C, 1), dw = brand(C, 1);
-    if (have) CPU->rmsnorm_bwd(dx.h, dw.h, dy.h, x.h, w.h, rstd.h, N, C);
-    else ref_rmsnorm_bwd(dx.h, dw.h, dy.h, x.h, w.h, rstd.h, N, C);
-    GPU->rmsnorm_bwd(dx.d, dw.d, dy.d, x.d, w.d, rstd.d, N, C);
+    if (have) CPU->rmsnorm_bwd(dx.h, NUL(NL_DW, dw.h), dy.h, x.h, w.h, rstd.h, N, C);
+    else ref_rmsnorm_bwd(dx.h, NUL(NL_DW, dw.h), dy.h, x.h, w.h, rstd.h, N, C);
+    GPU->rmsnorm_bwd(dx.d, NUL(NL_DW, dw.d), dy.d, x.d, w.d, rstd.d, N, C);
     snprintf(name, sizeof name, "rmsnorm_bwd.dx (acc)%s", sfx);
     check(name, &dx, TOL_RED);
     snprintf(name, sizeof name, "rmsnorm_bwd.dw (acc)%s", sfx);
@@ -204,8 +230,9 @@ static void t_rmsnorm(int N, int C) {
     bfree(&x), bfree(&w), bfree(&y), bfree(&rstd), bfree(&dy), bfree(&dx), bfree(&dw);
 }
 
-static void t_rope(void) {
-    const int N = 29, H = 3, D = 16, max_pos = 64, col0 = 5, ldx = col0 + H * D + 7, half = D / 2;
+/* H heads of width D (even) at column col0 of rows ldx = col0 + H·D + pad wide, positions < max_pos */
+void rope_case(int N, int H, int D, int max_pos, int col0, int pad) {
+    const int ldx = col0 + H * D + pad, half = D / 2;
     const int have = CPU->rope != NULL;
     buf cs = bnew((size_t)max_pos * half), sn = bnew((size_t)max_pos * half);
     mm_rope_tables(cs.h, sn.h, max_pos, D, 10000.0f, 1.0f);
@@ -228,16 +255,25 @@ static void t_rope(void) {
     }
     bfree(&cs), bfree(&sn), ifree(&pos);
 }
+static void t_rope(void) { rope_case(29, 3, 16, 64, 5, 7); }
 
-static void t_elementwise(size_t n) {
+/* In a sweep, the outputs that cancel are checked against a floor of half their rms over these input distributions
+ * (x in [-4, 4): gelu 1.6, gelu' · dy 0.42, swiglu's dgate 0.47), the scale the fixed case's 100003 elements give
+ * them: the CPU's GELU goes through fast_tanhf (about 1 ulp of tanh near ±1, kernels/cpu/elementwise.c), and
+ * 1 + tanh(u) cancels in the left tail (at x = -3.64 the CPU's gelu is 3e-4 relative off the exact value, tanhf's
+ * 2e-6), which a draw of one element would otherwise judge by a purely relative tolerance. */
+void t_elementwise(size_t n) {
     const int have = CPU->swiglu_fwd && CPU->swiglu_bwd;
     buf x = brand(n, 4), y = bpoison(n), dy = brand(n, 1), dx = bpoison(n);
     CPU->gelu_tanh_fwd(y.h, x.h, n), GPU->gelu_tanh_fwd(y.d, x.d, n);
+    rms_floor = sweeping ? 0.8 : 0.0;
     check("gelu_tanh_fwd", &y, TOL_EW);
     CPU->gelu_tanh_bwd(dx.h, dy.h, x.h, n), GPU->gelu_tanh_bwd(dx.d, dy.d, x.d, n);
     /* 3x TOL_EW: the CPU's tanh is a rational approximation, the device's tanhf within 2 ulp; their worst
      * disagreement through gelu' is estimated at 5e-6 .. 7.5e-6 relative, too close to 1e-5 for a first run */
+    rms_floor = sweeping ? 0.2 : 0.0;
     check("gelu_tanh_bwd", &dx, 3 * TOL_EW);
+    rms_floor = 0.0;
     buf up = brand(n, 2), act = bpoison(n), dup = bpoison(n);
     for (size_t i = 0; i < n; i++) dx.h[i] = NAN;
     bpush(&dx);
@@ -248,7 +284,9 @@ static void t_elementwise(size_t n) {
     if (have) CPU->swiglu_bwd(dx.h, dup.h, dy.h, x.h, up.h, n);
     else ref_swiglu_bwd(dx.h, dup.h, dy.h, x.h, up.h, n);
     GPU->swiglu_bwd(dx.d, dup.d, dy.d, x.d, up.d, n);
+    rms_floor = sweeping ? 0.23 : 0.0;
     check(have ? "swiglu_bwd.dgate" : "swiglu_bwd.dgate [vs local ref]", &dx, TOL_EW);
+    rms_floor = 0.0;
     check(have ? "swiglu_bwd.dup" : "swiglu_bwd.dup [vs local ref]", &dup, TOL_EW);
     bfree(&x), bfree(&y), bfree(&dy), bfree(&dx), bfree(&up), bfree(&act), bfree(&dup);
 
@@ -263,13 +301,20 @@ static void t_elementwise(size_t n) {
     bfree(&p), bfree(&g), bfree(&m), bfree(&v);
 }
 
-static void t_dropout(void) {
-    const size_t n = 100003;
-    const uint64_t first = 13; /* not a multiple of 4: exercises the partial Philox block at the start */
-    mm_dropout d = {0x1234567890abcdefull, 17, mm_rng_stream(3, MM_RNG_RESID_MLP), 0.1f};
+static const char *fmt_first(char *s, size_t n, uint64_t f) { /* 2^k for a large power of two, else decimal */
+    if (f >= 1024 && !(f & (f - 1))) snprintf(s, n, "2^%d", __builtin_ctzll(f));
+    else snprintf(s, n, "%llu", (unsigned long long)f);
+    return s;
+}
+
+/* n elements from stream offset `first` at p1; in place at p2 from first2; p 0 (copy); bits + apply at p1 */
+void dropout_case(size_t n, uint64_t first, float p1, float p2, uint64_t first2) {
+    mm_dropout d = {0x1234567890abcdefull, 17, mm_rng_stream(3, MM_RNG_RESID_MLP), p1};
+    char name[96], f2[32];
     buf x = brand(n, 1), y = bpoison(n);
     CPU->dropout_fwd(y.h, x.h, n, d, first), GPU->dropout_fwd(y.d, x.d, n, d, first);
-    check_bits("dropout_fwd p=0.1", &y);
+    snprintf(name, sizeof name, "dropout_fwd p=%g", p1);
+    check_bits(name, &y);
     /* mask bit-identity against mm_dropout_mask itself */
     uint8_t *keep = mm_xmalloc(n);
     mm_dropout_mask(keep, n, d.p, d.seed, d.step, d.stream, first);
@@ -280,30 +325,54 @@ static void t_dropout(void) {
         bad += gk != keep[i];
         dropped += !keep[i];
     }
-    report("dropout mask == mm_dropout_mask", bad == 0, "%zu mismatches, %zu/%zu dropped (p 0.1)", bad, dropped, n);
+    report("dropout mask == mm_dropout_mask", bad == 0, "%zu mismatches, %zu/%zu dropped (p %g)", bad, dropped, n, p1);
     free(g), free(keep);
-    /* in place, p = 0.5, a large offset in the stream */
-    d.p = 0.5f;
+    /* in place at p2 from stream offset first2 (the fixed case: p 0.5 from 2^33) */
+    d.p = p2;
     buf z = bclone(&x);
-    CPU->dropout_fwd(z.h, z.h, n, d, 1ull << 33), GPU->dropout_fwd(z.d, z.d, n, d, 1ull << 33);
-    check_bits("dropout_fwd in place p=0.5 first=2^33", &z);
+    CPU->dropout_fwd(z.h, z.h, n, d, first2), GPU->dropout_fwd(z.d, z.d, n, d, first2);
+    snprintf(name, sizeof name, "dropout_fwd in place p=%g first=%s", p2, fmt_first(f2, sizeof f2, first2));
+    check_bits(name, &z);
     d.p = 0.0f;
     buf w = bpoison(n);
     CPU->dropout_fwd(w.h, x.h, n, d, 0), GPU->dropout_fwd(w.d, x.d, n, d, 0);
     check_bits("dropout_fwd p=0 (copy)", &w);
     /* bit-packed masks (experts' input dropout): GPU bits + GPU apply == CPU dropout_fwd */
-    d.p = 0.1f;
+    d.p = p1;
     const size_t words = (n + 63) / 64;
     buf bits = bpoison(2 * words), v2 = bpoison(n);
     CPU->dropout_fwd(v2.h, x.h, n, d, first);
     GPU->dropout_bits((uint64_t *)(void *)bits.d, n, d, first);
     GPU->dropout_apply_bits(v2.d, x.d, n, (const uint64_t *)(void *)bits.d, d.p);
-    check_bits("dropout_bits + dropout_apply_bits p=0.1", &v2);
+    snprintf(name, sizeof name, "dropout_bits + dropout_apply_bits p=%g", p1);
+    check_bits(name, &v2);
+    if (sweeping) { /* the words themselves against the CPU's (bits i < n; the last word's tail is unspecified) */
+        uint64_t *cb = mm_xmalloc(words * 8), *gb = mm_xmalloc(words * 8);
+        CPU->dropout_bits(cb, n, d, first);
+        if (mm_cuda_d2h(gb, bits.d, words * 8)) die("d2h");
+        size_t nb = 0;
+        for (size_t w = 0; w < words; w++) {
+            const uint64_t m = w + 1 < words || !(n & 63) ? ~0ull : (1ull << (n & 63)) - 1;
+            nb += __builtin_popcountll((cb[w] ^ gb[w]) & m);
+        }
+        snprintf(name, sizeof name, "dropout_bits p=%g (words)", p1);
+        report(name, nb == 0, "%zu/%zu bits differ (%zu words)", nb, n, words);
+        buf a2 = bpoison(n); /* apply with the CPU's bits on both sides, in place */
+        memcpy(a2.h, x.h, n * sizeof(float)), bpush(&a2);
+        if (mm_cuda_h2d(bits.d, cb, words * 8)) die("h2d");
+        CPU->dropout_apply_bits(a2.h, a2.h, n, cb, p1);
+        GPU->dropout_apply_bits(a2.d, a2.d, n, (const uint64_t *)(void *)bits.d, p1);
+        snprintf(name, sizeof name, "dropout_apply_bits in place p=%g", p1);
+        check_bits(name, &a2);
+        free(cb), free(gb), bfree(&a2);
+    }
     bfree(&x), bfree(&y), bfree(&z), bfree(&w), bfree(&bits), bfree(&v2);
 }
+/* first 13: not a multiple of 4, exercises the partial Philox block at the start */
+static void t_dropout(void) { dropout_case(100003, 13, 0.1f, 0.5f, 1ull << 33); }
 
-static void t_embedding(void) {
-    const int N = 57, C = 96, V = 20, P = 64;
+/* nulls (0 in the fixed cases): NL_DWTE / NL_DWPE pass that gradient as NULL */
+void embedding_case(int N, int C, int V, int P, int nulls) {
     ibuf ids = inew(N, 0, V), pos = inew(N, 0, P); /* V < N: repeated ids */
     buf wte = brand((size_t)V * C, 1), wpe = brand((size_t)P * C, 1);
     for (int with_pos = 0; with_pos < 2; with_pos++) {
@@ -314,14 +383,15 @@ static void t_embedding(void) {
         bfree(&y);
     }
     buf dy = brand((size_t)N * C, 1), dwte = brand((size_t)V * C, 1), dwpe = brand((size_t)P * C, 1);
-    CPU->embedding_bwd(dwte.h, dwpe.h, dy.h, ids.h, pos.h, N, C);
-    GPU->embedding_bwd(dwte.d, dwpe.d, dy.d, ids.d, pos.d, N, C);
+    CPU->embedding_bwd(NUL(NL_DWTE, dwte.h), NUL(NL_DWPE, dwpe.h), dy.h, ids.h, pos.h, N, C);
+    GPU->embedding_bwd(NUL(NL_DWTE, dwte.d), NUL(NL_DWPE, dwpe.d), dy.d, ids.d, pos.d, N, C);
     check_bits("embedding_bwd.dwte (repeated ids)", &dwte);
     check_bits("embedding_bwd.dwpe", &dwpe);
     bfree(&wte), bfree(&wpe), bfree(&dy), bfree(&dwte), bfree(&dwpe), ifree(&ids), ifree(&pos);
 }
+static void t_embedding(void) { embedding_case(57, 96, 20, 64, 0); }
 
-static void t_attention(int B, int T, int H, int Hkv, int D, float p) {
+void t_attention(int B, int T, int H, int Hkv, int D, float p) {
     const int width = (H + 2 * Hkv) * D, ldqkv = width + 3, ldout = H * D + 2;
     mm_dropout d = {777, 5, mm_rng_stream(1, MM_RNG_ATTN_PROBS), p};
     char name[128], cfg[64];
@@ -351,10 +421,12 @@ static void t_attention(int B, int T, int H, int Hkv, int D, float p) {
     bfree(&qkv), bfree(&out), bfree(&probs), bfree(&dout), bfree(&dqkv);
 }
 
-static void t_attention_rows(int H, int Hkv, int D) {
-    const int n_seq = 3, max_len = 150, R = 7, kvw = Hkv * D, ldq = H * D + 5, ldout = H * D + 3;
+/* R rows of n_seq cached sequences of max_len positions; q and out rows padded by pad_q, pad_out */
+void attention_rows_case(int H, int Hkv, int D, int n_seq, int max_len, int R, int pad_q, int pad_out) {
+    const int kvw = Hkv * D, ldq = H * D + pad_q, ldout = H * D + pad_out;
     ibuf seq = inew(R, 0, n_seq), pos = inew(R, 0, max_len);
-    pos.h[0] = 0, pos.h[1] = max_len - 1; /* the edges */
+    pos.h[0] = 0; /* the edges */
+    if (R > 1) pos.h[1] = max_len - 1;
     if (mm_cuda_h2d(pos.d, pos.h, R * sizeof(int32_t))) die("h2d");
     buf q = brand((size_t)R * ldq, 2), kc = brand((size_t)n_seq * max_len * kvw, 2);
     buf vc = brand((size_t)n_seq * max_len * kvw, 1), out = bpoison((size_t)R * ldout);
@@ -365,19 +437,28 @@ static void t_attention_rows(int H, int Hkv, int D) {
     check(name, &out, TOL_RED);
     bfree(&q), bfree(&kc), bfree(&vc), bfree(&out), ifree(&seq), ifree(&pos);
 }
+static void t_attention_rows(int H, int Hkv, int D) { attention_rows_case(H, Hkv, D, 3, 150, 7, 5, 3); }
 
-static void t_xent(int N, int V) {
+void xent_case(int N, int V, int wmode) {
     buf logits = brand((size_t)N * V, 8), w = bpos(N, 0.5f, 1.5f);
     ibuf tgt = inew(N, 0, V);
-    w.h[1] = 0.0f, w.h[N - 1] = 0.0f;
-    tgt.h[1] = -100; /* an ignored row may carry any target */
+    if (N > 1) {
+        w.h[1] = 0.0f, w.h[N - 1] = 0.0f;
+        tgt.h[1] = -100; /* an ignored row may carry any target */
+    }
+    if (wmode == 2)
+        for (int n = 0; n < N; n++)
+            if (!irand(4)) w.h[n] = 0.0f, tgt.h[n] = irand(2) ? -100 : tgt.h[n];
+    if (wmode == 1) /* no weights: every row counts, so every target must be a class */
+        for (int n = 0; n < N; n++) tgt.h[n] = tgt.h[n] < 0 ? 0 : tgt.h[n];
     bpush(&w);
     if (mm_cuda_h2d(tgt.d, tgt.h, N * sizeof(int32_t))) die("h2d");
-    double lc = CPU->xent_fwd_bwd(logits.h, tgt.h, w.h, N, V, 0.25f);
-    double lg = GPU->xent_fwd_bwd(logits.d, tgt.d, w.d, N, V, 0.25f);
+    const float *wh = wmode == 1 ? NULL : w.h, *wd = wmode == 1 ? NULL : w.d;
+    double lc = CPU->xent_fwd_bwd(logits.h, tgt.h, wh, N, V, 0.25f);
+    double lg = GPU->xent_fwd_bwd(logits.d, tgt.d, wd, N, V, 0.25f);
     char name[96];
-    snprintf(name, sizeof name, "xent_fwd_bwd.loss N%d V%d", N, V);
-    double rel = fabs(lg - lc) / fabs(lc);
+    snprintf(name, sizeof name, "xent_fwd_bwd.loss N%d V%d%s", N, V, wmode == 1 ? " w=NULL" : "");
+    double rel = lc != 0.0 ? fabs(lg - lc) / fabs(lc) : fabs(lg); /* every row weight 0: both must say 0 */
     report(name, rel <= TOL_RED, "gpu %.9g cpu %.9g rel %.2e", lg, lc, rel);
     snprintf(name, sizeof name, "xent_fwd_bwd.dlogits N%d V%d", N, V);
     check(name, &logits, TOL_RED);
@@ -385,6 +466,7 @@ static void t_xent(int N, int V) {
     report("xent_fwd_bwd N=0", l0 == 0.0, "loss %g", l0);
     bfree(&logits), bfree(&w), ifree(&tgt);
 }
+static void t_xent(int N, int V) { xent_case(N, V, 0); }
 
 /* ------------------------------------------------------------------ bf16 helpers */
 static uint16_t host_bf16(float f) { /* round to nearest even; NaN -> quiet NaN */
@@ -411,12 +493,12 @@ static void round_bf16_inplace(float *h, size_t n) {
     for (size_t i = 0; i < n; i++) h[i] = bf16_f(host_bf16(h[i]));
 }
 
-static void t_bf16(void) {
-    const size_t n = 70001;
+/* the conversions on n elements (specials first), the cuda_bf16.h linears at N x in -> out, rows padded by pad */
+void bf16_case(size_t n, int N, int in, int out, int pad) {
     buf x = brand(n, 3);
     const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, 1e-40f, -3e-39f, 3.0e38f, INFINITY, -INFINITY,
                              1.00390625f /* tie, even below */, 1.01171875f /* tie, odd below */, 65504.0f};
-    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) x.h[i] = special[i];
+    for (size_t i = 0; i < sizeof special / sizeof special[0] && i < n; i++) x.h[i] = special[i];
     bpush(&x);
     uint16_t *db = mm_cuda_malloc(n * 2), *hb = mm_xmalloc(n * 2);
     if (!db) die("alloc");
@@ -442,7 +524,7 @@ static void t_bf16(void) {
     free(cb), bfree(&wide);
     mm_cuda_free(db), free(hb), bfree(&x), bfree(&back);
 
-    const int N = 67, in = 160, out = 96, pad = 3, ldx = in + pad, ldy = out + pad;
+    const int ldx = in + pad, ldy = out + pad;
     for (int mode = 0; mode < 3; mode++) { /* bias overwrite, bias acc, no bias */
         buf xx = brand((size_t)N * ldx, 1), W = brand((size_t)out * in, 0.2f), b = brand(out, 1);
         buf y = mode == 1 ? brand((size_t)N * ldy, 1) : bpoison((size_t)N * ldy);
@@ -466,9 +548,35 @@ static void t_bf16(void) {
         mm_cuda_free(Wb), bfree(&dy), bfree(&W), bfree(&dx);
     }
 }
+static void t_bf16(void) { bf16_case(70001, 67, 160, 96, 3); }
 
-int main(void) {
+static void usage(void) {
+    fprintf(stderr, "usage: parity [--sweep N [--seed S] [--only FAMILY] [--draw I] [--fixed]]\n"
+                    "  no arguments: the fixed cases (what tests/gpu/run.sh and make test run)\n"
+                    "  --sweep N     instead, N random shape draws per op family (tests/gpu/parity_sweep.c); --fixed runs\n"
+                    "                the fixed cases first; --seed S (default: from the clock, printed); --only FAMILY and\n"
+                    "                --draw I repeat one family / one draw of a sweep (each draw is seeded by itself)\n");
+    exit(64); /* not 2: that says "no device" to tests/gpu/run.sh */
+}
+
+static void run_fixed(void);
+
+int main(int argc, char **argv) {
     char dev[160];
+    int sweep = -1, fixed = 0, draw = -1, have_seed = 0;
+    uint64_t seed = 0;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        const int more = i + 1 < argc;
+        if (!strcmp(argv[i], "--sweep") && more) sweep = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--seed") && more) seed = strtoull(argv[++i], NULL, 0), have_seed = 1;
+        else if (!strcmp(argv[i], "--only") && more) only = argv[++i];
+        else if (!strcmp(argv[i], "--draw") && more) draw = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--fixed")) fixed = 1;
+        else usage();
+    }
+    if (argc > 1 && sweep < 0) usage();
+    if (!have_seed) seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     if (mm_cuda_device_count() <= 0) {
         printf("parity: no CUDA device\n");
         return 2;
@@ -479,16 +587,25 @@ int main(void) {
     }
     CPU = &mm_kernels_cpu;
     printf("parity: %s vs %s on %s\n", GPU->name, CPU->name, mm_cuda_device_name(dev, sizeof dev));
+    if (sweep < 0 || fixed) run_fixed();
+    if (sweep >= 0) run_sweep(sweep, seed, only, draw);
+    if (mm_cuda_sync()) die("final sync");
+    printf("%d passed, %d failed\n", n_pass, n_fail);
+    return n_fail ? 1 : 0;
+}
+
+/* the fixed cases: the same checks, inputs and lines on every run */
+static void run_fixed(void) {
     t_gemm();
-    t_linear(37, 64, 48, 3);
-    t_linear(256, 2048, 512, 0);
-    t_linear_w16(37, 64, 48, 3);
-    t_linear_w16(256, 2048, 512, 0);
-    t_linear_w16(19, 64, 49152, 5); /* an LM head's shape */
-    t_layernorm(33, 200);
-    t_layernorm(16, 2048);
-    t_rmsnorm(33, 200);
-    t_rmsnorm(16, 2048);
+    t_linear(37, 64, 48, 3, 0);
+    t_linear(256, 2048, 512, 0, 0);
+    t_linear_w16(37, 64, 48, 3, 0);
+    t_linear_w16(256, 2048, 512, 0, 0);
+    t_linear_w16(19, 64, 49152, 5, 0); /* an LM head's shape */
+    t_layernorm(33, 200, 0);
+    t_layernorm(16, 2048, 0);
+    t_rmsnorm(33, 200, 0);
+    t_rmsnorm(16, 2048, 0);
     t_rope();
     t_elementwise(100003);
     t_dropout();
@@ -524,9 +641,9 @@ int main(void) {
     /* the same bf16 linears through cuBLASLt (kernels/cuda/gemm_lt.cu) */
     setenv("MMLORA_CUDA_LT", "1", 1);
     printf("(MMLORA_CUDA_LT=1: the bf16 GEMMs through cublasLtMatmul)\n");
-    t_linear_w16(37, 64, 48, 3);
-    t_linear_w16(256, 2048, 512, 0);
-    t_linear_w16(19, 64, 49152, 5);
+    t_linear_w16(37, 64, 48, 3, 0);
+    t_linear_w16(256, 2048, 512, 0, 0);
+    t_linear_w16(19, 64, 49152, 5, 0);
     t_bf16();
     unsetenv("MMLORA_CUDA_LT");
     t_memory();
@@ -535,7 +652,4 @@ int main(void) {
     t_expert();
     t_nccl();
     t_optim();
-    if (mm_cuda_sync()) die("final sync");
-    printf("%d passed, %d failed\n", n_pass, n_fail);
-    return n_fail ? 1 : 0;
 }

@@ -19,6 +19,14 @@
 extern int n_pass, n_fail;
 extern const mm_kernels *CPU, *GPU;
 extern uint64_t rng;
+/* the sweep (parity_sweep.c): while sweep_tag is set, every PASS/FAIL line ends with it (the case and its shape);
+ * sweeping != 0 adds the checks the fixed cases do not make (the fixed run's lines and count stay as they are) */
+extern char sweep_tag[192];
+extern int sweeping;
+/* check_vals scales its tolerance by max(rms(cpu), rms_floor): a check of a few elements of an op whose outputs
+ * cancel (1 + tanh(u) in GELU's left tail) sets the floor to the op's typical magnitude, so a small draw is held
+ * to the same absolute accuracy as a large one rather than to a purely relative one (0: off, the default) */
+extern double rms_floor;
 
 static inline float frand(void) { /* uniform [-1, 1) */
     rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
@@ -106,7 +114,8 @@ static inline void report(const char *name, int ok, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    printf("%s  %-34s %s\n", ok ? "PASS" : "FAIL", name, msg);
+    if (sweep_tag[0]) printf("%s  %-34s %s  [%s]\n", ok ? "PASS" : "FAIL", name, msg, sweep_tag);
+    else printf("%s  %-34s %s\n", ok ? "PASS" : "FAIL", name, msg);
     fflush(stdout);
     if (ok) n_pass++;
     else n_fail++;
@@ -118,7 +127,7 @@ static inline void check_vals(const char *name, const float *g, const float *c, 
     size_t nf = 0;
     for (size_t i = 0; i < n; i++)
         if (isfinite(c[i])) ss += (double)c[i] * c[i], nf++;
-    const double rms = nf ? sqrt(ss / nf) : 0.0;
+    const double rms = fmax(nf ? sqrt(ss / nf) : 0.0, rms_floor);
     double worst = 0.0;
     size_t bad = 0, first_bad = 0;
     for (size_t i = 0; i < n; i++) {
@@ -152,11 +161,47 @@ static inline void check_bits(const char *name, const buf *b) {
 }
 
 
-/* the row, memory, decoding, expert, NCCL and optimizer ops (parity_rows.c) */
+/* the per-shape checks, shared by the fixed cases and the sweep.  parity.c: */
+/* the optional outputs and strides the sweep's variants leave out (the `nulls` arguments; 0: everything given) */
+enum { NL_DENSE = 1, NL_DX = 2, NL_DW = 4, NL_DB = 8, NL_B = 16, NL_STATS = 32, NL_DWTE = 64, NL_DWPE = 128 };
+#define NUL(bit, p) ((nulls & (bit)) ? NULL : (p))
+void gemm_case(int ta, int tb, int acc, int M, int N, int K, int pad_a, int pad_b, int pad_c);
+void t_linear(int N, int in, int out, int pad, int nulls);
+void t_linear_w16(int N, int in, int out, int pad, int nulls);
+void t_layernorm(int N, int C, int nulls);
+void t_rmsnorm(int N, int C, int nulls);
+void rope_case(int N, int H, int D, int max_pos, int col0, int pad);
+void t_elementwise(size_t n);
+void dropout_case(size_t n, uint64_t first, float p1, float p2, uint64_t first2);
+void embedding_case(int N, int C, int V, int P, int nulls);
+void t_attention(int B, int T, int H, int Hkv, int D, float p);
+void attention_rows_case(int H, int Hkv, int D, int n_seq, int max_len, int R, int pad_q, int pad_out);
+/* wmode 0: rows 1 and N-1 weight 0 (N >= 2), 1: weights NULL, 2: as 0 plus random rows of weight 0 */
+void xent_case(int N, int V, int wmode);
+void bf16_case(size_t n, int N, int in, int out, int pad);
+/* parity_rows.c: */
+void memory_case(size_t n);
+void rows_add(size_t n);
+void rows_gather(int NR, int C, int R, int shuffle);
+void rows_positions(int B, int T);
+void rows_gates(int N, int r, int ld, int E, int group);
+void rows_topk(int TN, int TE, int K, int ld_pad);
+void optim_case(size_t n);
+/* mode 0: the fixed pair (to slots from a strided source, then gathered back); 1: also both row lists NULL and both set */
+void decode_copy(int R, int Q, int C, int slots, int col, int mode);
+void decode_argmax(int AR, int V, int ld);
+/* ld_pad: u and du rows are r + ld_pad wide; nobits: bits NULL (h = x) */
+void expert_case(int N, int in, int r, const char *mode, int ld_pad, int nobits);
+
+/* the fixed cases (parity_rows.c) */
 void t_memory(void);
 void t_rows(void);
 void t_decode(void);
 void t_expert(void);
 void t_nccl(void);
 void t_optim(void);
+
+/* parity_sweep.c: N random shape draws per op family from edge-favouring distributions, seeded per (family, draw);
+ * only: one family's name or NULL; draw: one draw index or -1.  Returns nothing: results go to n_pass/n_fail. */
+void run_sweep(int n, uint64_t seed, const char *only, int draw);
 #endif
