@@ -357,7 +357,8 @@ emu-test: emu $(BUILD)/mmlora $(BUILD)/gpu/run_parity
 	$(call EMU_RUN,engine_parity,$(EMU_ENV) $(BUILD)/emu/engine_parity)
 	$(call EMU_RUN,train_bench,$(BUILD)/emu/train_bench --shape tiny --check-flops --methods mmlora --dtype bf16 \
 	  --act-dtype bf16 --profile)
-	$(call EMU_RUN,run_parity,$(EMU_CLI_ENV) $(BUILD)/gpu/run_parity --resume mmlora lora-mix mmlora fpft-mix)
+	$(call EMU_RUN,run_parity,$(EMU_CLI_ENV) $(BUILD)/gpu/run_parity --resume mmlora \
+	  --same-under MMLORA_EMU_ORDER=reverse mmlora lora-mix mmlora fpft-mix)
 
 # ---------------------------------------------------------------- bench / fuzz
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libmmlora.a

@@ -19,7 +19,13 @@
  * predictions byte-identical to an uninterrupted `--device cuda` run (the pair's run when METHOD is also listed,
  * else one more run).  With --resume and no method listed only the resume check runs.  One line, exit 1 if not.
  *
- *   build/gpu/run_parity [--tol T] [--tol-rms R] [--keep] [--resume METHOD [--kill-at K]] [method ...]
+ * Determinism (`--same-under VAR=VALUE METHOD`): one more `--device cuda` run of METHOD with VAR=VALUE in its
+ * environment must give the uninterrupted run's adapter and predictions byte for byte (on the CUDA emulator:
+ * MMLORA_EMU_ORDER=reverse, every block and thread in the opposite order: a kernel whose result depends on the
+ * order has a race; tests/cuda_emu).
+ *
+ *   build/gpu/run_parity [--tol T] [--tol-rms R] [--keep] [--resume METHOD [--kill-at K]]
+ *                        [--same-under VAR=VALUE METHOD] [method ...]
  *                                                          (methods: lora-mix mmlora mola fpft-mix)
  *
  * With MMLORA_DEVICE_STANDIN=1 the "cuda" runs use the CPU stand-in for a device table: the program then
@@ -166,10 +172,49 @@ static int resume_check(const char *root, const char *method, int kill_at, int s
     return !ok;
 }
 
+/* one more --device cuda run of method with var=value set; adapter and predictions byte-identical to <method>-cuda
+ * (run first unless done) */
+static int same_under_check(const char *root, const char *method, const char *assign, int straight_done) {
+    if (!straight_done && run_one(root, method, "cuda")) return 1;
+    char var[128];
+    const char *eq = strchr(assign, '=');
+    snprintf(var, sizeof var, "%.*s", eq ? (int)(eq - assign) : 0, assign);
+    if (!eq || !var[0]) {
+        fprintf(stderr, "FAIL --same-under %s: expected VAR=VALUE\n", assign);
+        return 1;
+    }
+    const char *old = getenv(var);
+    char *saved = old ? strdup(old) : NULL;
+    setenv(var, eq + 1, 1);
+    const int rc = run_into(root, method, "cuda", "under", "");
+    if (saved) setenv(var, saved, 1), free(saved);
+    else unsetenv(var);
+    if (rc) return 1;
+    const char *rel = !strcmp(method, "fpft-mix") ? "adapter/model.safetensors" : "adapter/adapter_model.safetensors";
+    char a[1024], b[1024];
+    snprintf(a, sizeof a, "%s/%s-cuda/%s", root, method, rel);
+    snprintf(b, sizeof b, "%s/%s-under/%s", root, method, rel);
+    const int adapter_same = same_bytes(a, b);
+    int pred_same = 0;
+    for (int l = 0; l < 6; l++) {
+        char pa[1024], pb[1024];
+        snprintf(pa, sizeof pa, "%s/%s-cuda/predictions/%s.txt", root, method, RF_LANGS[l]);
+        snprintf(pb, sizeof pb, "%s/%s-under/predictions/%s.txt", root, method, RF_LANGS[l]);
+        pred_same += same_bytes(pa, pb);
+    }
+    const int ok = adapter_same && pred_same == 6;
+    printf("| same      | %-9s | %s | adapter %s | predictions %d/6 identical | %s\n", method, assign,
+           adapter_same ? "identical" : "differs", pred_same, ok ? "ok" : "FAIL");
+    if (!ok)
+        fprintf(stderr, "FAIL %s under %s: the run is not byte-identical to the same run without it (%s/%s-cuda vs "
+                        "%s/%s-under)\n", method, assign, root, method, root, method);
+    return !ok;
+}
+
 int main(int argc, char **argv) {
     double tol = 1e-2, tol_rms = 1e-3;
     int keep = 0, nm = 0, kill_at = 5;
-    const char *methods[8], *resume = NULL;
+    const char *methods[8], *resume = NULL, *under = NULL, *under_method = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--tol") && i + 1 < argc) {
             tol = atof(argv[++i]);
@@ -178,9 +223,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--keep")) keep = 1;
         else if (!strcmp(argv[i], "--resume") && i + 1 < argc) resume = argv[++i];
         else if (!strcmp(argv[i], "--kill-at") && i + 1 < argc) kill_at = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--same-under") && i + 2 < argc) under = argv[++i], under_method = argv[++i];
         else if (nm < 8) methods[nm++] = argv[i];
     }
-    if (!nm && !resume) { methods[0] = "lora-mix"; methods[1] = "mmlora"; methods[2] = "mola"; methods[3] = "fpft-mix"; nm = 4; }
+    if (!nm && !resume && !under) { methods[0] = "lora-mix"; methods[1] = "mmlora"; methods[2] = "mola"; methods[3] = "fpft-mix"; nm = 4; }
     /* this program lives in build/gpu/, the library beside build/mmlora: point both at it */
     char lib[1024], cwd[900];
     if (!getenv("MMLORA_CUDA_LIB") && getcwd(cwd, sizeof cwd)) {
@@ -204,10 +250,11 @@ int main(int argc, char **argv) {
     if (resume)
         printf("resume: build/mmlora train --device cuda (%s) killed after its step-%d checkpoint, then run again, vs an "
                "uninterrupted --device cuda run of %s (smoke scale, world %s)\n", device, kill_at, resume, root);
-    int bad = 0, straight_done = 0;
+    int bad = 0, straight_done = 0, under_done = 0;
     for (int m = 0; m < nm; m++) {
         if (run_one(root, methods[m], "cpu") || run_one(root, methods[m], "cuda")) { bad++; continue; }
         if (resume && !strcmp(resume, methods[m])) straight_done = 1;
+        if (under && !strcmp(under_method, methods[m])) under_done = 1;
         const char *rel = !strcmp(methods[m], "fpft-mix") ? "adapter/model.safetensors" : "adapter/adapter_model.safetensors";
         char a[1024], b[1024], rj[1024];
         snprintf(a, sizeof a, "%s/%s-cpu/%s", root, methods[m], rel);
@@ -232,12 +279,18 @@ int main(int argc, char **argv) {
         }
     }
     const int resume_bad = resume ? resume_check(root, resume, kill_at, straight_done) : 0;
+    if (resume && under && !strcmp(resume, under_method)) under_done = 1; /* resume_check made <method>-cuda */
+    const int under_bad = under ? same_under_check(root, under_method, under, under_done) : 0;
     if (!keep) rf_world_remove(root);
-    char rs[160] = "";
+    char rs[400] = "";
     if (resume)
         snprintf(rs, sizeof rs, "%sresume of %s after kill -9 at step %d %s", nm ? "; " : "", resume, kill_at,
                  resume_bad ? "FAILED" : "identical");
-    if (nm) printf("%s: %d of %d methods agree%s\n", bad || resume_bad ? "RUN PARITY FAILED" : "run parity passed", nm - bad, nm, rs);
-    else printf("%s: %s\n", resume_bad ? "RESUME FAILED" : "resume passed", rs);
-    return bad || resume_bad ? 1 : 0;
+    if (under)
+        snprintf(rs + strlen(rs), sizeof rs - strlen(rs), "%s%s byte-identical under %s: %s", nm || resume ? "; " : "",
+                 under_method, under, under_bad ? "NO" : "yes");
+    const int failed = bad || resume_bad || under_bad;
+    if (nm) printf("%s: %d of %d methods agree%s\n", failed ? "RUN PARITY FAILED" : "run parity passed", nm - bad, nm, rs);
+    else printf("%s: %s\n", failed ? "RUN CHECKS FAILED" : "run checks passed", rs);
+    return failed ? 1 : 0;
 }
