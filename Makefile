@@ -84,6 +84,8 @@ help:
 	@echo "                make gpu-run-parity-selftest, with resume after kill -9); make gpu-bench: GEMM/op benchmarks;"
 	@echo "                make gpu-train-bench: 1B training/decoding tokens/s and MFU (selftest: make gpu-train-bench-selftest,"
 	@echo "                part of make test); run all on a GPU host: tests/gpu/run.sh"
+	@echo "make emu-test   the CUDA backend on the CPU emulator of CUDA (tests/cuda_emu; part of make test): op parity,"
+	@echo "                edge-case sweep, engine and run parity, NCCL across processes; make emu builds build/emu/*"
 	@echo "make paper-tables  every table and figure from results/ beside the paper's numbers (docs/REPORTS.md)"
 	@echo "make rq1..rq4  an experiment program: MODEL=tiny|starcoderbase|deepseekcoder DATASET=local|csn|xlcost SCALE=smoke|default|full SCHEDULER=local|slurm DEVICE=cpu|cuda|auto NPROC=N SET=\"k=v ...\" (make all-rq: all four)"
 	@echo "make tiny      rebuild the embedded tiny model models/tiny (tokenizer + ~10-20 min pretraining on 2 cores)"
