@@ -288,7 +288,9 @@ EMU_CXX ?= g++
 # -O2 -ffp-contract=fast -march=native: a*b+c fuses into an FMA where the CPU has one (GCC contracts from -O2 on), as
 # nvcc's default (--fmad=true)
 # does on the GPU; the kernels that promise bit-identical results use __fmul_rn/__fadd_rn against exactly that
+# MM_CUDA_MAX_GRID_Y=3: the kernels that cap grid.y (expert.cu) loop over the rest, here at test sizes
 EMU_CXXFLAGS := -std=c++17 -O2 -g -fPIC -ffp-contract=fast -march=native -Wall -Wextra -Werror -Wno-unknown-pragmas -D__CUDACC__ \
+                -DMM_CUDA_MAX_GRID_Y=3 \
                 -I$(EMU_DIR)/include -I. -Icore -Ikernels -Ikernels/cuda
 EMU_HDRS := kernels/kernels.h $(wildcard kernels/cuda/*.h kernels/cuda/*.cuh $(EMU_DIR)/include/*.h $(EMU_DIR)/*.h)
 EMU_CU_OBJ := $(CU_SRC:kernels/cuda/%.cu=$(BUILD)/emu/obj/%.o)

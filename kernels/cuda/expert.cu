@@ -26,6 +26,13 @@
 #define BWDA_ROWS 256  /* rows per partial sum of expert_down_bwd_a (du staged: 32 KiB at rank 32) */
 #define BWDX_THREADS 128
 #define BWDX_ROWS 32   /* rows per block of expert_down_bwd_x */
+/* grid.y of the two backward kernels (row chunks) is capped: the kernels loop over the chunks beyond it (a launch
+ * with grid.y > 65535 is invalid: N > 2,097,120 rows for bwd_x).  The CPU emulator builds with a cap of 3, so
+ * the loop runs at test sizes (tests/cuda_emu). */
+#ifndef MM_CUDA_MAX_GRID_Y
+#define MM_CUDA_MAX_GRID_Y 65535
+#endif
+static unsigned grid_y(int chunks) { return (unsigned)(chunks < MM_CUDA_MAX_GRID_Y ? chunks : MM_CUDA_MAX_GRID_Y); }
 
 static int fused(const uint64_t *bits, int r) {
     if (!bits || r > FUSED_MAX_R) return 0;
@@ -72,28 +79,31 @@ __global__ void expert_down_fused_kernel(float *u, int ldu, const float *x, cons
         }
 }
 
-/* part[s][j][c] = Σ_{n in chunk s} du[n, j]·h[n, c] */
+/* part[s][j][c] = Σ_{n in chunk s} du[n, j]·h[n, c]; chunks s = blockIdx.y, + gridDim.y, ... (grid.y is capped) */
 __global__ void expert_bwd_a_partial_kernel(float *part, const float *du, int lddu, const float *x, const uint64_t *bits,
                                             float scale, int N, int in, int r) {
     __shared__ float sdu[BWDA_ROWS * FUSED_MAX_R];
-    const int c = blockIdx.x * BWDA_THREADS + threadIdx.x, s = blockIdx.y;
-    const int n0 = s * BWDA_ROWS, rows = N - n0 < BWDA_ROWS ? N - n0 : BWDA_ROWS;
-    for (int t = threadIdx.x; t < rows * r; t += blockDim.x) sdu[t] = du[(size_t)(n0 + t / r) * lddu + t % r];
-    __syncthreads();
-    if (c >= in) return;
-    float acc[FUSED_MAX_R];
+    const int c = blockIdx.x * BWDA_THREADS + threadIdx.x, chunks = (N + BWDA_ROWS - 1) / BWDA_ROWS;
+    for (int s = blockIdx.y; s < chunks; s += gridDim.y) {
+        const int n0 = s * BWDA_ROWS, rows = N - n0 < BWDA_ROWS ? N - n0 : BWDA_ROWS;
+        __syncthreads(); /* the previous chunk's du is no longer read */
+        for (int t = threadIdx.x; t < rows * r; t += blockDim.x) sdu[t] = du[(size_t)(n0 + t / r) * lddu + t % r];
+        __syncthreads();
+        if (c >= in) continue; /* every thread stays for the barriers */
+        float acc[FUSED_MAX_R];
 #pragma unroll
-    for (int j = 0; j < FUSED_MAX_R; j++) acc[j] = 0.0f;
-    for (int k = 0; k < rows; k++) {
-        const float h = dropped(x, bits, (size_t)(n0 + k) * in + c, scale);
+        for (int j = 0; j < FUSED_MAX_R; j++) acc[j] = 0.0f;
+        for (int k = 0; k < rows; k++) {
+            const float h = dropped(x, bits, (size_t)(n0 + k) * in + c, scale);
+#pragma unroll
+            for (int j = 0; j < FUSED_MAX_R; j++)
+                if (j < r) acc[j] += sdu[k * r + j] * h;
+        }
+        float *p = part + (size_t)s * r * in;
 #pragma unroll
         for (int j = 0; j < FUSED_MAX_R; j++)
-            if (j < r) acc[j] += sdu[k * r + j] * h;
+            if (j < r) p[(size_t)j * in + c] = acc[j];
     }
-    float *p = part + (size_t)s * r * in;
-#pragma unroll
-    for (int j = 0; j < FUSED_MAX_R; j++)
-        if (j < r) p[(size_t)j * in + c] = acc[j];
 }
 
 /* dA[i] += Σ_s part[s][i] for i < r·in, s in order */
@@ -105,26 +115,30 @@ __global__ void expert_bwd_a_sum_kernel(float *dA, const float *part, size_t n, 
     }
 }
 
-/* one thread per column c over BWDX_ROWS rows: A's column in registers, du's rows in shared memory */
+/* one thread per column c over BWDX_ROWS rows: A's column in registers, du's rows in shared memory; row blocks
+ * blockIdx.y, + gridDim.y, ... (grid.y is capped) */
 __global__ void expert_bwd_x_fused_kernel(float *dx, const float *du, int lddu, const uint64_t *bits, float scale,
                                           const float *A, int N, int in, int r) {
     __shared__ float sdu[BWDX_ROWS * FUSED_MAX_R];
-    const int c = blockIdx.x * BWDX_THREADS + threadIdx.x, n0 = blockIdx.y * BWDX_ROWS;
-    const int rows = N - n0 < BWDX_ROWS ? N - n0 : BWDX_ROWS;
-    for (int t = threadIdx.x; t < rows * r; t += blockDim.x) sdu[t] = du[(size_t)(n0 + t / r) * lddu + t % r];
-    __syncthreads();
-    if (c >= in) return;
+    const int c = blockIdx.x * BWDX_THREADS + threadIdx.x, blocks = (N + BWDX_ROWS - 1) / BWDX_ROWS;
     float a[FUSED_MAX_R];
 #pragma unroll
-    for (int j = 0; j < FUSED_MAX_R; j++) a[j] = j < r ? A[(size_t)j * in + c] : 0.0f;
-    for (int k = 0; k < rows; k++) {
-        const size_t i = (size_t)(n0 + k) * in + c;
-        if (!((bits[i >> 6] >> (i & 63)) & 1)) continue; /* dropped: no gradient reaches x */
-        float s = 0.0f;
+    for (int j = 0; j < FUSED_MAX_R; j++) a[j] = j < r && c < in ? A[(size_t)j * in + c] : 0.0f;
+    for (int b = blockIdx.y; b < blocks; b += gridDim.y) {
+        const int n0 = b * BWDX_ROWS, rows = N - n0 < BWDX_ROWS ? N - n0 : BWDX_ROWS;
+        __syncthreads(); /* the previous rows' du is no longer read */
+        for (int t = threadIdx.x; t < rows * r; t += blockDim.x) sdu[t] = du[(size_t)(n0 + t / r) * lddu + t % r];
+        __syncthreads();
+        if (c >= in) continue; /* every thread stays for the barriers */
+        for (int k = 0; k < rows; k++) {
+            const size_t i = (size_t)(n0 + k) * in + c;
+            if (!((bits[i >> 6] >> (i & 63)) & 1)) continue; /* dropped: no gradient reaches x */
+            float s = 0.0f;
 #pragma unroll
-        for (int j = 0; j < FUSED_MAX_R; j++)
-            if (j < r) s += sdu[k * r + j] * a[j];
-        dx[i] += s * scale;
+            for (int j = 0; j < FUSED_MAX_R; j++)
+                if (j < r) s += sdu[k * r + j] * a[j];
+            dx[i] += s * scale;
+        }
     }
 }
 
@@ -153,7 +167,7 @@ extern "C" void cuda_expert_down_bwd_a(float *dA, const float *du, int lddu, con
     if (fused(bits, r)) {
         const int chunks = (N + BWDA_ROWS - 1) / BWDA_ROWS;
         float *part = (float *)mm_cuda_scratch((size_t)chunks * r * in * sizeof(float));
-        const dim3 grid((unsigned)((in + BWDA_THREADS - 1) / BWDA_THREADS), (unsigned)chunks);
+        const dim3 grid((unsigned)((in + BWDA_THREADS - 1) / BWDA_THREADS), grid_y(chunks));
         expert_bwd_a_partial_kernel<<<grid, BWDA_THREADS>>>(part, du, lddu, x, bits, 1.0f / (1.0f - p), N, in, r);
         CU_LAUNCHED("expert_bwd_a_partial_kernel");
         expert_bwd_a_sum_kernel<<<mm_grid((size_t)r * in, 256), 256>>>(dA, part, (size_t)r * in, chunks);
@@ -172,7 +186,7 @@ extern "C" void cuda_expert_down_bwd_x(float *dx, const float *du, int lddu, con
         return;
     }
     if (fused(bits, r)) {
-        const dim3 grid((unsigned)((in + BWDX_THREADS - 1) / BWDX_THREADS), (unsigned)((N + BWDX_ROWS - 1) / BWDX_ROWS));
+        const dim3 grid((unsigned)((in + BWDX_THREADS - 1) / BWDX_THREADS), grid_y((N + BWDX_ROWS - 1) / BWDX_ROWS));
         expert_bwd_x_fused_kernel<<<grid, BWDX_THREADS>>>(dx, du, lddu, bits, 1.0f / (1.0f - p), A, N, in, r);
         CU_LAUNCHED("expert_bwd_x_fused_kernel");
         return;
