@@ -296,9 +296,9 @@ EMU_HDRS := kernels/kernels.h $(wildcard kernels/cuda/*.h kernels/cuda/*.cuh $(E
 EMU_CU_OBJ := $(CU_SRC:kernels/cuda/%.cu=$(BUILD)/emu/obj/%.o)
 EMU_RT_OBJ := $(BUILD)/emu/obj/emu_runtime.o $(BUILD)/emu/obj/emu_cublas.o
 .PRECIOUS: $(BUILD)/emu/src/%.cpp
+EMU_GENERATE = @mkdir -p $(dir $@); { echo '\#line 1 "$<"'; sed -f $(EMU_DIR)/launch.sed $<; } >$@
 $(BUILD)/emu/src/%.cpp: kernels/cuda/%.cu $(EMU_DIR)/launch.sed
-	@mkdir -p $(dir $@)
-	@{ echo '#line 1 "$<"'; sed -f $(EMU_DIR)/launch.sed $<; } >$@
+	$(EMU_GENERATE)
 $(BUILD)/emu/obj/%.o: $(BUILD)/emu/src/%.cpp $(EMU_HDRS)
 	@mkdir -p $(dir $@)
 	$(EMU_CXX) $(EMU_CXXFLAGS) $(if $(filter comm,$*),-DMM_NO_NCCL_H) -include cuda_runtime.h -c $< -o $@
@@ -319,8 +319,7 @@ $(BUILD)/emu/train_bench: tests/gpu/train_bench.c tests/gpu/op_profile.c $(BUILD
 $(BUILD)/emu/libmmlora_cuda_emu.so: $(EMU_CU_OBJ) $(EMU_RT_OBJ) $(BUILD)/cuda-pic/core/util/log.o
 	$(EMU_CXX) -shared -Wl,-Bsymbolic -Wl,--no-undefined $^ $(BLAS_LIBS) -lm -o $@
 $(BUILD)/emu/src/emu_selftest.cpp: $(EMU_DIR)/emu_selftest.cu $(EMU_DIR)/launch.sed
-	@mkdir -p $(dir $@)
-	@{ echo '#line 1 "$<"'; sed -f $(EMU_DIR)/launch.sed $<; } >$@
+	$(EMU_GENERATE)
 $(BUILD)/emu/emu_selftest: $(BUILD)/emu/src/emu_selftest.cpp $(EMU_RT_OBJ) $(EMU_HDRS)
 	$(EMU_CXX) $(EMU_CXXFLAGS) -I$(EMU_DIR) -include cuda_runtime.h $< $(EMU_RT_OBJ) $(BLAS_LIBS) -o $@
 # the same under AddressSanitizer + UBSan (fibers annotated for ASan): op parity with every kernel, the emulated

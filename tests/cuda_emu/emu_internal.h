@@ -9,6 +9,6 @@ int mm_emu_device_range(const void *p, size_t n, const char *what, const char *c
 [[noreturn]] void mm_emu_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* the library call in progress, named in fault reports (NULL outside one) */
 extern const char *mm_emu_current_call;
-/* kernel launches so far (tests check that the emulated paths ran) */
-unsigned long long mm_emu_launch_count(void);
+/* the order blocks and threads run in (forward, reverse, shuffle), else MMLORA_EMU_ORDER decides (the selftest) */
+void mm_emu_set_order(const char *order);
 #endif

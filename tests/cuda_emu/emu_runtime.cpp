@@ -539,13 +539,7 @@ static void run_block(const std::vector<unsigned> &order) {
                                  g_fibers[first].file, g_fibers[first].line, t, f.file, f.line);
             }
         }
-        if (done == g_nthreads) {
-            if (at_barrier)
-                mm_emu_fatal("__syncthreads at %s:%d reached by %u threads while %u have already exited the block "
-                             "(a barrier every thread must reach)", g_fibers[first].file, g_fibers[first].line,
-                             at_barrier, done);
-            break;
-        }
+        if (done == g_nthreads) break;
         if (at_barrier && at_barrier + done == g_nthreads) { /* every live thread at the barrier */
             if (done)
                 mm_emu_fatal("__syncthreads at %s:%d reached by %u threads while %u have already exited the block "
@@ -571,8 +565,6 @@ static void run_block(const std::vector<unsigned> &order) {
     }
 }
 
-static unsigned long long g_launches;
-unsigned long long mm_emu_launch_count(void) { return g_launches; }
 
 void mm_emu_run(const char *kernel, const char *file, int line, mm_emu_config cfg, void (*body)(void *), void *ctx) {
     read_order();
@@ -588,7 +580,6 @@ void mm_emu_run(const char *kernel, const char *file, int line, mm_emu_config cf
         set_error(cudaErrorInvalidConfiguration);
         return;
     }
-    g_launches++;
     g_kernel = kernel, g_launch_file = file, g_launch_line = line;
     g_body = body, g_body_ctx = ctx;
     g_nthreads = (unsigned)threads;
@@ -599,10 +590,11 @@ void mm_emu_run(const char *kernel, const char *file, int line, mm_emu_config cf
     const unsigned long long nblocks = (unsigned long long)g.x * g.y * g.z;
     if (nblocks > 0xffffffffull) mm_emu_fatal("a grid of %llu blocks", nblocks);
     make_order(blocks, (unsigned)nblocks);
+    make_order(threads_order, g_nthreads);
     for (unsigned i = 0; i < (unsigned)nblocks; i++) {
         const unsigned bi = blocks[i];
         mm_emu_block_idx = uint3{bi % g.x, (bi / g.x) % g.y, bi / (g.x * g.y)};
-        make_order(threads_order, g_nthreads);
+        if (g_order == ORDER_SHUFFLE && i) make_order(threads_order, g_nthreads); /* a new order per block */
         run_block(threads_order);
     }
     mm_emu_thread_idx = uint3{0, 0, 0};

@@ -17,7 +17,6 @@ static void report(const char *what, int ok, const char *detail) {
     printf("%s  %-58s %s\n", ok ? "PASS" : "FAIL", what, detail ? detail : "");
     ok ? n_pass++ : n_fail++;
 }
-void mm_emu_set_order(const char *order); /* emu_runtime.cpp, for this test */
 
 /* runs fn in a child with stderr captured; passes when the child dies (signal or non-zero exit) and its stderr
  * contains `expect` */
@@ -271,7 +270,7 @@ int main(void) {
                  "kernel write_kernel (launched at tests/cuda_emu/emu_selftest.cu");
     expect_death("a use after cudaFree stops the run", use_after_free, "memory fault");
     expect_death("divergent __syncthreads are reported", divergent_barrier,
-                 "kernel divergent_barrier_kernel (launched at tests/cuda_emu/emu_selftest.cu:118), block (0,0,0): "
+                 "kernel divergent_barrier_kernel (launched at tests/cuda_emu/emu_selftest.cu:117), block (0,0,0): "
                  "divergent __syncthreads");
     expect_death("a barrier after some threads returned is reported", exit_before_barrier, "already exited");
     expect_death("a full-mask shuffle in a 48-thread block is reported", partial_warp_shuffle,

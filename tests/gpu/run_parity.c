@@ -104,6 +104,26 @@ static int same_bytes(const char *a, const char *b) {
     return same;
 }
 
+/* the trained file of a method's run directory: the PEFT adapter, or the whole model for full fine-tuning */
+static const char *adapter_rel(const char *method) {
+    return !strcmp(method, "fpft-mix") ? "adapter/model.safetensors" : "adapter/adapter_model.safetensors";
+}
+
+/* <method>-cuda against <method>-<other>: 1 when their trained files hold the same bytes (paths into a, b); *preds:
+ * the languages whose predictions are byte-identical */
+static int same_outputs(const char *root, const char *method, const char *other, char *a, char *b, size_t n, int *preds) {
+    snprintf(a, n, "%s/%s-cuda/%s", root, method, adapter_rel(method));
+    snprintf(b, n, "%s/%s-%s/%s", root, method, other, adapter_rel(method));
+    *preds = 0;
+    for (int l = 0; l < 6; l++) {
+        char pa[1024], pb[1024];
+        snprintf(pa, sizeof pa, "%s/%s-cuda/predictions/%s.txt", root, method, RF_LANGS[l]);
+        snprintf(pb, sizeof pb, "%s/%s-%s/predictions/%s.txt", root, method, other, RF_LANGS[l]);
+        *preds += same_bytes(pa, pb);
+    }
+    return same_bytes(a, b);
+}
+
 /* The resume check (see the header).  straight_done: <method>-cuda already holds an uninterrupted device run.
  * Prints one table line; 0 identical, 1 not (or a run failed). */
 static int resume_check(const char *root, const char *method, int kill_at, int straight_done) {
@@ -144,22 +164,12 @@ static int resume_check(const char *root, const char *method, int kill_at, int s
     char *txt = mm_read_file(log, &n);
     const int resumed = txt && strstr(txt, "resuming from") && strstr(txt, want);
     free(txt);
-    const int fpft = !strcmp(method, "fpft-mix");
-    const char *rel = fpft ? "adapter/model.safetensors" : "adapter/adapter_model.safetensors";
     char a[1024], b[1024];
-    snprintf(a, sizeof a, "%s/%s-cuda/%s", root, method, rel);
-    snprintf(b, sizeof b, "%s/%s-resumed/%s", root, method, rel);
-    const int adapter_same = same_bytes(a, b);
+    int pred_same;
+    const int adapter_same = same_outputs(root, method, "resumed", a, b, sizeof a, &pred_same);
     int nt = 0;
     double rms = 0.0;
     const double err = adapter_same ? 0.0 : compare(a, b, &nt, &rms);
-    int pred_same = 0;
-    for (int l = 0; l < 6; l++) {
-        char pa[1024], pb[1024];
-        snprintf(pa, sizeof pa, "%s/%s-cuda/predictions/%s.txt", root, method, RF_LANGS[l]);
-        snprintf(pb, sizeof pb, "%s/%s-resumed/predictions/%s.txt", root, method, RF_LANGS[l]);
-        pred_same += same_bytes(pa, pb);
-    }
     const int ok = resumed && adapter_same && pred_same == 6;
     printf("| resume    | %-9s | kill -9 after the step-%d checkpoint, rerun %s | adapter %s | predictions %d/6 "
            "identical | %s\n", method, kill_at, resumed ? "resumed" : "did NOT resume", adapter_same ? "identical" : "differs",
@@ -190,18 +200,9 @@ static int same_under_check(const char *root, const char *method, const char *as
     if (saved) setenv(var, saved, 1), free(saved);
     else unsetenv(var);
     if (rc) return 1;
-    const char *rel = !strcmp(method, "fpft-mix") ? "adapter/model.safetensors" : "adapter/adapter_model.safetensors";
     char a[1024], b[1024];
-    snprintf(a, sizeof a, "%s/%s-cuda/%s", root, method, rel);
-    snprintf(b, sizeof b, "%s/%s-under/%s", root, method, rel);
-    const int adapter_same = same_bytes(a, b);
-    int pred_same = 0;
-    for (int l = 0; l < 6; l++) {
-        char pa[1024], pb[1024];
-        snprintf(pa, sizeof pa, "%s/%s-cuda/predictions/%s.txt", root, method, RF_LANGS[l]);
-        snprintf(pb, sizeof pb, "%s/%s-under/predictions/%s.txt", root, method, RF_LANGS[l]);
-        pred_same += same_bytes(pa, pb);
-    }
+    int pred_same;
+    const int adapter_same = same_outputs(root, method, "under", a, b, sizeof a, &pred_same);
     const int ok = adapter_same && pred_same == 6;
     printf("| same      | %-9s | %s | adapter %s | predictions %d/6 identical | %s\n", method, assign,
            adapter_same ? "identical" : "differs", pred_same, ok ? "ok" : "FAIL");
@@ -255,10 +256,9 @@ int main(int argc, char **argv) {
         if (run_one(root, methods[m], "cpu") || run_one(root, methods[m], "cuda")) { bad++; continue; }
         if (resume && !strcmp(resume, methods[m])) straight_done = 1;
         if (under && !strcmp(under_method, methods[m])) under_done = 1;
-        const char *rel = !strcmp(methods[m], "fpft-mix") ? "adapter/model.safetensors" : "adapter/adapter_model.safetensors";
         char a[1024], b[1024], rj[1024];
-        snprintf(a, sizeof a, "%s/%s-cpu/%s", root, methods[m], rel);
-        snprintf(b, sizeof b, "%s/%s-cuda/%s", root, methods[m], rel);
+        snprintf(a, sizeof a, "%s/%s-cpu/%s", root, methods[m], adapter_rel(methods[m]));
+        snprintf(b, sizeof b, "%s/%s-cuda/%s", root, methods[m], adapter_rel(methods[m]));
         int nt = 0;
         double rms = 0.0, err = compare(a, b, &nt, &rms);
         snprintf(rj, sizeof rj, "%s/%s-cuda/run.json", root, methods[m]);

@@ -133,17 +133,17 @@ Test(dist, a_failing_rank_aborts_the_others) {
  * kernels/cuda code, NCCL emulated across processes): two ranks each on an emulated GPU, gradients summed in
  * device memory by ncclAllReduce, give the adapter of one process on one emulated GPU with the same global batch;
  * a rank that hangs makes the job stop with a message.  Needs `make emu` (make test builds it first). */
+#ifdef MMLORA_SANITIZE
+#define MMLORA_SANITIZE_BUILD 1
+#else
+#define MMLORA_SANITIZE_BUILD 0
+#endif
 #define need_emulator(env)                                                                                    \
     do {                                                                                                      \
         need_mpirun();                                                                                        \
         if (MMLORA_SANITIZE_BUILD) cr_skip_test("the emulator runs build/mmlora (not sanitized): optimized suite only"); \
         if (!rf_emu_env((env), sizeof(env))) cr_skip_test("build/emu/libmmlora_cuda_emu.so not built (make emu)"); \
     } while (0)
-#ifdef MMLORA_SANITIZE
-#define MMLORA_SANITIZE_BUILD 1
-#else
-#define MMLORA_SANITIZE_BUILD 0
-#endif
 #define EMU_MPI "mpirun --allow-run-as-root --oversubscribe --mca btl self,vader -x OMP_NUM_THREADS " \
                 "-x MMLORA_FAKE_GPU -x MMLORA_CUDA_LIB -x MMLORA_NCCL_LIB -x MMLORA_EMU_NCCL_TIMEOUT_S"
 
