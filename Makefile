@@ -104,7 +104,13 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $$( [ $$(id -u) -eq 0 ] || echo sudo ) apt-get install -y -qq $$missing; \
 	else echo "make deps: all Debian packages present"; fi
 
-$(BUILD)/obj/%.o: %.c
+# the objects are rebuilt when their compile flags change (NO_MPI=1, DEPS_ROOT, EXTRA_CFLAGS, OPT: tests/gpu/run.sh
+# builds with some of them): a stamp named by the flags' hash, replaced when they differ.  Without it a build/ made
+# with MPI and relinked with NO_MPI=1 fails to link (undefined MPI symbols).
+FLAGS_STAMP := $(BUILD)/flags/$(shell printf '%s' '$(CC) $(CFLAGS)' | md5sum | cut -c1-16)
+$(FLAGS_STAMP):
+	@mkdir -p $(dir $@); rm -f $(BUILD)/flags/*; touch $@
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/san/%.o: %.c
@@ -268,7 +274,7 @@ gpu-train-bench-selftest: $(BUILD)/gpu/train_bench_cpu
 	    echo "train_bench selftest passed: 18 table lines (4 bf16: training and decoding; 2 bf16 with bf16 activations; 4 LLaMA), FLOP formula equal to the ops' count in 14 configurations"; \
 	  else echo "train_bench selftest FAILED: $$n table lines (expected 18), $$b bf16 training lines (expected 2), $$a bf16+a16 (expected 2), $$e FLOP checks equal (expected 14)"; exit 1; fi
 .PHONY: gpu-parity gpu-engine-parity gpu-engine-parity-selftest gpu-bench gpu-min gpu-run-parity gpu-run-parity-selftest
-.PHONY: gpu-train-bench gpu-train-bench-selftest
+.PHONY: gpu-train-bench gpu-train-bench-selftest gpu-script-emu
 gpu-parity: $(BUILD)/gpu/parity
 gpu-engine-parity: $(BUILD)/gpu/engine_parity
 gpu-bench: $(BUILD)/gpu/gemm_bench $(BUILD)/gpu/ops_bench
@@ -352,16 +358,26 @@ EMU_RUN = @set -o pipefail; log=$(BUILD)/emu/$(1).log; if $(2) >$$log 2>&1; then
 emu-test: emu $(BUILD)/mmlora $(BUILD)/gpu/run_parity
 	$(call EMU_RUN,selftest,$(BUILD)/emu/emu_selftest)
 	$(call EMU_RUN,nccl,$(BUILD)/emu/nccl_emu_test $(BUILD)/emu/libnccl_emu.so)
-	$(call EMU_RUN,parity,$(EMU_ENV) $(BUILD)/emu/parity)
 	$(call EMU_RUN,parity_reverse,$(EMU_ENV) MMLORA_EMU_ORDER=reverse $(BUILD)/emu/parity)
-	$(call EMU_RUN,parity_sweep,$(EMU_ENV) MMLORA_EMU_ORDER=shuffle $(BUILD)/emu/parity --sweep 20 --seed 1)
-	$(call EMU_RUN,parity_san,$(EMU_ENV) ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
-	  $(BUILD)/emu-san/parity)
-	$(call EMU_RUN,engine_parity,$(EMU_ENV) $(BUILD)/emu/engine_parity)
-	$(call EMU_RUN,train_bench,$(BUILD)/emu/train_bench --shape tiny --check-flops --methods mmlora --dtype bf16 \
-	  --act-dtype bf16 --profile)
-	$(call EMU_RUN,run_parity,$(EMU_CLI_ENV) $(BUILD)/gpu/run_parity --resume mmlora \
-	  --same-under MMLORA_EMU_ORDER=reverse mmlora lora-mix mmlora fpft-mix)
+	@$(MAKE) --no-print-directory gpu-script-emu
+# tests/gpu/run.sh --emulator: the GPU host's script, every step and its final table, on the emulator with every
+# block and thread in a shuffled order: op parity, the edge-case sweep, engine parity, run parity (three methods),
+# resume after kill -9 and the run again in reverse order, the benchmarks at tiny shapes, op parity under ASan
+RUN_SH_EMU_OUT := $(BUILD)/emu/run-sh
+gpu-script-emu: emu $(BUILD)/mmlora $(BUILD)/gpu/run_parity
+	@rm -rf $(RUN_SH_EMU_OUT); mkdir -p $(RUN_SH_EMU_OUT); log=$(RUN_SH_EMU_OUT)/run.out; \
+	  OUT=$(RUN_SH_EMU_OUT) MMLORA_EMU_ORDER=shuffle RUN_PARITY_METHODS="lora-mix mmlora fpft-mix" \
+	    bash tests/gpu/run.sh --emulator >$$log 2>&1; rc=$$?; \
+	  c() { grep -cE "$$1" $$log; }; \
+	  p=$$(c '^parity: +276 passed, 0 failed'); w=$$(c '^sweep: +2460 passed, 0 failed'); m=$$(c '^memcheck: rc 0 .*276 passed'); \
+	  e=$$(c '^62 passed, 0 failed'); r=$$(c '^run parity passed: 3 of 3 methods agree'); \
+	  k=$$(c '^\| (resume|same) .*\| ok$$'); f=$$(c '^flop check .*: equal$$'); t=$$(c '^\| train '); d=$$(c '^\| decode '); \
+	  o=$$(c '^\| op \| sum '); \
+	  if [ $$rc -eq 0 ] && [ "$$p$$w$$m$$e$$r$$k" = 111112 ] && [ $$f -eq 8 ] && [ $$t -eq 9 ] && [ $$d -eq 4 ] && [ $$o -eq 1 ]; then \
+	    echo "tests/gpu/run.sh --emulator: exit 0 in $$(sed -n 's/^=* mmlora GPU run (\([0-9]*s\).*/\1/p' $$log), every step and its table"; \
+	  else echo "tests/gpu/run.sh --emulator FAILED: exit $$rc; op parity $$p sweep $$w memcheck $$m engine $$e run $$r (expected 1 each)," \
+	    "resume/same $$k (2), flop checks $$f (8), train lines $$t (9), decode $$d (4), op profile sum $$o (1); log: $$log"; \
+	    tail -25 $$log; exit 1; fi
 
 # ---------------------------------------------------------------- bench / fuzz
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libmmlora.a

@@ -17,6 +17,11 @@
 # are left); expected well below (build ~90, run_parity ~30, resume ~15, train_bench ~60: 1.1B random
 # weights on 16 threads, two 22 GiB arenas, 8 steps of ~1-2 s, 2 decodes), so the caps bite only on memcheck and
 # the microbenchmarks at the end.
+# --emulator: the same script against the CUDA emulator on any machine (tests/cuda_emu: the CUDA code compiled by g++,
+# run by an emulated runtime; `make gpu-script-emu`, part of make test): the emulated programs (build/emu/) instead
+# of the nvcc-built ones, mmlora's --device cuda on the emulated backend, the tiny shapes in the benchmarks (the
+# StarCoderBase-1B shapes would take hours), the ASan build of op parity in memcheck's place, no cuBLAS/op
+# microbenchmarks (timings only), a budget of 900 s.  It runs every step and the final table as a GPU host would.
 # Exit status: 0 parity passed (and memcheck clean when it ran), 1 op-parity failures, 2 no device, 3 build failed,
 # 4 parity passed but memcheck reported errors (a memcheck skipped or cut short by the budget, or one the sanitizer
 # could not run, is not), 5 op parity passed but engine parity failed, 6 engine parity passed
@@ -26,16 +31,34 @@
 # core/infer/generate.c, has only run on the CPU stand-in so far), 124/137 parity timed out.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+EMULATOR=0
+case "${1:-}" in
+--emulator) EMULATOR=1 ;;
+"") ;;
+*) echo "usage: tests/gpu/run.sh [--emulator]" >&2; exit 64 ;;
+esac
 # nvcc where CUDA images keep it, when it is not on the PATH (the Makefile builds no CUDA without it)
 if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH="/usr/local/cuda/bin:$PATH"; fi
 OUT=${OUT:-./gpu-out}
 mkdir -p "$OUT"
-BUDGET=${BUDGET:-450}
+# CAP_SCALE: the emulated steps take longer than on a GPU (each cap below times 3)
+if [ $EMULATOR = 1 ]; then BUDGET=${BUDGET:-900} CAP_SCALE=3; else BUDGET=${BUDGET:-450} CAP_SCALE=1; fi
+# where the GPU programs are, the CUDA backend mmlora loads, and the benchmark's shapes
+GPU_BIN=build/gpu CUDA_SO=build/libmmlora_cuda.so NAME_1B="StarCoderBase-1B shapes" NAME_DEEPSEEK="DeepSeek-Coder-1.3B shapes"
+RESUME_MORE=()
+SHAPE_1B=(--shape 1b --batch 24 --seq 288 --micro 24) SHAPE_DEEPSEEK=(--shape deepseek --batch 24 --seq 288 --micro 24)
+if [ $EMULATOR = 1 ]; then
+    GPU_BIN=build/emu CUDA_SO=build/emu/libmmlora_cuda_emu.so NAME_1B="tiny GPTBigCode" NAME_DEEPSEEK="tiny LLaMA"
+    # and a race finder the GPU has no use for: the MMLoRA run again with every block and thread in reverse order
+    RESUME_MORE=(--same-under MMLORA_EMU_ORDER=reverse mmlora)
+    SHAPE_1B=(--shape tiny --batch 4 --seq 32 --micro 4 --target 8) SHAPE_DEEPSEEK=(--shape tiny-llama --batch 4 --seq 32 --micro 4 --target 8)
+    export MMLORA_FAKE_GPU="CUDA emulator:8" MMLORA_CUDA_LIB="$PWD/$CUDA_SO" MMLORA_NCCL_LIB="$PWD/build/emu/libnccl_emu.so"
+fi
 t_start=$SECONDS
 left() { echo $((BUDGET - (SECONDS - t_start))); }
 # step NAME MAX_SECONDS LOG CMD...: runs CMD with a timeout of min(MAX, time left); records "NAME rc secs"
 step() {
-    local name=$1 max=$2 log=$3; shift 3
+    local name=$1 max=$(($2 * CAP_SCALE)) log=$3; shift 3
     local l; l=$(left)
     if [ "$l" -lt 15 ]; then echo "$name skipped (budget)" | tee -a "$OUT/steps.txt"; return 99; fi
     [ "$max" -lt "$l" ] || max=$l
@@ -46,7 +69,7 @@ step() {
     return $rc
 }
 : >"$OUT/steps.txt"
-{ date -u; uname -a; nvidia-smi 2>&1 | head -20; nvcc --version 2>&1 | tail -2; } >"$OUT/host.txt"
+{ date -u; uname -a; [ $EMULATOR = 1 ] && echo "CUDA emulator (tests/cuda_emu), not a GPU"; nvidia-smi 2>&1 | head -20; nvcc --version 2>&1 | tail -2; } >"$OUT/host.txt"
 git log --oneline -1 >>"$OUT/host.txt" 2>/dev/null
 
 # Libraries: a bare GPU host can install nothing; tests/gpu/fetch-deps.sh (run beforehand where Debian's
@@ -60,7 +83,9 @@ MAKE_VARS+=(NVCC_WERROR=)
 # no MPI: the GPU programs use none, and the Makefile's MPI detection (mpicc --showme) is Open MPI's: an MPICH or
 # a partial MPI on the host would break the build
 MAKE_VARS+=(NO_MPI=1)
-if ls .gpu-debs/*.deb >/dev/null 2>&1; then
+if [ $EMULATOR = 1 ]; then
+    :   # the emulator is built from this machine's libraries
+elif ls .gpu-debs/*.deb >/dev/null 2>&1; then
     DEPS=/tmp/mmlora-deps
     mkdir -p "$DEPS"
     for f in .gpu-debs/*.deb; do dpkg -x "$f" "$DEPS" || echo "unpack failed: $f"; done
@@ -70,9 +95,14 @@ if ls .gpu-debs/*.deb >/dev/null 2>&1; then
 else
     echo "deps: no .gpu-debs/ (run tests/gpu/fetch-deps.sh before the device call); using the host's libraries" | tee -a "$OUT/steps.txt"
 fi
-step build 300 "$OUT/build.log" make -j16 "${MAKE_VARS[@]}" all cuda gpu-parity gpu-engine-parity gpu-bench gpu-run-parity \
-    gpu-train-bench
+if [ $EMULATOR = 1 ]; then
+    step build 600 "$OUT/build.log" make -j"$(nproc)" emu build/mmlora build/gpu/run_parity
+else
+    step build 300 "$OUT/build.log" make -j16 "${MAKE_VARS[@]}" all cuda gpu-parity gpu-engine-parity gpu-bench gpu-run-parity \
+        gpu-train-bench
+fi
 build_rc=$?
+if [ $build_rc -ne 0 ] && [ $EMULATOR = 1 ]; then echo "== emulator build failed:"; tail -40 "$OUT/build.log"; exit 3; fi
 if [ $build_rc -ne 0 ]; then
     echo "== full build failed (last lines of $OUT/build.log below); trying the minimal GPU build (make gpu-min)"
     tail -15 "$OUT/build.log"
@@ -82,12 +112,12 @@ fi
 echo "build warnings: $(cat "$OUT"/build*.log | grep -cE 'warning( #|:)')" | tee -a "$OUT/steps.txt"
 
 # MMLORA_CUDA_SYNC=1: every launch synchronizes, so a fault is reported at the op that caused it
-MMLORA_CUDA_SYNC=1 step parity 120 "$OUT/parity.log" build/gpu/parity
+MMLORA_CUDA_SYNC=1 step parity 120 "$OUT/parity.log" $GPU_BIN/parity
 parity_rc=$?
 # edge-case shapes (sizes around warps, blocks and chunks, T = 1, MQA/GQA, odd strides, zero counts; 2460 checks,
 # tests/gpu/parity_sweep.c): reported, not counted in the exit status (the emulator passes them all; a FAIL here
 # that the fixed cases do not show is an edge case to look at, or a tolerance at a tiny size)
-MMLORA_CUDA_SYNC=1 step parity_sweep 60 "$OUT/parity_sweep.log" build/gpu/parity --sweep 20 --seed 1
+MMLORA_CUDA_SYNC=1 step parity_sweep 60 "$OUT/parity_sweep.log" $GPU_BIN/parity --sweep 20 --seed 1
 # the attention's batched driver (the default) has never run before this script: when op parity fails it and passes
 # the per-sequence driver, the rest of the run (engine and run parity, benchmarks) uses the per-sequence one, so that
 # one new kernel path does not hide everything after it (reported; op parity's exit status still says 1)
@@ -106,84 +136,95 @@ if [ "${exp_f:-0}" -gt 0 ] && [ "${exp_u:-0}" -eq 0 ] && grep -qE '^PASS +expert
     echo "experts: the fused kernels failed op parity ($exp_f FAIL lines), the unfused path passed: the rest of this" \
          "run uses MMLORA_CUDA_EXPERT=unfused" | tee -a "$OUT/steps.txt"
 fi
-if [ -x build/gpu/engine_parity ]; then
-    MMLORA_CUDA_SYNC=1 step engine_parity 120 "$OUT/engine_parity.log" build/gpu/engine_parity
+if [ -x $GPU_BIN/engine_parity ]; then
+    MMLORA_CUDA_SYNC=1 step engine_parity 120 "$OUT/engine_parity.log" $GPU_BIN/engine_parity
     engine_rc=$?
 else
     echo "engine_parity skipped (not built: the minimal build has no model loader)" | tee -a "$OUT/steps.txt"; engine_rc=-
 fi
-if [ -x build/gpu/run_parity ] && [ -f build/libmmlora_cuda.so ]; then
-    step run_parity 150 "$OUT/run_parity.log" build/gpu/run_parity
+if [ -x build/gpu/run_parity ] && [ -f "$CUDA_SO" ]; then
+    # RUN_PARITY_METHODS: which methods (default all four: lora-mix mmlora mola fpft-mix)
+    # shellcheck disable=SC2086
+    step run_parity 150 "$OUT/run_parity.log" build/gpu/run_parity ${RUN_PARITY_METHODS:-}
     run_rc=$?
 else
-    echo "run_parity skipped (build/gpu/run_parity or build/libmmlora_cuda.so not built)" | tee -a "$OUT/steps.txt"; run_rc=-
+    echo "run_parity skipped (build/gpu/run_parity or $CUDA_SO not built)" | tee -a "$OUT/steps.txt"; run_rc=-
 fi
 # resume on the device: one more uninterrupted --device cuda run of MMLoRA, one killed after its step-5 checkpoint
 # and rerun (byte-identical adapter and predictions, and the rerun must log that it resumed)
-if [ -x build/gpu/run_parity ] && [ -f build/libmmlora_cuda.so ]; then
-    step resume 90 "$OUT/resume.log" build/gpu/run_parity --resume mmlora --kill-at 5
+if [ -x build/gpu/run_parity ] && [ -f "$CUDA_SO" ]; then
+    step resume 90 "$OUT/resume.log" build/gpu/run_parity --resume mmlora --kill-at 5 ${RESUME_MORE[@]+"${RESUME_MORE[@]}"}
     resume_rc=$?
 else
-    echo "resume skipped (build/gpu/run_parity or build/libmmlora_cuda.so not built)" | tee -a "$OUT/steps.txt"; resume_rc=-
+    echo "resume skipped (build/gpu/run_parity or $CUDA_SO not built)" | tee -a "$OUT/steps.txt"; resume_rc=-
 fi
 # the training / decoding benchmark at StarCoderBase-1B shapes (strict fp32 GEMMs); --check-flops: the ops count the
 # GEMM FLOPs they execute and the printed formula must equal that count
-BENCH_ARGS=(--shape 1b --methods lora-mix,mmlora --batch 24 --seq 288 --micro 24 --warmup 1 --steps 3 --check-flops)
+BENCH_ARGS=("${SHAPE_1B[@]}" --methods lora-mix,mmlora --warmup 1 --steps 3 --check-flops)
 BENCH_DECODE_ARG=()
 [ "${BENCH_DECODE:-1}" = 0 ] && BENCH_ARGS+=(--no-decode) && BENCH_DECODE_ARG=(--no-decode)
-if [ -x build/gpu/train_bench ]; then
-    step train_bench 150 "$OUT/train_bench.log" build/gpu/train_bench "${BENCH_ARGS[@]}"
+if [ -x $GPU_BIN/train_bench ]; then
+    step train_bench 150 "$OUT/train_bench.log" $GPU_BIN/train_bench "${BENCH_ARGS[@]}"
     bench_rc=$?
 else
     echo "train_bench skipped (not built: the minimal build has no model code)" | tee -a "$OUT/steps.txt"; bench_rc=-
 fi
 # the same with bf16 frozen weights (--set dtype=bf16: the base's linears and the LM head on bf16 tensor cores, fp32
 # accumulation; the MFU target of issue 7 is for this one), and decoding from bf16 weights (half the bytes per step)
-if [ -x build/gpu/train_bench ]; then
-    step train_bench_bf16 100 "$OUT/train_bench_bf16.log" build/gpu/train_bench --shape 1b --methods lora-mix,mmlora \
-        --batch 24 --seq 288 --micro 24 --warmup 1 --steps 3 --check-flops --dtype bf16 ${BENCH_DECODE_ARG[@]+"${BENCH_DECODE_ARG[@]}"}
+if [ -x $GPU_BIN/train_bench ]; then
+    step train_bench_bf16 100 "$OUT/train_bench_bf16.log" $GPU_BIN/train_bench "${SHAPE_1B[@]}" --methods lora-mix,mmlora \
+        --warmup 1 --steps 3 --check-flops --dtype bf16 ${BENCH_DECODE_ARG[@]+"${BENCH_DECODE_ARG[@]}"}
     bf16_rc=$?
 else
     echo "train_bench_bf16 skipped (not built)" | tee -a "$OUT/steps.txt"; bf16_rc=-
 fi
 # bf16 weights and bf16 activations (--set act_dtype=bf16: the large saved activations rounded to bf16 and stashed per
 # layer, attention probabilities recomputed in backward; 16.1 GiB planned instead of 25.8), training only
-if [ -x build/gpu/train_bench ]; then
-    step train_bench_a16 80 "$OUT/train_bench_a16.log" build/gpu/train_bench --shape 1b --methods lora-mix,mmlora \
-        --batch 24 --seq 288 --micro 24 --warmup 1 --steps 3 --check-flops --dtype bf16 --act-dtype bf16 --no-decode
+if [ -x $GPU_BIN/train_bench ]; then
+    step train_bench_a16 80 "$OUT/train_bench_a16.log" $GPU_BIN/train_bench "${SHAPE_1B[@]}" --methods lora-mix,mmlora \
+        --warmup 1 --steps 3 --check-flops --dtype bf16 --act-dtype bf16 --no-decode
     a16_rc=$?
 else
     echo "train_bench_a16 skipped (not built)" | tee -a "$OUT/steps.txt"; a16_rc=-
 fi
 # where a bf16+a16 MMLoRA step's time goes, op by op (a wait after every op: slower than the rows above; the shares
 # are what to read); the next optimization starts from this table
-if [ -x build/gpu/train_bench ]; then
-    step train_profile 60 "$OUT/train_profile.log" build/gpu/train_bench --shape 1b --methods mmlora \
-        --batch 24 --seq 288 --micro 24 --warmup 1 --steps 2 --dtype bf16 --act-dtype bf16 --no-decode --profile
+if [ -x $GPU_BIN/train_bench ]; then
+    step train_profile 60 "$OUT/train_profile.log" $GPU_BIN/train_bench "${SHAPE_1B[@]}" --methods mmlora \
+        --warmup 1 --steps 2 --dtype bf16 --act-dtype bf16 --no-decode --profile
 fi
 SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
-if [ -n "$SANITIZER" ]; then
+if [ $EMULATOR = 1 ]; then
+    # the emulator's memcheck: op parity built with ASan + UBSan against guard-paged device memory (exit 9 on an error)
+    MMLORA_CUDA_SYNC=1 ASAN_OPTIONS=detect_leaks=1:exitcode=9 UBSAN_OPTIONS=exitcode=9:print_stacktrace=1 \
+        LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp step memcheck 150 "$OUT/memcheck.log" build/emu-san/parity
+    memcheck_rc=$?
+elif [ -n "$SANITIZER" ]; then
     MMLORA_CUDA_SYNC=1 step memcheck 150 "$OUT/memcheck.log" \
-        "$SANITIZER" --tool memcheck --error-exitcode 9 --print-limit 20 build/gpu/parity
+        "$SANITIZER" --tool memcheck --error-exitcode 9 --print-limit 20 $GPU_BIN/parity
     memcheck_rc=$?
 else
     echo "memcheck skipped (no compute-sanitizer)" | tee -a "$OUT/steps.txt"; memcheck_rc=-
 fi
-step gemm_bench 90 "$OUT/gemm_bench.log" build/gpu/gemm_bench
-step ops_bench 90 "$OUT/ops_bench.log" build/gpu/ops_bench
+if [ $EMULATOR = 1 ]; then
+    echo "gemm_bench and ops_bench skipped (emulator: timings of the real shapes only)" | tee -a "$OUT/steps.txt"
+else
+    step gemm_bench 90 "$OUT/gemm_bench.log" build/gpu/gemm_bench
+    step ops_bench 90 "$OUT/ops_bench.log" build/gpu/ops_bench
+fi
 # the paper's other model (DeepSeek-Coder-1.3B shapes: the LLaMA path, RoPE with scaling, SwiGLU, 16 KV heads) in
 # bf16 weights + activations, when time is left
-if [ -x build/gpu/train_bench ] && [ "$(left)" -ge 45 ]; then
-    step train_bench_deepseek 60 "$OUT/train_bench_deepseek.log" build/gpu/train_bench --shape deepseek \
-        --methods lora-mix,mmlora --batch 24 --seq 288 --micro 24 --warmup 1 --steps 2 --check-flops --dtype bf16 \
+if [ -x $GPU_BIN/train_bench ] && [ "$(left)" -ge 45 ]; then
+    step train_bench_deepseek 60 "$OUT/train_bench_deepseek.log" $GPU_BIN/train_bench "${SHAPE_DEEPSEEK[@]}" \
+        --methods lora-mix,mmlora --warmup 1 --steps 2 --check-flops --dtype bf16 \
         --act-dtype bf16 --no-decode
 else
     echo "train_bench_deepseek skipped ($(left)s left)" | tee -a "$OUT/steps.txt"
 fi
 # the same training measurement with TF32 tensor-core GEMMs (fp32 storage), LoRA-Mix only, when time is left
-if [ -x build/gpu/train_bench ] && [ "$(left)" -ge 45 ]; then
-    MMLORA_CUDA_TF32=1 step train_bench_tf32 60 "$OUT/train_bench_tf32.log" build/gpu/train_bench --shape 1b \
-        --methods lora-mix --batch 24 --seq 288 --micro 24 --warmup 1 --steps 3 --no-decode
+if [ -x $GPU_BIN/train_bench ] && [ "$(left)" -ge 45 ]; then
+    MMLORA_CUDA_TF32=1 step train_bench_tf32 60 "$OUT/train_bench_tf32.log" $GPU_BIN/train_bench "${SHAPE_1B[@]}" \
+        --methods lora-mix --warmup 1 --steps 3 --no-decode
 else
     echo "train_bench_tf32 skipped ($(left)s left)" | tee -a "$OUT/steps.txt"
 fi
@@ -195,7 +236,8 @@ grep -E "^FAIL" "$OUT/parity.log" 2>/dev/null | head -20
 echo "parity:   $(tail -1 "$OUT/parity.log" 2>/dev/null) (rc $parity_rc)"
 grep -E "^FAIL" "$OUT/parity_sweep.log" 2>/dev/null | head -10
 echo "sweep:    $(tail -1 "$OUT/parity_sweep.log" 2>/dev/null) (edge-case shapes, --sweep 20 --seed 1; not counted)"
-echo "memcheck: rc $memcheck_rc $(grep -m1 'ERROR SUMMARY' "$OUT/memcheck.log" 2>/dev/null)"
+if [ $EMULATOR = 1 ]; then echo "memcheck: rc $memcheck_rc (op parity built with ASan + UBSan on the emulator: $(tail -1 "$OUT/memcheck.log" 2>/dev/null))"
+else echo "memcheck: rc $memcheck_rc $(grep -m1 'ERROR SUMMARY' "$OUT/memcheck.log" 2>/dev/null)"; fi
 echo
 echo "engine parity (one training step, CPU table vs CUDA table; rc $engine_rc)"
 grep -E '^\|' "$OUT/engine_parity.log" 2>/dev/null
@@ -207,11 +249,11 @@ grep -E '^FAIL' "$OUT/run_parity.log" 2>/dev/null
 tail -1 "$OUT/run_parity.log" 2>/dev/null
 echo
 echo "resume on the device (kill -9 after a checkpoint, rerun, vs uninterrupted; rc $resume_rc)"
-grep -E '^\| resume' "$OUT/resume.log" 2>/dev/null
+grep -E '^\| (resume|same) ' "$OUT/resume.log" 2>/dev/null
 grep -E '^FAIL' "$OUT/resume.log" 2>/dev/null
 tail -1 "$OUT/resume.log" 2>/dev/null
 echo
-echo "training / decoding benchmark, StarCoderBase-1B shapes, random weights (rc $bench_rc)"
+echo "training / decoding benchmark, $NAME_1B, random weights (rc $bench_rc)"
 head -2 "$OUT/train_bench.log" 2>/dev/null
 grep -E '^flop check' "$OUT/train_bench.log" 2>/dev/null
 if grep -qE '^\| what' "$OUT/train_bench.log" 2>/dev/null; then
@@ -226,7 +268,7 @@ grep -E '^\| (train|decode)' "$OUT/train_bench_bf16.log" 2>/dev/null || grep -E 
 echo "bf16 frozen weights and bf16 activations (rc $a16_rc):"
 grep -E '^flop check' "$OUT/train_bench_a16.log" 2>/dev/null
 grep -E '^\| train' "$OUT/train_bench_a16.log" 2>/dev/null || grep -E '^(measured: train|train_bench: )' "$OUT/train_bench_a16.log" 2>/dev/null | tail -3
-echo "DeepSeek-Coder-1.3B shapes, bf16 weights and activations:"
+echo "$NAME_DEEPSEEK, bf16 weights and activations:"
 grep -E '^flop check' "$OUT/train_bench_deepseek.log" 2>/dev/null
 grep -E '^\| train' "$OUT/train_bench_deepseek.log" 2>/dev/null || grep -E '^(measured: train|train_bench: )' "$OUT/train_bench_deepseek.log" 2>/dev/null | tail -3
 echo "op profile, MMLoRA bf16+a16 (largest 16 ops and the sum):"
@@ -234,6 +276,7 @@ grep -E '^\| op \| [a-z]' "$OUT/train_profile.log" 2>/dev/null | grep -v '| sum 
 grep -E '^\| op \| sum ' "$OUT/train_profile.log" 2>/dev/null
 tf32=$(grep -E '^\| train' "$OUT/train_bench_tf32.log" 2>/dev/null || grep -E '^measured: train' "$OUT/train_bench_tf32.log" 2>/dev/null)
 [ -n "$tf32" ] && echo "$tf32   (MMLORA_CUDA_TF32=1)"
+if [ -f "$OUT/gemm_bench.log" ]; then
 echo
 echo "cuBLAS GEMM TFLOP/s (M x N x K, row-major x·Wᵀ)"
 awk '/^gemm [ 0-9]/ { key = $2; if (!(key in seen)) { seen[key] = 1; order[n++] = key }
@@ -242,9 +285,12 @@ awk '/^gemm [ 0-9]/ { key = $2; if (!(key in seen)) { seen[key] = 1; order[n++] 
            for (i = 0; i < n; i++) { k = order[i];
                printf "  %-18s %7s %7s %7s\n", k, v[k, "fp32"], v[k, "tf32"], v[k, "bf16"] } }' \
     "$OUT/gemm_bench.log" 2>/dev/null
+fi
+if [ -f "$OUT/ops_bench.log" ]; then
 echo
 echo "CUDA op table (fp32) ms per call"
 sed -n 's/^op /  /p' "$OUT/ops_bench.log" 2>/dev/null
+fi
 echo
 cat "$OUT/steps.txt"
 rc=$parity_rc
