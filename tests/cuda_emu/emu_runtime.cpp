@@ -571,6 +571,19 @@ static void run_block(const std::vector<unsigned> &order) {
 }
 
 
+/* the __shared__ variables of every kernel linked into this module (include/cuda_runtime.h; none under ASan) */
+extern "C" char __start_mm_emu_shared_cu[] __attribute__((weak, visibility("hidden")));
+extern "C" char __stop_mm_emu_shared_cu[] __attribute__((weak, visibility("hidden")));
+extern "C" char __start_mm_emu_shared_hdr[] __attribute__((weak, visibility("hidden")));
+extern "C" char __stop_mm_emu_shared_hdr[] __attribute__((weak, visibility("hidden")));
+static void poison_range(char *start, char *stop) {
+    if (start && stop > start) memset(start, 0xff, (size_t)(stop - start));
+}
+static void poison_shared(void) {
+    poison_range(__start_mm_emu_shared_cu, __stop_mm_emu_shared_cu);
+    poison_range(__start_mm_emu_shared_hdr, __stop_mm_emu_shared_hdr);
+}
+
 void mm_emu_run(const char *kernel, const char *file, int line, mm_emu_config cfg, void (*body)(void *), void *ctx) {
     read_order();
     install_fault_handler();
@@ -600,6 +613,7 @@ void mm_emu_run(const char *kernel, const char *file, int line, mm_emu_config cf
         const unsigned bi = blocks[i];
         mm_emu_block_idx = uint3{bi % g.x, (bi / g.x) % g.y, bi / (g.x * g.y)};
         if (g_order == ORDER_SHUFFLE && i) make_order(threads_order, g_nthreads); /* a new order per block */
+        poison_shared(); /* a block starts with garbage in shared memory, as on the GPU */
         run_block(threads_order);
     }
     mm_emu_thread_idx = uint3{0, 0, 0};

@@ -144,6 +144,27 @@ static void t_block_sum(void) {
     free(h), cudaFree(x), cudaFree(o);
 }
 
+/* block 0 writes the shared slot; every other block reads it without writing it first */
+__global__ void stale_shared_kernel(float *out) {
+    __shared__ float s[1];
+    if (blockIdx.x == 0 && threadIdx.x == 0) s[0] = 1.0f;
+    __syncthreads();
+    if (threadIdx.x == 0) out[blockIdx.x] = s[0];
+}
+static void t_shared_poison(void) {
+    float *o = dev(2), h[2];
+    stale_shared_kernel<<<2, 32>>>(o);
+    cudaMemcpy(h, o, sizeof h, cudaMemcpyDeviceToHost);
+#ifdef __SANITIZE_ADDRESS__
+    report("shared memory: not refilled under ASan (bounds checked instead)", h[0] == 1.0f, NULL);
+#else
+    char d[96];
+    snprintf(d, sizeof d, "block 0 read %g (wrote 1), block 1 read %g (wrote nothing)", h[0], h[1]);
+    report("each block starts with NaN-filled shared memory (not the last block's)", h[0] == 1.0f && h[1] != h[1], d);
+#endif
+    cudaFree(o);
+}
+
 static void run_racy(void (*k)(int *), const char *order, int *host) {
     int *o = NULL;
     cudaMalloc(&o, 64 * sizeof(int));
@@ -260,6 +281,7 @@ int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     t_block_sum();
     t_orders();
+    t_shared_poison();
     t_indices();
     t_launch_config();
     t_memory();

@@ -15,7 +15,26 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline __attribute__((always_inline))
-#define __shared__ static /* blocks run one after another on one host thread: one copy per kernel */
+/* blocks run one after another on one host thread: one copy per kernel.  Outside ASan builds every __shared__
+ * variable lives in a section of its own (below), which the runtime fills with 0xff bytes (NaN as float or double, -1
+ * as an integer) before each block: shared memory that a block reads before writing shows, as garbage would on
+ * the GPU, instead of the previous block's values.  ASan builds leave them in .bss, where ASan checks their bounds
+ * (it does not instrument variables in named sections). */
+#ifdef __SANITIZE_ADDRESS__
+#define __shared__ static
+#else
+/* Two sections, because GCC refuses to mix a COMDAT variable (the static of an inline or template function: those
+ * of the headers, kernels/cuda/reduce.cuh) with plain ones in one section: variables declared in a header go to
+ * mm_emu_shared_hdr, those of a .cu file's own kernels to mm_emu_shared_cu (a template kernel or an inline function
+ * with __shared__ in a .cu file would be refused at compile time: "section type conflict") */
+#define MM_EMU_SHARED_SECTION_0 "mm_emu_shared_cu"
+#define MM_EMU_SHARED_SECTION_1 "mm_emu_shared_hdr"
+#define MM_EMU_SHARED_SECTION_2 "mm_emu_shared_hdr"
+#define MM_EMU_SHARED_SECTION_3 "mm_emu_shared_hdr"
+#define MM_EMU_SHARED_SECTION_(level) MM_EMU_SHARED_SECTION_##level
+#define MM_EMU_SHARED_SECTION(level) MM_EMU_SHARED_SECTION_(level)
+#define __shared__ static __attribute__((section(MM_EMU_SHARED_SECTION(__INCLUDE_LEVEL__))))
+#endif
 #define __launch_bounds__(...)
 #define __CUDA_ARCH_EMULATED__ 1
 
