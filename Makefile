@@ -85,7 +85,9 @@ help:
 	@echo "                make gpu-train-bench: 1B training/decoding tokens/s and MFU (selftest: make gpu-train-bench-selftest,"
 	@echo "                part of make test); run all on a GPU host: tests/gpu/run.sh"
 	@echo "make emu-test   the CUDA backend on the CPU emulator of CUDA (tests/cuda_emu; part of make test): op parity,"
-	@echo "                edge-case sweep, engine and run parity, NCCL across processes; make emu builds build/emu/*"
+	@echo "                edge-case sweep, engine and run parity, NCCL across processes; make emu builds build/emu/*;"
+	@echo "                make emu-racecheck: the kernels under ThreadSanitizer (races within a block); make"
+	@echo "                gpu-script-emu: tests/gpu/run.sh --emulator"
 	@echo "make paper-tables  every table and figure from results/ beside the paper's numbers (docs/REPORTS.md)"
 	@echo "make rq1..rq4  an experiment program: MODEL=tiny|starcoderbase|deepseekcoder DATASET=local|csn|xlcost SCALE=smoke|default|full SCHEDULER=local|slurm DEVICE=cpu|cuda|auto NPROC=N SET=\"k=v ...\" (make all-rq: all four)"
 	@echo "make tiny      rebuild the embedded tiny model models/tiny (tokenizer + ~10-20 min pretraining on 2 cores)"
@@ -340,6 +342,30 @@ $(BUILD)/emu-san/obj/emu_%.o: $(EMU_DIR)/emu_%.cpp $(EMU_HDRS)
 	$(EMU_CXX) $(EMU_CXXFLAGS) $(SAN_FLAGS) -c $< -o $@
 $(BUILD)/emu-san/parity: $(PARITY_SRC) tests/gpu/parity.h $(EMU_SAN_CU_OBJ) $(EMU_SAN_RT_OBJ) $(SLIB_OBJ)
 	$(CC) $(SAN_CFLAGS) $(PARITY_SRC) $(EMU_SAN_CU_OBJ) $(EMU_SAN_RT_OBJ) $(SLIB_OBJ) $(LIBS) -lstdc++ -o $@
+# racecheck: the kernels under ThreadSanitizer, the emulator's fibers as TSan fibers with only CUDA's ordering
+# (barriers, block and launch boundaries; tests/cuda_emu/README.md): two threads of a block touching the same memory
+# without a barrier between is reported.  The runtime, the emulated cuBLAS and the CPU library stay uninstrumented.
+TSAN_FLAGS := -fsanitize=thread -DMM_EMU_TSAN=1
+EMU_TSAN_CU_OBJ := $(CU_SRC:kernels/cuda/%.cu=$(BUILD)/emu-tsan/obj/%.o)
+EMU_TSAN_RT_OBJ := $(BUILD)/emu-tsan/obj/emu_runtime.o $(BUILD)/emu-tsan/obj/emu_cublas.o
+$(BUILD)/emu-tsan/obj/%.o: $(BUILD)/emu/src/%.cpp $(EMU_HDRS)
+	@mkdir -p $(dir $@)
+	$(EMU_CXX) $(EMU_CXXFLAGS) $(TSAN_FLAGS) $(if $(filter comm,$*),-DMM_NO_NCCL_H) -include cuda_runtime.h -c $< -o $@
+$(BUILD)/emu-tsan/obj/emu_%.o: $(EMU_DIR)/emu_%.cpp $(EMU_HDRS)
+	@mkdir -p $(dir $@)
+	$(EMU_CXX) $(EMU_CXXFLAGS) -DMM_EMU_TSAN=1 -c $< -o $@
+$(BUILD)/emu-tsan/parity: $(PARITY_SRC) tests/gpu/parity.h $(EMU_TSAN_CU_OBJ) $(EMU_TSAN_RT_OBJ) $(BUILD)/libmmlora.a
+	$(CC) $(CFLAGS) -fsanitize=thread $(PARITY_SRC) $(EMU_TSAN_CU_OBJ) $(EMU_TSAN_RT_OBJ) $(BUILD)/libmmlora.a $(LIBS) -lstdc++ -o $@
+$(BUILD)/emu-tsan/emu_selftest: $(BUILD)/emu/src/emu_selftest.cpp $(EMU_TSAN_RT_OBJ) $(EMU_HDRS)
+	$(EMU_CXX) $(EMU_CXXFLAGS) $(TSAN_FLAGS) -I$(EMU_DIR) -include cuda_runtime.h $< $(EMU_TSAN_RT_OBJ) $(BLAS_LIBS) -o $@
+# one thread for OpenMP and OpenBLAS: their own synchronization is invisible to TSan
+EMU_TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+# make test runs the selftest and 3 edge-case draws per op family (~20 s); RACECHECK_PARITY= (empty) runs the fixed
+# op parity instead (276 checks, ~2 min)
+RACECHECK_PARITY ?= --sweep 3 --seed 1
+emu-racecheck: $(BUILD)/emu-tsan/parity $(BUILD)/emu-tsan/emu_selftest
+	$(call EMU_RUN,racecheck_selftest,$(EMU_TSAN_ENV) $(BUILD)/emu-tsan/emu_selftest)
+	$(call EMU_RUN,racecheck_parity,$(EMU_TSAN_ENV) $(EMU_ENV) $(BUILD)/emu-tsan/parity $(RACECHECK_PARITY))
 # NCCL for several processes on one host (shared memory), loaded through MMLORA_NCCL_LIB, and its test
 $(BUILD)/emu/libnccl_emu.so: $(EMU_DIR)/emu_nccl.c
 	@mkdir -p $(dir $@)
@@ -347,7 +373,7 @@ $(BUILD)/emu/libnccl_emu.so: $(EMU_DIR)/emu_nccl.c
 $(BUILD)/emu/nccl_emu_test: $(EMU_DIR)/nccl_emu_test.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) -O2 -g $< -o $@ -ldl -lpthread -lrt
-.PHONY: emu emu-test
+.PHONY: emu emu-test emu-racecheck
 emu: $(BUILD)/emu/parity $(BUILD)/emu/engine_parity $(BUILD)/emu/emu_selftest $(BUILD)/emu/libmmlora_cuda_emu.so \
      $(BUILD)/emu/libnccl_emu.so $(BUILD)/emu/nccl_emu_test $(BUILD)/emu-san/parity $(BUILD)/emu/train_bench
 EMU_ENV := MMLORA_NCCL_LIB=$(CURDIR)/$(BUILD)/emu/libnccl_emu.so
@@ -359,6 +385,7 @@ emu-test: emu $(BUILD)/mmlora $(BUILD)/gpu/run_parity
 	$(call EMU_RUN,selftest,$(BUILD)/emu/emu_selftest)
 	$(call EMU_RUN,nccl,$(BUILD)/emu/nccl_emu_test $(BUILD)/emu/libnccl_emu.so)
 	$(call EMU_RUN,parity_reverse,$(EMU_ENV) MMLORA_EMU_ORDER=reverse $(BUILD)/emu/parity)
+	@$(MAKE) --no-print-directory emu-racecheck
 	@$(MAKE) --no-print-directory gpu-script-emu
 # tests/gpu/run.sh --emulator: the GPU host's script, every step and its final table, on the emulator with every
 # block and thread in a shuffled order: op parity, the edge-case sweep, engine parity, run parity (three methods),

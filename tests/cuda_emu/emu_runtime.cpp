@@ -6,7 +6,15 @@
  * Environment: MMLORA_EMU_ORDER = forward (default) | reverse | shuffle — the order in which blocks, and the
  * threads of a block between two synchronisation points, run (a kernel whose result depends on it has a race);
  * MMLORA_EMU_SEED (shuffle's seed); MMLORA_EMU_MEMORY_MB (the device's size, default 8192: larger allocations
- * fail with cudaErrorMemoryAllocation, as on a GPU). */
+ * fail with cudaErrorMemoryAllocation, as on a GPU).
+ *
+ * Built with -DMM_EMU_TSAN=1 and linked into a ThreadSanitizer program (the kernels instrumented, this file not:
+ * the scheduler's own bookkeeping stays invisible), every fiber is a TSan fiber and the switches carry no
+ * ordering; the only happens-before edges are CUDA's: the host's work before a launch -> every thread of it, a
+ * __syncthreads (or __syncwarp) -> the threads after it, one block -> the next, the launch -> the host after it.
+ * Two threads of a block touching the same memory, one of them writing, with no barrier between, is then
+ * reported as a data race (as compute-sanitizer's racecheck does for shared memory; here global memory too,
+ * within a block).  Warp shuffles exchange their values but order nothing else. */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +29,15 @@
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define MM_EMU_ASAN 1
+#endif
+#if MM_EMU_TSAN
+#include <sanitizer/tsan_interface.h>
+/* the happens-before edges (their addresses are TSan sync objects): the host -> a block's threads (released before
+ * each block), a block's threads -> the host (after the block), and the barriers; two of each barrier, alternating,
+ * so that a fast thread releasing at the next barrier cannot hand its newer writes to a slow thread still acquiring
+ * the previous one */
+static char g_tsan_launch, g_tsan_block, g_tsan_barrier[2], g_tsan_warp[32][2];
+static void *g_tsan_host; /* the host's own TSan fiber (the scheduler runs on it) */
 #endif
 
 uint3 mm_emu_thread_idx, mm_emu_block_idx;
@@ -284,6 +301,11 @@ struct fiber {
     uint64_t xval[2]; /* a warp exchange's value, double-buffered by the collective's parity */
     unsigned wseq;    /* warp collectives passed */
     uint3 tid;        /* its threadIdx */
+#if MM_EMU_TSAN
+    void *tsan;       /* its TSan fiber */
+    unsigned nbar;    /* __syncthreads passed in this block */
+    unsigned nwsync;  /* __syncwarp passed in this block */
+#endif
 };
 
 #if MM_EMU_ASAN
@@ -363,7 +385,14 @@ static void fiber_main(void) {
 #if MM_EMU_ASAN
     __sanitizer_finish_switch_fiber(NULL, &g_sched_bottom, &g_sched_size);
 #endif
+#if MM_EMU_TSAN /* after the host's work before this block (which follows the previous block) */
+    __tsan_acquire(&g_tsan_launch);
+#endif
     g_body(g_body_ctx);
+#if MM_EMU_TSAN
+    __tsan_release(&g_tsan_block); /* -> the host, after the block */
+    __tsan_switch_to_fiber(g_tsan_host, __tsan_switch_to_fiber_no_sync);
+#endif
     g_fibers[g_cur].state = DONE;
 #if MM_EMU_ASAN
     __sanitizer_start_switch_fiber(NULL, g_sched_bottom, g_sched_size); /* this fiber ends */
@@ -376,6 +405,9 @@ static void fiber_main(void) {
 /* from a fiber back to the scheduler (at a barrier or collective) */
 static void yield_to_scheduler(void) {
     fiber &f = g_fibers[g_cur];
+#if MM_EMU_TSAN
+    __tsan_switch_to_fiber(g_tsan_host, __tsan_switch_to_fiber_no_sync);
+#endif
 #if MM_EMU_ASAN
     void *fake = NULL;
     __sanitizer_start_switch_fiber(&fake, g_sched_bottom, g_sched_size);
@@ -389,6 +421,9 @@ static void yield_to_scheduler(void) {
 static void resume(unsigned t) {
     g_cur = (int)t;
     mm_emu_thread_idx = g_fibers[t].tid;
+#if MM_EMU_TSAN
+    __tsan_switch_to_fiber(g_fibers[t].tsan, __tsan_switch_to_fiber_no_sync);
+#endif
 #if MM_EMU_ASAN
     __sanitizer_start_switch_fiber(&g_sched_fake, g_fibers[t].stack, STACK_BYTES);
 #endif
@@ -403,7 +438,26 @@ void mm_emu_syncthreads_at(const char *file, int line) {
     if (g_cur < 0) mm_emu_fatal("__syncthreads outside a kernel (%s:%d)", file, line);
     fiber &f = g_fibers[g_cur];
     f.state = AT_BARRIER, f.file = file, f.line = line;
+#if MM_EMU_TSAN
+    const unsigned k = f.nbar++ & 1;
+    __tsan_release(&g_tsan_barrier[k]);
     yield_to_scheduler();
+    __tsan_acquire(&g_tsan_barrier[k]);
+#else
+    yield_to_scheduler();
+#endif
+}
+
+void mm_emu_syncwarp_at(const char *file, int line) {
+#if MM_EMU_TSAN
+    if (g_cur < 0) mm_emu_fatal("__syncwarp outside a kernel (%s:%d)", file, line);
+    const unsigned w = ((unsigned)g_cur >> 5) & 31u, k = g_fibers[g_cur].nwsync++ & 1;
+    __tsan_release(&g_tsan_warp[w][k]);
+    (void)mm_emu_warp_exchange(0xffffffffu, 0, 0, file, line);
+    __tsan_acquire(&g_tsan_warp[w][k]);
+#else
+    (void)mm_emu_warp_exchange(0xffffffffu, 0, 0, file, line);
+#endif
 }
 
 uint64_t mm_emu_warp_exchange(unsigned mask, uint64_t mine, int src_lane, const char *file, int line) {
@@ -507,6 +561,9 @@ static void ensure_fibers(unsigned n) {
         if (m == MAP_FAILED) mm_emu_fatal("cannot map a fiber stack");
         mprotect(m, pg, PROT_NONE); /* stack overflow faults */
         f.stack = m + pg;
+#if MM_EMU_TSAN
+        f.tsan = __tsan_create_fiber(0);
+#endif
         g_fibers.push_back(f);
     }
 }
@@ -521,6 +578,9 @@ static void run_block(const std::vector<unsigned> &order) {
         fiber &f = g_fibers[t];
         ctx_init(&f.ctx, f.stack, STACK_BYTES - stack_color(t), fiber_main, &g_sched);
         f.state = READY, f.wseq = 0, f.file = NULL, f.line = 0;
+#if MM_EMU_TSAN
+        f.nbar = 0, f.nwsync = 0;
+#endif
     }
     g_warps.assign((g_nthreads + 31) / 32, warp_wait{0, 0, 0, NULL, 0});
     unsigned done = 0, at_barrier = 0, first = 0;
@@ -599,6 +659,10 @@ void mm_emu_run(const char *kernel, const char *file, int line, mm_emu_config cf
         return;
     }
     g_kernel = kernel, g_launch_file = file, g_launch_line = line;
+#if MM_EMU_TSAN
+    g_tsan_host = __tsan_get_current_fiber();
+    __tsan_release(&g_tsan_launch); /* the host's work so far -> every thread of this launch */
+#endif
     g_body = body, g_body_ctx = ctx;
     g_nthreads = (unsigned)threads;
     mm_emu_block_dim = b, mm_emu_grid_dim = g;
@@ -613,9 +677,18 @@ void mm_emu_run(const char *kernel, const char *file, int line, mm_emu_config cf
         const unsigned bi = blocks[i];
         mm_emu_block_idx = uint3{bi % g.x, (bi / g.x) % g.y, bi / (g.x * g.y)};
         if (g_order == ORDER_SHUFFLE && i) make_order(threads_order, g_nthreads); /* a new order per block */
+#if MM_EMU_TSAN /* the previous block -> the host, which refills shared memory -> this block */
+        __tsan_acquire(&g_tsan_block);
+#endif
         poison_shared(); /* a block starts with garbage in shared memory, as on the GPU */
+#if MM_EMU_TSAN
+        __tsan_release(&g_tsan_launch);
+#endif
         run_block(threads_order);
     }
+#if MM_EMU_TSAN /* the launch -> the host after it */
+    __tsan_acquire(&g_tsan_block);
+#endif
     mm_emu_thread_idx = uint3{0, 0, 0};
     g_kernel = NULL;
 }

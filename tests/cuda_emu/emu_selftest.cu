@@ -277,8 +277,56 @@ static void t_cublas(void) {
     cudaFree(dA), cudaFree(dB), cudaFree(dC);
 }
 
+#if MM_EMU_TSAN
+/* ThreadSanitizer build (make emu-racecheck): races between the threads of a block are reported, CUDA's ordering
+ * (barriers, block and launch boundaries) is not; run with TSAN_OPTIONS=halt_on_error=1 */
+__global__ void global_race_kernel(int *out) { out[0] = (int)threadIdx.x; } /* every thread writes one word */
+__global__ void barrier_pingpong_kernel(int *out) { /* write, barrier, read another thread's slot, barrier, write */
+    __shared__ int sh[64];
+    const int t = threadIdx.x;
+    sh[t] = t;
+    __syncthreads();
+    const int v = sh[(t + 1) % 64];
+    __syncthreads();
+    sh[t] = v + 1;
+    __syncthreads();
+    out[t] = sh[(t + 63) % 64];
+}
+static void shared_race(void) {
+    int *o = NULL;
+    cudaMalloc(&o, 64 * sizeof(int));
+    racy_kernel<<<1, 64>>>(o);
+}
+static void global_race(void) {
+    int *o = NULL;
+    cudaMalloc(&o, sizeof(int));
+    global_race_kernel<<<1, 32>>>(o);
+}
+static void t_racecheck(void) {
+    expect_death("racecheck: a shared-memory read of another thread's write without a barrier is reported",
+                 shared_race, "data race");
+    expect_death("racecheck: threads of a block writing one global word are reported", global_race, "data race");
+    /* the rest runs here: a report would stop this process (halt_on_error) */
+    int *o = NULL, h[64];
+    cudaMalloc(&o, sizeof h);
+    fixed_kernel<<<1, 64>>>(o);
+    barrier_pingpong_kernel<<<2, 64>>>(o); /* two blocks: the same shared slots, one block after the other */
+    cudaMemcpy(h, o, sizeof h, cudaMemcpyDeviceToHost);
+    int ok = 1;
+    for (int t = 0; t < 64; t++) ok &= h[t] == t + 1;
+    report("racecheck: barriers, blocks and launches order the accesses (no report)", ok, NULL);
+    cudaFree(o);
+}
+#endif
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+#if MM_EMU_TSAN
+    t_block_sum(); /* shuffles and a barrier: no report */
+    t_racecheck();
+    printf("%d passed, %d failed\n", n_pass, n_fail);
+    return n_fail ? 1 : 0;
+#endif
     t_block_sum();
     t_orders();
     t_shared_poison();

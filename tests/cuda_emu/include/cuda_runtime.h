@@ -83,7 +83,8 @@ static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 void mm_emu_syncthreads_at(const char *file, int line);
 uint64_t mm_emu_warp_exchange(unsigned mask, uint64_t mine, int src_lane, const char *file, int line);
 #define __syncthreads() mm_emu_syncthreads_at(__FILE__, __LINE__)
-#define __syncwarp(...) ((void)mm_emu_warp_exchange(0xffffffffu, 0, 0, __FILE__, __LINE__))
+void mm_emu_syncwarp_at(const char *file, int line); /* a full-warp barrier */
+#define __syncwarp(...) mm_emu_syncwarp_at(__FILE__, __LINE__)
 template <typename T> static inline T mm_emu_shfl_xor(unsigned mask, T v, int lane_mask, const char *file, int line) {
     static_assert(sizeof(T) <= 8, "shuffle of a type wider than 8 bytes");
     uint64_t bits = 0, got;
