@@ -330,16 +330,21 @@ $(BUILD)/emu/src/emu_selftest.cpp: $(EMU_DIR)/emu_selftest.cu $(EMU_DIR)/launch.
 	$(EMU_GENERATE)
 $(BUILD)/emu/emu_selftest: $(BUILD)/emu/src/emu_selftest.cpp $(EMU_RT_OBJ) $(EMU_HDRS)
 	$(EMU_CXX) $(EMU_CXXFLAGS) -I$(EMU_DIR) -include cuda_runtime.h $< $(EMU_RT_OBJ) $(BLAS_LIBS) -o $@
+# the emulated backend built again with other flags: $(1) the build folder, $(2) the kernels' flags, $(3) the
+# runtime's and the emulated cuBLAS's
+define EMU_VARIANT_OBJECTS
+$(BUILD)/$(1)/obj/%.o: $(BUILD)/emu/src/%.cpp $(EMU_HDRS)
+	@mkdir -p $$(dir $$@)
+	$(EMU_CXX) $(EMU_CXXFLAGS) $(2) $$(if $$(filter comm,$$*),-DMM_NO_NCCL_H) -include cuda_runtime.h -c $$< -o $$@
+$(BUILD)/$(1)/obj/emu_%.o: $(EMU_DIR)/emu_%.cpp $(EMU_HDRS)
+	@mkdir -p $$(dir $$@)
+	$(EMU_CXX) $(EMU_CXXFLAGS) $(3) -c $$< -o $$@
+endef
 # the same under AddressSanitizer + UBSan (fibers annotated for ASan): op parity with every kernel, the emulated
 # runtime and the host code of kernels/cuda checked for out-of-bounds, use-after-free and undefined behaviour
 EMU_SAN_CU_OBJ := $(CU_SRC:kernels/cuda/%.cu=$(BUILD)/emu-san/obj/%.o)
 EMU_SAN_RT_OBJ := $(BUILD)/emu-san/obj/emu_runtime.o $(BUILD)/emu-san/obj/emu_cublas.o
-$(BUILD)/emu-san/obj/%.o: $(BUILD)/emu/src/%.cpp $(EMU_HDRS)
-	@mkdir -p $(dir $@)
-	$(EMU_CXX) $(EMU_CXXFLAGS) $(SAN_FLAGS) $(if $(filter comm,$*),-DMM_NO_NCCL_H) -include cuda_runtime.h -c $< -o $@
-$(BUILD)/emu-san/obj/emu_%.o: $(EMU_DIR)/emu_%.cpp $(EMU_HDRS)
-	@mkdir -p $(dir $@)
-	$(EMU_CXX) $(EMU_CXXFLAGS) $(SAN_FLAGS) -c $< -o $@
+$(eval $(call EMU_VARIANT_OBJECTS,emu-san,$(SAN_FLAGS),$(SAN_FLAGS)))
 $(BUILD)/emu-san/parity: $(PARITY_SRC) tests/gpu/parity.h $(EMU_SAN_CU_OBJ) $(EMU_SAN_RT_OBJ) $(SLIB_OBJ)
 	$(CC) $(SAN_CFLAGS) $(PARITY_SRC) $(EMU_SAN_CU_OBJ) $(EMU_SAN_RT_OBJ) $(SLIB_OBJ) $(LIBS) -lstdc++ -o $@
 # racecheck: the kernels under ThreadSanitizer, the emulator's fibers as TSan fibers with only CUDA's ordering
@@ -348,14 +353,11 @@ $(BUILD)/emu-san/parity: $(PARITY_SRC) tests/gpu/parity.h $(EMU_SAN_CU_OBJ) $(EM
 TSAN_FLAGS := -fsanitize=thread -DMM_EMU_TSAN=1
 EMU_TSAN_CU_OBJ := $(CU_SRC:kernels/cuda/%.cu=$(BUILD)/emu-tsan/obj/%.o)
 EMU_TSAN_RT_OBJ := $(BUILD)/emu-tsan/obj/emu_runtime.o $(BUILD)/emu-tsan/obj/emu_cublas.o
-$(BUILD)/emu-tsan/obj/%.o: $(BUILD)/emu/src/%.cpp $(EMU_HDRS)
-	@mkdir -p $(dir $@)
-	$(EMU_CXX) $(EMU_CXXFLAGS) $(TSAN_FLAGS) $(if $(filter comm,$*),-DMM_NO_NCCL_H) -include cuda_runtime.h -c $< -o $@
-$(BUILD)/emu-tsan/obj/emu_%.o: $(EMU_DIR)/emu_%.cpp $(EMU_HDRS)
-	@mkdir -p $(dir $@)
-	$(EMU_CXX) $(EMU_CXXFLAGS) -DMM_EMU_TSAN=1 -c $< -o $@
+$(eval $(call EMU_VARIANT_OBJECTS,emu-tsan,$(TSAN_FLAGS),-DMM_EMU_TSAN=1))
 $(BUILD)/emu-tsan/parity: $(PARITY_SRC) tests/gpu/parity.h $(EMU_TSAN_CU_OBJ) $(EMU_TSAN_RT_OBJ) $(BUILD)/libmmlora.a
 	$(CC) $(CFLAGS) -fsanitize=thread $(PARITY_SRC) $(EMU_TSAN_CU_OBJ) $(EMU_TSAN_RT_OBJ) $(BUILD)/libmmlora.a $(LIBS) -lstdc++ -o $@
+$(BUILD)/emu-tsan/engine_parity: tests/gpu/engine_parity.c $(EMU_TSAN_CU_OBJ) $(EMU_TSAN_RT_OBJ) $(BUILD)/libmmlora.a
+	$(CC) $(CFLAGS) -fsanitize=thread $< $(EMU_TSAN_CU_OBJ) $(EMU_TSAN_RT_OBJ) $(BUILD)/libmmlora.a $(LIBS) -lstdc++ -o $@
 $(BUILD)/emu-tsan/emu_selftest: $(BUILD)/emu/src/emu_selftest.cpp $(EMU_TSAN_RT_OBJ) $(EMU_HDRS)
 	$(EMU_CXX) $(EMU_CXXFLAGS) $(TSAN_FLAGS) -I$(EMU_DIR) -include cuda_runtime.h $< $(EMU_TSAN_RT_OBJ) $(BLAS_LIBS) -o $@
 # one thread for OpenMP and OpenBLAS: their own synchronization is invisible to TSan
