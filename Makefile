@@ -362,12 +362,16 @@ $(BUILD)/emu-tsan/emu_selftest: $(BUILD)/emu/src/emu_selftest.cpp $(EMU_TSAN_RT_
 	$(EMU_CXX) $(EMU_CXXFLAGS) $(TSAN_FLAGS) -I$(EMU_DIR) -include cuda_runtime.h $< $(EMU_TSAN_RT_OBJ) $(BLAS_LIBS) -o $@
 # one thread for OpenMP and OpenBLAS: their own synchronization is invisible to TSan
 EMU_TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-# make test runs the selftest and 3 edge-case draws per op family (~20 s); RACECHECK_PARITY= (empty) runs the fixed
-# op parity instead (276 checks, ~2 min)
+# make test runs the selftest, 3 edge-case draws per op family (~20 s) and the experts' fused kernels over several
+# chunks of A (draw 10 of the sweep's expert family at seed 1: in 511 > DOWN_CHUNK 256; the first draws have one
+# chunk, and without its first barrier expert_down_fused_kernel races only from the second chunk on);
+# RACECHECK_PARITY= (empty) runs the fixed op parity instead of the 3 draws (276 checks, ~2 min)
 RACECHECK_PARITY ?= --sweep 3 --seed 1
 emu-racecheck: $(BUILD)/emu-tsan/parity $(BUILD)/emu-tsan/emu_selftest
 	$(call EMU_RUN,racecheck_selftest,$(EMU_TSAN_ENV) $(BUILD)/emu-tsan/emu_selftest)
 	$(call EMU_RUN,racecheck_parity,$(EMU_TSAN_ENV) $(EMU_ENV) $(BUILD)/emu-tsan/parity $(RACECHECK_PARITY))
+	$(call EMU_RUN,racecheck_expert_chunks,$(EMU_TSAN_ENV) $(EMU_ENV) $(BUILD)/emu-tsan/parity --sweep 11 --seed 1 \
+	  --only expert --draw 10)
 # NCCL for several processes on one host (shared memory), loaded through MMLORA_NCCL_LIB, and its test
 $(BUILD)/emu/libnccl_emu.so: $(EMU_DIR)/emu_nccl.c
 	@mkdir -p $(dir $@)
