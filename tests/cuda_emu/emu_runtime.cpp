@@ -32,13 +32,35 @@
 #endif
 #if MM_EMU_TSAN
 #include <sanitizer/tsan_interface.h>
-/* the happens-before edges (their addresses are TSan sync objects): the host -> a block's threads (released before
- * each block), a block's threads -> the host (after the block), and the barriers; two of each barrier, alternating,
- * so that a fast thread releasing at the next barrier cannot hand its newer writes to a slow thread still acquiring
- * the previous one */
-static char g_tsan_launch, g_tsan_block, g_tsan_barrier[2], g_tsan_warp[32][2];
-static void *g_tsan_host; /* the host's own TSan fiber (the scheduler runs on it) */
 #endif
+/* The racecheck's happens-before edges (no-ops outside it; the addresses are TSan sync objects): the host -> a
+ * block's threads (released before each block), a block's threads -> the host (after the block), and the barriers;
+ * two of each barrier, alternating, so that a fast thread releasing at the next barrier cannot hand its newer writes
+ * to a slow thread still acquiring the previous one. */
+static char g_hb_block_start, g_hb_block_end, g_hb_barrier[2], g_hb_warp[32][2];
+static void *g_tsan_host; /* the host's own TSan fiber (the scheduler runs on it) */
+static inline void hb_release(void *sync) {
+#if MM_EMU_TSAN
+    __tsan_release(sync);
+#else
+    (void)sync;
+#endif
+}
+static inline void hb_acquire(void *sync) {
+#if MM_EMU_TSAN
+    __tsan_acquire(sync);
+#else
+    (void)sync;
+#endif
+}
+/* tells TSan which fiber runs next; the switch itself orders nothing */
+static inline void tsan_switch_to(void *tsan_fiber) {
+#if MM_EMU_TSAN
+    __tsan_switch_to_fiber(tsan_fiber, __tsan_switch_to_fiber_no_sync);
+#else
+    (void)tsan_fiber;
+#endif
+}
 
 uint3 mm_emu_thread_idx, mm_emu_block_idx;
 dim3 mm_emu_block_dim, mm_emu_grid_dim;
@@ -301,11 +323,9 @@ struct fiber {
     uint64_t xval[2]; /* a warp exchange's value, double-buffered by the collective's parity */
     unsigned wseq;    /* warp collectives passed */
     uint3 tid;        /* its threadIdx */
-#if MM_EMU_TSAN
-    void *tsan;       /* its TSan fiber */
+    void *tsan;       /* its TSan fiber (racecheck builds) */
     unsigned nbar;    /* __syncthreads passed in this block */
     unsigned nwsync;  /* __syncwarp passed in this block */
-#endif
 };
 
 #if MM_EMU_ASAN
@@ -385,14 +405,10 @@ static void fiber_main(void) {
 #if MM_EMU_ASAN
     __sanitizer_finish_switch_fiber(NULL, &g_sched_bottom, &g_sched_size);
 #endif
-#if MM_EMU_TSAN /* after the host's work before this block (which follows the previous block) */
-    __tsan_acquire(&g_tsan_launch);
-#endif
+    hb_acquire(&g_hb_block_start); /* after the host's work before this block (which follows the previous block) */
     g_body(g_body_ctx);
-#if MM_EMU_TSAN
-    __tsan_release(&g_tsan_block); /* -> the host, after the block */
-    __tsan_switch_to_fiber(g_tsan_host, __tsan_switch_to_fiber_no_sync);
-#endif
+    hb_release(&g_hb_block_end); /* -> the host, after the block */
+    tsan_switch_to(g_tsan_host);
     g_fibers[g_cur].state = DONE;
 #if MM_EMU_ASAN
     __sanitizer_start_switch_fiber(NULL, g_sched_bottom, g_sched_size); /* this fiber ends */
@@ -405,9 +421,7 @@ static void fiber_main(void) {
 /* from a fiber back to the scheduler (at a barrier or collective) */
 static void yield_to_scheduler(void) {
     fiber &f = g_fibers[g_cur];
-#if MM_EMU_TSAN
-    __tsan_switch_to_fiber(g_tsan_host, __tsan_switch_to_fiber_no_sync);
-#endif
+    tsan_switch_to(g_tsan_host);
 #if MM_EMU_ASAN
     void *fake = NULL;
     __sanitizer_start_switch_fiber(&fake, g_sched_bottom, g_sched_size);
@@ -421,9 +435,7 @@ static void yield_to_scheduler(void) {
 static void resume(unsigned t) {
     g_cur = (int)t;
     mm_emu_thread_idx = g_fibers[t].tid;
-#if MM_EMU_TSAN
-    __tsan_switch_to_fiber(g_fibers[t].tsan, __tsan_switch_to_fiber_no_sync);
-#endif
+    tsan_switch_to(g_fibers[t].tsan);
 #if MM_EMU_ASAN
     __sanitizer_start_switch_fiber(&g_sched_fake, g_fibers[t].stack, STACK_BYTES);
 #endif
@@ -438,26 +450,18 @@ void mm_emu_syncthreads_at(const char *file, int line) {
     if (g_cur < 0) mm_emu_fatal("__syncthreads outside a kernel (%s:%d)", file, line);
     fiber &f = g_fibers[g_cur];
     f.state = AT_BARRIER, f.file = file, f.line = line;
-#if MM_EMU_TSAN
-    const unsigned k = f.nbar++ & 1;
-    __tsan_release(&g_tsan_barrier[k]);
+    char *sync = &g_hb_barrier[f.nbar++ & 1];
+    hb_release(sync);
     yield_to_scheduler();
-    __tsan_acquire(&g_tsan_barrier[k]);
-#else
-    yield_to_scheduler();
-#endif
+    hb_acquire(sync);
 }
 
 void mm_emu_syncwarp_at(const char *file, int line) {
-#if MM_EMU_TSAN
     if (g_cur < 0) mm_emu_fatal("__syncwarp outside a kernel (%s:%d)", file, line);
-    const unsigned w = ((unsigned)g_cur >> 5) & 31u, k = g_fibers[g_cur].nwsync++ & 1;
-    __tsan_release(&g_tsan_warp[w][k]);
+    char *sync = &g_hb_warp[((unsigned)g_cur >> 5) & 31u][g_fibers[g_cur].nwsync++ & 1];
+    hb_release(sync);
     (void)mm_emu_warp_exchange(0xffffffffu, 0, 0, file, line);
-    __tsan_acquire(&g_tsan_warp[w][k]);
-#else
-    (void)mm_emu_warp_exchange(0xffffffffu, 0, 0, file, line);
-#endif
+    hb_acquire(sync);
 }
 
 uint64_t mm_emu_warp_exchange(unsigned mask, uint64_t mine, int src_lane, const char *file, int line) {
@@ -577,10 +581,7 @@ static void run_block(const std::vector<unsigned> &order) {
     for (unsigned t = 0; t < g_nthreads; t++) {
         fiber &f = g_fibers[t];
         ctx_init(&f.ctx, f.stack, STACK_BYTES - stack_color(t), fiber_main, &g_sched);
-        f.state = READY, f.wseq = 0, f.file = NULL, f.line = 0;
-#if MM_EMU_TSAN
-        f.nbar = 0, f.nwsync = 0;
-#endif
+        f.state = READY, f.wseq = 0, f.file = NULL, f.line = 0, f.nbar = 0, f.nwsync = 0;
     }
     g_warps.assign((g_nthreads + 31) / 32, warp_wait{0, 0, 0, NULL, 0});
     unsigned done = 0, at_barrier = 0, first = 0;
@@ -661,7 +662,6 @@ void mm_emu_run(const char *kernel, const char *file, int line, mm_emu_config cf
     g_kernel = kernel, g_launch_file = file, g_launch_line = line;
 #if MM_EMU_TSAN
     g_tsan_host = __tsan_get_current_fiber();
-    __tsan_release(&g_tsan_launch); /* the host's work so far -> every thread of this launch */
 #endif
     g_body = body, g_body_ctx = ctx;
     g_nthreads = (unsigned)threads;
@@ -677,18 +677,12 @@ void mm_emu_run(const char *kernel, const char *file, int line, mm_emu_config cf
         const unsigned bi = blocks[i];
         mm_emu_block_idx = uint3{bi % g.x, (bi / g.x) % g.y, bi / (g.x * g.y)};
         if (g_order == ORDER_SHUFFLE && i) make_order(threads_order, g_nthreads); /* a new order per block */
-#if MM_EMU_TSAN /* the previous block -> the host, which refills shared memory -> this block */
-        __tsan_acquire(&g_tsan_block);
-#endif
+        hb_acquire(&g_hb_block_end); /* the previous block -> the host, which refills shared memory -> this block */
         poison_shared(); /* a block starts with garbage in shared memory, as on the GPU */
-#if MM_EMU_TSAN
-        __tsan_release(&g_tsan_launch);
-#endif
+        hb_release(&g_hb_block_start);
         run_block(threads_order);
     }
-#if MM_EMU_TSAN /* the launch -> the host after it */
-    __tsan_acquire(&g_tsan_block);
-#endif
+    hb_acquire(&g_hb_block_end); /* the launch -> the host after it */
     mm_emu_thread_idx = uint3{0, 0, 0};
     g_kernel = NULL;
 }
